@@ -1,0 +1,53 @@
+# Two entry points: `make book` (the whole book at paper scale) and `make test` (the full suite).
+# Each bootstraps what it needs: .venv with the pinned requirements, MathJax from npm (served by
+# the book itself, so math renders offline) and, for the tests, Debian's Chromium.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+MATHJAX_VERSION := 3.2.2
+MATHJAX_SHA256 := 1f17a7ed95ff4a4b27d16bf0fb5f80b915686ee8673e82983a2876ecf8cb9fae
+MATHJAX := book/static/mathjax/tex-mml-svg.js
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+NAME ?=
+ARGS ?=
+
+.PHONY: book test chapter chapters setup clean
+
+book: $(STAMP) $(MATHJAX)
+	$(PY) -m repalign.book build --preset paper
+
+test: $(STAMP) $(MATHJAX) $(CHROMIUM)
+	$(PY) -m pytest
+
+chapter: $(STAMP)
+	@[ -n "$(NAME)" ] || { echo "usage: make chapter NAME=<chapter> ARGS='-p key value ...' (see: make chapters)"; exit 2; }
+	$(PY) -m repalign.book run $(NAME) $(ARGS)
+
+chapters: $(STAMP)
+	@$(PY) -m repalign.book list
+
+setup: $(STAMP) $(MATHJAX) $(CHROMIUM)
+
+$(STAMP): requirements.txt pyproject.toml
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+# npm pack checks the registry's integrity hash; the SHA-256 pins the one file we serve.
+$(MATHJAX):
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null \
+	  && tar xzf mathjax-$(MATHJAX_VERSION).tgz package/es5/tex-mml-svg.js \
+	  && echo "$(MATHJAX_SHA256)  package/es5/tex-mml-svg.js" | sha256sum --check --quiet \
+	  && mkdir -p $(CURDIR)/$(@D) && mv package/es5/tex-mml-svg.js $(CURDIR)/$@ && rm -rf $$tmp
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null
+
+clean:
+	rm -rf _build

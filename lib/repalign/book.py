@@ -1,0 +1,271 @@
+"""Run the book's chapters through papermill, list their parameters, and build the book.
+
+    python -m repalign.book list                          # chapters and their parameters
+    python -m repalign.book run question -p snrs '[1, 4]' # one chapter, into _build/runs/
+    python -m repalign.book build --preset paper          # the book, into _build/html
+    python -m repalign.book build --preset smoke          # a smoke-scale copy, for the tests
+
+Chapters are jupytext notebooks (MyST markdown) in ``chapters/``; papermill cannot read
+them, so they are converted in memory. Parameters are checked against the chapter's
+configuration (``repalign.presets.CHAPTERS``) before any kernel starts: papermill itself only
+warns about an unknown name, and a badly typed value would fail deep inside the kernel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import paths
+from .presets import CHAPTERS, PRESET_NAMES, ChapterConfig
+
+KERNEL = "python3"
+
+
+class UsageError(ValueError):
+    """A chapter name or parameter that cannot be run; the message says what can."""
+
+
+class ChapterError(RuntimeError):
+    """A chapter raised while executing; the message names the chapter and the cell."""
+
+
+# --- chapters and their parameters -------------------------------------------------------
+
+
+def chapter_files(root: Path | None = None) -> dict[str, Path]:
+    """Chapter name (file stem) -> source file, for every notebook in ``chapters/``."""
+    folder = paths.chapters_dir(root)
+    return {p.stem: p for p in sorted(folder.glob("*.md")) + sorted(folder.glob("*.py"))}
+
+
+def chapter_config(name: str, root: Path | None = None) -> type[ChapterConfig]:
+    files = chapter_files(root)
+    if name not in files:
+        raise UsageError(f"no chapter {name!r}; the chapters are: {', '.join(files) or 'none'}")
+    if name not in CHAPTERS:
+        raise UsageError(f"chapter {name!r} has no configuration in repalign.presets.CHAPTERS")
+    return CHAPTERS[name]
+
+
+def read_chapter(path: Path):
+    import jupytext
+
+    return jupytext.read(path)
+
+
+def parameters_cell_names(notebook) -> list[str]:
+    """Names assigned in the notebook's single cell tagged ``parameters``."""
+    cells = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise UsageError(f"a chapter needs exactly one cell tagged 'parameters', found {len(cells)}")
+    tree = ast.parse(cells[0].source)
+    return [t.id for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(t, ast.Name)]
+
+
+_GLUE_REFERENCE = re.compile(r"\{glue(?::\w+)?\}`([A-Za-z_]\w*)|```\{glue(?::\w+)?\}\s+([A-Za-z_]\w*)")
+
+
+def glue_references(markdown: str) -> set[str]:
+    """Names a chapter's text takes from ``glue``: ``{glue:text}`name:.2f` `` and figure blocks."""
+    return {a or b for a, b in _GLUE_REFERENCE.findall(markdown)}
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value as YAML (``4``, ``0.5``, ``[1, 4]``, ``true``); ``inf`` is infinity."""
+    def infinities(v: Any) -> Any:
+        if isinstance(v, str) and v.lower().lstrip("+-") in ("inf", "infinity"):
+            return float(v)
+        return [infinities(x) for x in v] if isinstance(v, list) else v
+
+    try:
+        return infinities(yaml.safe_load(text))
+    except yaml.YAMLError:
+        return text
+
+
+def check_parameters(name: str, pairs: list[tuple[str, str]], root: Path | None = None) -> dict[str, Any]:
+    """Validate ``-p key value`` pairs for a chapter; return papermill's parameters.
+
+    Raises UsageError, listing the chapter's parameters and their types, for an unknown name,
+    a wrongly typed value or a value the configuration refuses.
+    """
+    config = chapter_config(name, root)
+    values = {key: parse_value(text) for key, text in pairs}
+    preset = values.pop("preset", "paper")
+    try:
+        overrides = config.check_overrides(values)
+        config.from_preset(preset, **overrides)  # the configuration's own value checks
+    except (TypeError, ValueError) as err:
+        message = f"chapter {name!r}: {err}"
+        if "the parameters are" not in message:
+            message += f"\nthe parameters are:\n{config.describe_parameters()}"
+        raise UsageError(message) from None
+    # papermill writes parameters as Python literals: tuples travel as lists.
+    return {"preset": preset, **{k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()}}
+
+
+def describe_chapters(root: Path | None = None) -> str:
+    blocks = []
+    for name, path in chapter_files(root).items():
+        config = CHAPTERS.get(name)
+        body = config.describe_parameters() if config else "  (no configuration registered)"
+        blocks.append(f"{name}  ({path.relative_to(paths.book_root() if root is None else root)})\n{body}")
+    return "\n\n".join(blocks)
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+def run_output_path(name: str, parameters: dict[str, Any], root: Path | None = None) -> Path:
+    """``_build/runs/<chapter>-<hash of the parameters>.ipynb``: same parameters, same file."""
+    digest = hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return paths.runs_dir(root) / f"{name}-{digest}.ipynb"
+
+
+def execute_chapter(path: Path, parameters: dict[str, Any], output: Path) -> Path:
+    """Execute one chapter file through papermill into ``output`` (never the source)."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    if output.resolve() == path.resolve():
+        raise UsageError(f"refusing to overwrite the chapter source {path}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(read_chapter(path), str(output), parameters=parameters,
+                                   kernel_name=KERNEL, cwd=str(path.parent), progress_bar=False)
+    except PapermillExecutionError as err:
+        lines = [ln for ln in err.source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+        where = f"cell [{err.exec_count}] ({lines[0].strip()[:60]!r}...)" if lines else f"cell [{err.exec_count}]"
+        raise ChapterError(
+            f"chapter {path.stem!r} ({path.name}) failed in {where}: {err.ename}: {err.evalue}\n"
+            f"the executed notebook, with the traceback, is {output}"
+        ) from None
+    return output
+
+
+def run_chapter(name: str, pairs: list[tuple[str, str]] = (), root: Path | None = None,
+                output: Path | None = None) -> Path:
+    """Check the parameters, then execute the chapter into ``_build/runs/`` (or ``output``)."""
+    parameters = check_parameters(name, list(pairs), root)
+    path = chapter_files(root)[name]
+    return execute_chapter(path, parameters, output or run_output_path(name, parameters, root))
+
+
+# --- building ------------------------------------------------------------------------------
+
+
+def _jupyter_book(source: Path) -> subprocess.CompletedProcess:
+    """``jupyter-book build``: every page re-read (a cached page re-emits no warning), warnings
+    as errors; executed notebooks stay cached in ``_build/.jupyter_cache``. The full log goes
+    to ``_build/jupyter-book.log`` beside the output."""
+    exe = Path(sys.executable).with_name("jupyter-book")
+    command = [str(exe), "build", str(source), "--all", "--warningiserror", "--keep-going"]
+    result = subprocess.run(command, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = source / "_build" / "jupyter-book.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(result.stdout)
+    return result
+
+
+_FAILED_NOTEBOOK = re.compile(r"(\S+?\.(?:md|py|ipynb)): WARNING: Executing notebook failed")
+_SPHINX_LOG = re.compile(r"/\S*sphinx-err-\S+?\.log")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_CELL_ERROR = "An error occurred while executing the following cell:"
+
+
+def _build_failure(result: subprocess.CompletedProcess, log: Path) -> ChapterError:
+    """Name the failing chapters and show the failing cell, from Jupyter Book's output."""
+    output = _ANSI.sub("", result.stdout)
+    failed = sorted({Path(m).name for m in _FAILED_NOTEBOOK.findall(output)})
+    problems = [ln for ln in output.splitlines() if "WARNING" in ln or "ERROR" in ln]
+    cell = ""
+    for saved in map(Path, _SPHINX_LOG.findall(output)):  # Sphinx saves the full traceback there
+        text = _ANSI.sub("", saved.read_text()) if saved.exists() else ""
+        if _CELL_ERROR in text:
+            cell = text[text.index(_CELL_ERROR):].split("The above exception was the direct cause")[0]
+    what = f"chapter(s) {', '.join(failed)} raised" if failed else "Sphinx reported problems"
+    lines = [f"the book build failed: {what}", *problems, cell.rstrip(), f"full log: {log}"]
+    return ChapterError("\n".join(lines))
+
+
+def build_paper(root: Path | None = None) -> Path:
+    """Build the book at the paper preset; Jupyter Book executes the chapters (cached)."""
+    root = root or paths.book_root()
+    result = _jupyter_book(root)
+    if result.returncode != 0:
+        raise _build_failure(result, root / "_build" / "jupyter-book.log")
+    return root / "_build" / "html"
+
+
+def build_smoke(root: Path | None = None) -> Path:
+    """Build a smoke-scale copy of the book from the same chapter files.
+
+    Each chapter runs through papermill with ``preset = "smoke"`` into a staging copy of the
+    book, which Jupyter Book then renders without executing again.
+    """
+    root = root or paths.book_root()
+    out = paths.smoke_dir(root)
+    stage = out / "src"
+    shutil.rmtree(out, ignore_errors=True)
+    stage.mkdir(parents=True)
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    config["execute"]["execute_notebooks"] = "off"
+    (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    shutil.copy2(root / "_toc.yml", stage / "_toc.yml")
+    shutil.copytree(root / "book", stage / "book")
+    for name, path in chapter_files(root).items():
+        execute_chapter(path, {"preset": "smoke"}, stage / "chapters" / f"{name}.ipynb")
+    result = _jupyter_book(stage)
+    if result.returncode != 0:
+        raise _build_failure(result, stage / "_build" / "jupyter-book.log")
+    return stage / "_build" / "html"
+
+
+# --- command line --------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m repalign.book", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the chapters and their parameters")
+    run = sub.add_parser("run", help="execute one chapter through papermill into _build/runs/")
+    run.add_argument("chapter")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                     help="override a parameter (repeatable); values are YAML: 4, 0.5, '[1, 4]', inf")
+    run.add_argument("-o", "--output", type=Path, help="executed notebook path (default: _build/runs/)")
+    build = sub.add_parser("build", help="build the whole book")
+    build.add_argument("--preset", choices=PRESET_NAMES, default="paper")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "list":
+            print(describe_chapters())
+        elif args.command == "run":
+            out = run_chapter(args.chapter, [tuple(p) for p in args.parameter], output=args.output)
+            print(f"executed chapter {args.chapter!r} into {out}")
+        else:
+            html = build_paper() if args.preset == "paper" else build_smoke()
+            print(f"built the book ({args.preset} preset) into {html}")
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ChapterError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

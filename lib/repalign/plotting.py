@@ -1,0 +1,50 @@
+"""The book's figure style: one look for every chapter (book-outline.md, "Figures")."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import matplotlib as mpl
+import numpy as np
+
+STYLE = {
+    "figure.figsize": (8.0, 3.4),
+    "figure.dpi": 110,
+    "savefig.dpi": 150,
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "legend.fontsize": 8.5,
+    "legend.frameon": False,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.25,
+    "lines.linewidth": 1.8,
+}
+THRESHOLD_COLOR = "0.35"
+
+
+def use_book_style() -> None:
+    """Apply the book's matplotlib settings (call once per chapter)."""
+    mpl.rcParams.update(STYLE)
+
+
+def snr_colors(snrs: Sequence[float]) -> dict[float, tuple]:
+    """A colour per SNR from one sequential palette: darker means higher SNR, inf darkest."""
+    cmap = mpl.colormaps["viridis_r"]
+    ranks = np.argsort(np.argsort(snrs)) if len(snrs) > 1 else np.zeros(1, dtype=int)
+    shades = np.linspace(0.15, 0.95, len(snrs)) if len(snrs) > 1 else np.array([0.7])
+    return {s: cmap(shades[r]) for s, r in zip(snrs, ranks)}
+
+
+def snr_label(snr: float) -> str:
+    return r"$S=\infty$" if math.isinf(snr) else f"$S={snr:g}$"
+
+
+def mark_threshold(ax, x: float = 1.0, label: str = "$N = D$") -> None:
+    """Draw the interpolation threshold as a labelled vertical line."""
+    ax.axvline(x, color=THRESHOLD_COLOR, linestyle="--", linewidth=1.0, zorder=0)
+    ax.annotate(label, xy=(x, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                textcoords="offset points", color=THRESHOLD_COLOR, fontsize=8.5)

@@ -1,0 +1,148 @@
+"""Chapter configurations: one frozen dataclass per chapter, with named presets.
+
+A chapter's papermill ``parameters`` cell holds ``preset = "paper"`` and one override per
+field, ``None`` meaning "the preset's value". The preset decides the scale and nothing else
+does: ``paper`` is what the rendered book shows, ``smoke`` runs in seconds for the tests.
+The dataclass field annotations are the parameters' types; the command-line runner and
+``from_preset`` check values against them with the same function, ``coerce``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, get_args, get_origin
+
+PRESET_NAMES = ("paper", "smoke")
+
+
+def type_name(annotation: Any) -> str:
+    """A short readable name for a field annotation: ``float``, ``tuple[float, ...]``."""
+    if get_origin(annotation) is Literal:
+        return " | ".join(repr(a) for a in get_args(annotation))
+    if get_origin(annotation) is tuple:
+        args = get_args(annotation)
+        inner = f"{type_name(args[0])}, ..." if args[1:] == (Ellipsis,) else ", ".join(map(type_name, args))
+        return f"tuple[{inner}]"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def coerce(name: str, value: Any, annotation: Any) -> Any:
+    """Return ``value`` as the type ``annotation`` names, or raise TypeError naming ``name``.
+
+    Only lossless conversions: an int where a float is wanted, a list where a tuple is wanted.
+    A bool is never taken for a number, nor a float for an int.
+    """
+
+    def fail() -> typing.NoReturn:
+        raise TypeError(
+            f"parameter {name!r} must be {type_name(annotation)}, got {value!r} ({type(value).__name__})"
+        )
+
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return value if value in get_args(annotation) else fail()
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            fail()
+        args = get_args(annotation)
+        item_types = [args[0]] * len(value) if args[1:] == (Ellipsis,) else list(args)
+        if len(item_types) != len(value):
+            fail()
+        return tuple(coerce(f"{name}[{i}]", v, t) for i, (v, t) in enumerate(zip(value, item_types)))
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            fail()
+        return float(value)
+    if annotation is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else fail()
+    if annotation in (bool, str):
+        return value if isinstance(value, annotation) else fail()
+    raise TypeError(f"parameter {name!r}: unsupported annotation {annotation!r}")
+
+
+@dataclass(frozen=True)
+class ChapterConfig:
+    """Base of the chapter configurations. Field defaults are the ``paper`` preset."""
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"paper": {}, "smoke": {}}
+
+    @classmethod
+    def parameters(cls) -> dict[str, Any]:
+        """Field name -> type annotation, in declaration order."""
+        hints = typing.get_type_hints(cls)
+        return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def describe_parameters(cls) -> str:
+        """One line per parameter: name, type, paper and smoke values."""
+        smoke = cls.from_preset("smoke")
+        paper = cls()
+        lines = [f"  {'preset':<14} {type_name(Literal[PRESET_NAMES]):<22} paper (default) or smoke"]
+        for name, annotation in cls.parameters().items():
+            values = f"paper: {getattr(paper, name)!r}"
+            if getattr(smoke, name) != getattr(paper, name):
+                values += f", smoke: {getattr(smoke, name)!r}"
+            lines.append(f"  {name:<14} {type_name(annotation):<22} {values}")
+        return "\n".join(lines)
+
+    @classmethod
+    def check_overrides(cls, overrides: dict[str, Any]) -> dict[str, Any]:
+        """Overrides with ``None`` dropped and values coerced; unknown names raise ValueError."""
+        params = cls.parameters()
+        unknown = sorted(set(overrides) - set(params))
+        if unknown:
+            raise ValueError(
+                f"unknown parameter(s) {', '.join(map(repr, unknown))}; "
+                f"the parameters are:\n{cls.describe_parameters()}"
+            )
+        return {k: coerce(k, v, params[k]) for k, v in overrides.items() if v is not None}
+
+    @classmethod
+    def from_preset(cls, preset: str = "paper", **overrides: Any):
+        """The named preset, with every override that is not ``None`` applied."""
+        if preset not in PRESET_NAMES:
+            raise ValueError(f"preset must be one of {PRESET_NAMES}, got {preset!r}")
+        values = {**cls.PRESETS.get(preset, {}), **cls.check_overrides(overrides)}
+        return cls(**values)
+
+
+def _check_snrs(snrs: tuple[float, ...]) -> None:
+    if not snrs or any(not (s > 0) for s in snrs):
+        raise ValueError(f"snrs must be a non-empty tuple of positive numbers (inf allowed), got {snrs!r}")
+
+
+@dataclass(frozen=True)
+class QuestionConfig(ChapterConfig):
+    """The opening chapter: closed-form alignment and test error of the linear network."""
+
+    snrs: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)  # S = ||beta*||^2 / sigma^2 of the curves
+    alpha_min: float = 0.05  # smallest N/D drawn
+    alpha_max: float = 10.0  # largest N/D drawn
+    n_alpha: int = 801  # points on the log-spaced N/D axis
+    snr_example: float = 4.0  # SNR of the worked numbers in the text
+    alpha_example: float = 0.5  # N/D compared with 2 - alpha_example in the text
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper": {},
+        "smoke": {"snrs": (1.0, 4.0), "n_alpha": 41},
+    }
+
+    def __post_init__(self) -> None:
+        _check_snrs(self.snrs)
+        if not 0 < self.alpha_min < self.alpha_max:
+            raise ValueError(f"need 0 < alpha_min < alpha_max, got {self.alpha_min} and {self.alpha_max}")
+        if self.n_alpha < 2:
+            raise ValueError(f"n_alpha must be at least 2, got {self.n_alpha}")
+        if not (self.snr_example > 0 and math.isfinite(self.snr_example)):
+            raise ValueError(f"snr_example must be a finite positive number, got {self.snr_example}")
+        if not 0 < self.alpha_example < 1:
+            raise ValueError(f"alpha_example must lie in (0, 1), got {self.alpha_example}")
+
+
+# Chapter file stem -> its configuration. A test checks each chapter's parameters cell against it.
+CHAPTERS: dict[str, type[ChapterConfig]] = {
+    "question": QuestionConfig,
+}

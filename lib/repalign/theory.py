@@ -1,0 +1,89 @@
+r"""Closed-form alignment and test error of the single-hidden-layer linear network.
+
+Setting (science.md, section 3): teacher ``y = beta* . x + eps`` with ``x ~ N(0, I_D)``,
+``||beta*||^2 = 1`` and ``eps ~ N(0, sigma^2)``, so the SNR is ``S = 1 / sigma^2``; ``alpha = N/D``.
+Gradient descent from a small initialisation converges to the minimum-norm least-squares
+end-to-end vector ``b = X^+ y``, the hidden layer becomes rank one, and the linear CKA of two
+members on isotropic probes is ``cos^2`` of the angle between their end-to-end vectors.
+
+In the proportional limit (N, D -> infinity at fixed alpha), label noise:
+
+- shared clean inputs: ``cos = S |1 - alpha| / (1 + S |1 - alpha|)``;
+- independent clean inputs: the same for ``alpha > 1``, and
+  ``cos = alpha S (1 - alpha) / (1 + S (1 - alpha))`` for ``alpha < 1``;
+- excess test error: ``(1 - alpha) + sigma^2 alpha / (1 - alpha)`` below the threshold and
+  ``sigma^2 / (alpha - 1)`` above it (Hastie et al. 2019; Advani & Saxe 2017).
+
+All functions broadcast over ``alpha`` and ``snr`` and accept ``snr = inf`` (no noise).
+The finite-size forms come with the linear-network chapter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+
+def _check(alpha: ArrayLike, snr: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    alpha = np.asarray(alpha, dtype=float)
+    snr = np.asarray(snr, dtype=float)
+    if np.any(~(alpha > 0)) or np.any(~np.isfinite(alpha)):
+        raise ValueError("alpha (= N/D) must be finite and positive")
+    if np.any(~(snr > 0)):
+        raise ValueError("snr must be positive (inf means no noise)")
+    return np.broadcast_arrays(alpha, snr)
+
+
+def _ratio(x: np.ndarray) -> np.ndarray:
+    """``x / (1 + x)``, exact at ``x = inf``."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isinf(x), 1.0, x / (1.0 + x))
+
+
+def cosine(alpha: ArrayLike, snr: ArrayLike, *, shared_inputs: bool = True) -> np.ndarray:
+    """Expected cosine between two members' end-to-end vectors, proportional limit.
+
+    At ``alpha = 1`` with noise it is 0 (the noise part of each member diverges); without noise
+    (``snr = inf``) every member recovers ``beta*`` there and it is 1.
+    """
+    alpha, snr = _check(alpha, snr)
+    gap = np.abs(1.0 - alpha)
+    with np.errstate(invalid="ignore"):
+        signal_to_noise_part = np.where(gap == 0, np.where(np.isinf(snr), np.inf, 0.0), snr * gap)
+    cos = _ratio(signal_to_noise_part)
+    if not shared_inputs:
+        # Below the threshold each member sees its own row space: the shared part shrinks by alpha.
+        cos = np.where(alpha < 1, alpha * cos, cos)
+    return cos
+
+
+def alignment(alpha: ArrayLike, snr: ArrayLike, *, shared_inputs: bool = True) -> np.ndarray:
+    """Linear CKA between two members' hidden layers, ``A = cos^2``, proportional limit.
+
+    Parameters
+    ----------
+    alpha : array_like
+        Sample ratio ``N/D`` (positive).
+    snr : array_like
+        ``S = ||beta*||^2 / sigma^2`` of the label noise; ``inf`` for clean labels.
+    shared_inputs : bool
+        Whether all members share the same clean inputs (True) or draw their own.
+    """
+    return cosine(alpha, snr, shared_inputs=shared_inputs) ** 2
+
+
+def test_error(alpha: ArrayLike, snr: ArrayLike) -> np.ndarray:
+    """Excess test MSE ``E||b - beta*||^2`` of the minimum-norm solution, proportional limit.
+
+    It diverges at ``alpha = 1`` for any finite SNR (the double-descent peak).
+    """
+    alpha, snr = _check(alpha, snr)
+    noise_var = 1.0 / snr
+    with np.errstate(divide="ignore", invalid="ignore"):
+        below = (1.0 - alpha) + np.where(noise_var == 0, 0.0, noise_var * alpha / (1.0 - alpha))
+        above = np.where(noise_var == 0, 0.0, noise_var / (alpha - 1.0))
+    at_threshold = np.where(noise_var == 0, 0.0, np.inf)
+    return np.where(alpha < 1, below, np.where(alpha > 1, above, at_threshold))
+
+
+test_error.__test__ = False  # a theory function, not a pytest test

@@ -1,0 +1,71 @@
+"""Chapter configurations: presets, overrides and the type checks shared with the CLI."""
+
+from typing import Literal
+
+import pytest
+
+from repalign import book, paths
+from repalign.presets import CHAPTERS, PRESET_NAMES, QuestionConfig, coerce
+
+
+def test_paper_is_the_default_and_smoke_is_smaller():
+    assert QuestionConfig.from_preset("paper") == QuestionConfig()
+    smoke = QuestionConfig.from_preset("smoke")
+    assert smoke.n_alpha < QuestionConfig().n_alpha
+
+
+def test_none_overrides_keep_the_preset():
+    assert QuestionConfig.from_preset("smoke", snrs=None) == QuestionConfig.from_preset("smoke")
+    assert QuestionConfig.from_preset("smoke", snrs=[2, 8]).snrs == (2.0, 8.0)
+
+
+def test_unknown_preset_and_parameter_are_named():
+    with pytest.raises(ValueError, match="preset must be one of"):
+        QuestionConfig.from_preset("huge")
+    with pytest.raises(ValueError, match="(?s)'snr'.*the parameters are.*snrs"):
+        QuestionConfig.from_preset("paper", snr=[1.0])
+
+
+@pytest.mark.parametrize("value, annotation, expected", [
+    (3, float, 3.0), (2.5, float, 2.5), (float("inf"), float, float("inf")), (3, int, 3),
+    ([1, 2.5], tuple[float, ...], (1.0, 2.5)), ("smoke", Literal["paper", "smoke"], "smoke"),
+    (True, bool, True), ("x", str, "x"),
+])
+def test_coerce_accepts_lossless_conversions(value, annotation, expected):
+    assert coerce("p", value, annotation) == expected
+
+
+@pytest.mark.parametrize("value, annotation", [
+    ("3", float), (True, float), (2.5, int), (True, int), ("abc", tuple[float, ...]),
+    ([1, "a"], tuple[float, ...]), ("huge", Literal["paper", "smoke"]), (1, bool), (None, float),
+])
+def test_coerce_rejects_and_names_the_parameter(value, annotation):
+    with pytest.raises(TypeError, match=r"parameter 'p(\[\d\])?' must be"):
+        coerce("p", value, annotation)
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("snrs", {"snrs": ()}), ("snrs", {"snrs": (1.0, -2.0)}), ("alpha_min", {"alpha_min": 0.0}),
+    ("alpha_min", {"alpha_min": 5.0, "alpha_max": 2.0}), ("n_alpha", {"n_alpha": 1}),
+    ("snr_example", {"snr_example": float("inf")}), ("alpha_example", {"alpha_example": 1.5}),
+])
+def test_bad_values_are_refused(name, kwargs):
+    with pytest.raises(ValueError, match=name):
+        QuestionConfig.from_preset("paper", **kwargs)
+
+
+def test_every_chapter_is_registered_in_the_toc_and_matches_its_parameters_cell():
+    """The chapter's parameters cell lists exactly `preset` and its configuration's fields."""
+    toc = (paths.book_root() / "_toc.yml").read_text()
+    files = book.chapter_files()
+    assert set(files) == set(CHAPTERS)
+    for name, path in files.items():
+        assert f"file: chapters/{name}" in toc
+        names = book.parameters_cell_names(book.read_chapter(path))
+        assert names == ["preset", *CHAPTERS[name].parameters()], name
+
+
+def test_every_preset_of_every_chapter_builds():
+    for config in CHAPTERS.values():
+        for preset in PRESET_NAMES:
+            config.from_preset(preset)

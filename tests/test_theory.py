@@ -1,0 +1,103 @@
+"""repalign.theory against exact finite-size moments and Monte Carlo of minimum-norm solutions.
+
+Finite-size expectations (science.md, section 3; inverse-Wishart moments, Gaussian design,
+shared clean inputs, ||beta*|| = 1):
+    N < D - 1:  E b1.b2 = N/D,   E||b||^2 = N/D + sigma^2 N/(D-N-1),  E||b-beta*||^2 = (1-N/D) + sigma^2 N/(D-N-1)
+    N > D + 1:  E b1.b2 = 1,     E||b||^2 = 1 + sigma^2 D/(N-D-1),    E||b-beta*||^2 = sigma^2 D/(N-D-1)
+Independent clean inputs, N < D: E b1.b2 = (N/D)^2.
+"""
+
+import numpy as np
+import pytest
+
+from repalign import theory
+
+
+def finite_moments(n, d, snr, shared_inputs=True):
+    """(E b1.b2, E||b||^2, E||b - beta*||^2) of minimum-norm least squares at finite N, D."""
+    noise = 1.0 / snr
+    if n < d:
+        overlap = n / d if shared_inputs else (n / d) ** 2
+        return overlap, n / d + noise * n / (d - n - 1), (1 - n / d) + noise * n / (d - n - 1)
+    return 1.0, 1.0 + noise * d / (n - d - 1), noise * d / (n - d - 1)
+
+
+def monte_carlo_moments(n, d, snr, shared_inputs, draws, rng):
+    """Samples of b1.b2, ||b1||^2 and ||b1 - beta*||^2 over X, beta* and the label noise."""
+    samples = []
+    for _ in range(draws):
+        beta = rng.standard_normal(d)
+        beta /= np.linalg.norm(beta)
+        xs = [rng.standard_normal((n, d))] * 2 if shared_inputs else [rng.standard_normal((n, d)) for _ in range(2)]
+        b1, b2 = (np.linalg.pinv(x) @ (x @ beta + rng.standard_normal(n) / np.sqrt(snr)) for x in xs)
+        samples.append((b1 @ b2, b1 @ b1, (b1 - beta) @ (b1 - beta)))
+    return np.array(samples)
+
+
+@pytest.mark.parametrize("n, d, snr, shared_inputs", [
+    (40, 120, 2.0, True), (90, 120, 4.0, True), (200, 100, 1.0, True), (400, 100, 4.0, True),
+    (40, 120, 2.0, False), (90, 120, 4.0, False), (200, 100, 1.0, False),
+])
+def test_finite_moments_match_monte_carlo(n, d, snr, shared_inputs):
+    """The moments the theory rests on, within 4 Monte-Carlo standard errors."""
+    samples = monte_carlo_moments(n, d, snr, shared_inputs, draws=400, rng=np.random.default_rng(n + d))
+    mean = samples.mean(axis=0)
+    stderr = samples.std(axis=0, ddof=1) / np.sqrt(len(samples))
+    expected = np.array(finite_moments(n, d, snr, shared_inputs))
+    assert np.all(np.abs(mean - expected) < 4 * stderr), (mean, expected, stderr)
+
+
+@pytest.mark.parametrize("shared_inputs", [True, False])
+@pytest.mark.parametrize("alpha", [0.1, 0.5, 0.9, 1.1, 2.0, 8.0])
+@pytest.mark.parametrize("snr", [0.5, 4.0])
+def test_proportional_limit_is_the_limit_of_the_finite_moments(alpha, snr, shared_inputs):
+    """cos^2 from the finite moments converges to the closed form as D grows (error O(1/D))."""
+    d = 10**7
+    overlap, norm2, error = finite_moments(round(alpha * d), d, snr, shared_inputs)
+    assert theory.alignment(alpha, snr, shared_inputs=shared_inputs) == pytest.approx((overlap / norm2) ** 2, abs=1e-5)
+    assert theory.test_error(alpha, snr) == pytest.approx(error, rel=1e-5)
+
+
+def test_alignment_rises_with_snr_and_vanishes_at_the_threshold():
+    alphas = np.array([0.05, 0.3, 0.7, 0.99, 1.01, 1.5, 3.0, 20.0])
+    snrs = np.geomspace(0.01, 100, 30)
+    for shared in (True, False):
+        a = theory.alignment(alphas[None, :], snrs[:, None], shared_inputs=shared)
+        assert np.all(np.diff(a, axis=0) > 0)
+        assert np.all((0 < a) & (a < 1))
+    assert theory.alignment(1.0, snrs).max() == 0.0
+    assert np.all(np.isinf(theory.test_error(1.0, snrs)))
+
+
+def test_alignment_depends_on_the_distance_to_the_threshold_only():
+    alpha = np.linspace(0.05, 0.95, 19)
+    assert np.allclose(theory.alignment(alpha, 3.0), theory.alignment(2 - alpha, 3.0), rtol=0, atol=1e-14)
+    # ...while the test errors differ, by (1 - alpha) - 1/S: equal alignment, unequal error (claim 3).
+    difference = theory.test_error(alpha, 3.0) - theory.test_error(2 - alpha, 3.0)
+    assert np.allclose(difference, (1 - alpha) - 1 / 3.0, rtol=0, atol=1e-12)
+
+
+def test_independent_inputs_lower_alignment_below_the_threshold_only():
+    below, above = np.array([0.2, 0.6]), np.array([1.5, 4.0])
+    assert np.all(theory.alignment(below, 2.0, shared_inputs=False) < theory.alignment(below, 2.0))
+    assert np.array_equal(theory.alignment(above, 2.0, shared_inputs=False), theory.alignment(above, 2.0))
+
+
+def test_clean_labels():
+    alpha = np.array([0.25, 1.0, 2.0])
+    assert np.array_equal(theory.alignment(alpha, np.inf), [1.0, 1.0, 1.0])
+    assert np.allclose(theory.alignment(alpha, np.inf, shared_inputs=False), [0.25**2, 1.0, 1.0])
+    assert np.array_equal(theory.test_error(alpha, np.inf), [0.75, 0.0, 0.0])
+
+
+def test_broadcasting():
+    assert theory.alignment(np.ones((3, 1)) * 0.5, np.array([1.0, 2.0])).shape == (3, 2)
+
+
+@pytest.mark.parametrize("alpha, snr, name", [(0.0, 1.0, "alpha"), (-1.0, 1.0, "alpha"), (np.nan, 1.0, "alpha"),
+                                              (0.5, 0.0, "snr"), (0.5, -2.0, "snr"), (0.5, np.nan, "snr")])
+def test_bad_input_names_the_parameter(alpha, snr, name):
+    with pytest.raises(ValueError, match=name):
+        theory.alignment(alpha, snr)
+    with pytest.raises(ValueError, match=name):
+        theory.test_error(alpha, snr)
