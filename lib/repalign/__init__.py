@@ -3,6 +3,11 @@
 The package behind the book *Signal, Noise and Sample Size: When Do Neural Networks Align?*,
 a computational companion to Umar & Laio (arXiv 2605.26973). Modules:
 
+- ``repalign.experiment``: ``Experiment`` and ``run_experiment``, one trained ensemble
+  (also importable as ``from repalign import Experiment, run_experiment``);
+- ``repalign.data``, ``repalign.models``, ``repalign.training``: noisy ensembles of data sets,
+  stacked networks, and training all members at once;
+- ``repalign.metrics``: alignment measures over whole ensembles;
 - ``repalign.theory``: closed-form alignment and test error of the linear network;
 - ``repalign.presets``: each chapter's configuration and its named presets;
 - ``repalign.plotting``: the book's figure style;
@@ -11,3 +16,12 @@ a computational companion to Umar & Laio (arXiv 2605.26973). Modules:
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Lazy, so that `import repalign` (and the book's command line) does not load torch.
+    if name in ("Experiment", "ExperimentResult", "run_experiment"):
+        from . import experiment
+
+        return getattr(experiment, name)
+    raise AttributeError(f"module 'repalign' has no attribute {name!r}")

@@ -1,0 +1,105 @@
+"""Ensembles of networks as stacked weights: member k's layer is ``weights[k]``.
+
+Two models:
+
+- ``"linear"``: the single-hidden-layer linear network ``f(x) = W2 W1 x`` without biases
+  (science.md, section 3), width H and one or C outputs;
+- ``"mlp"``: ``depth`` hidden layers of width H with biases and a ``relu`` or ``tanh``
+  activation, and a linear read-out.
+
+Every weight starts from ``N(0, (init_scale / sqrt(fan_in))^2)`` (``init_scale = 1`` is
+LeCun's initialisation) and every bias at zero. With ``shared_init`` all members start from
+the same draw, otherwise each member draws its own; weights are drawn with NumPy from the
+members' seed sequences, so an ensemble starts identically on every device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+MODELS = ("linear", "mlp")
+ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh, "identity": lambda h: h}
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Layer sizes and nonlinearity of one member."""
+
+    d_in: int
+    width: int
+    depth: int
+    n_out: int
+    activation: str  # a key of ACTIVATIONS
+    biases: bool
+
+    @classmethod
+    def of(cls, model: str, *, d_in: int, width: int, depth: int, n_out: int, activation: str):
+        if model == "linear":
+            return cls(d_in, width, 1, n_out, "identity", biases=False)
+        return cls(d_in, width, depth, n_out, activation, biases=True)
+
+    @property
+    def layer_sizes(self) -> list[tuple[int, int]]:
+        """(fan_out, fan_in) of every layer, read-out last."""
+        sizes = [self.d_in] + [self.width] * self.depth + [self.n_out]
+        return list(zip(sizes[1:], sizes[:-1]))
+
+    @property
+    def n_parameters(self) -> int:
+        """P, the number of trainable parameters of one member."""
+        return sum(o * i + (o if self.biases else 0) for o, i in self.layer_sizes)
+
+
+def init_params(arch: Architecture, seeds: list[np.random.SeedSequence], init_scale: float,
+                *, dtype: torch.dtype, device: torch.device) -> list[torch.Tensor]:
+    """Stacked parameters ``[W_1, (b_1,) ..., W_out, (b_out)]``, each of shape ``(K, ...)``.
+
+    ``seeds`` holds one seed sequence per member; shared initialisation passes the same one K
+    times. Weights are drawn layer by layer from each member's own generator.
+    """
+    rngs = [np.random.default_rng(s) for s in seeds]
+    params = []
+    for fan_out, fan_in in arch.layer_sizes:
+        std = init_scale / np.sqrt(fan_in)
+        w = np.stack([rng.normal(0.0, std, size=(fan_out, fan_in)) for rng in rngs])
+        params.append(torch.as_tensor(w, dtype=dtype, device=device))
+        if arch.biases:
+            params.append(torch.zeros((len(seeds), fan_out), dtype=dtype, device=device))
+    return params
+
+
+def _layers(arch: Architecture, params: list[torch.Tensor]):
+    """(weight, bias or None) per layer."""
+    step = 2 if arch.biases else 1
+    return [(params[i], params[i + 1] if arch.biases else None) for i in range(0, len(params), step)]
+
+
+def _affine(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    """``h @ w^T + b`` for every member at once: h (K, n, in), w (K, out, in), b (K, out)."""
+    wt = w.transpose(1, 2)
+    return torch.bmm(h, wt) if b is None else torch.baddbmm(b.unsqueeze(1), h, wt)
+
+
+def forward(arch: Architecture, params: list[torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Outputs (K, n, n_out) and last hidden layer (K, n, width) of every member.
+
+    ``x`` is (K, n, d_in), each member's own inputs, or (n, d_in), inputs common to all.
+    """
+    layers = _layers(arch, params)
+    h = x if x.dim() == 3 else x.expand(len(params[0]), *x.shape)
+    act = ACTIVATIONS[arch.activation]
+    for w, b in layers[:-1]:
+        h = act(_affine(h, w, b))
+    w, b = layers[-1]
+    return _affine(h, w, b), h
+
+
+def end_to_end(arch: Architecture, params: list[torch.Tensor]) -> torch.Tensor:
+    """``b_k = W1^T W2^T`` (K, d_in, n_out) of the linear network."""
+    if arch.activation != "identity" or arch.biases or arch.depth != 1:
+        raise ValueError("end_to_end is defined for the linear network only")
+    w1, w2 = params
+    return torch.bmm(w1.transpose(1, 2), w2.transpose(1, 2))
