@@ -101,3 +101,41 @@ def test_bad_input_names_the_parameter(alpha, snr, name):
         theory.alignment(alpha, snr)
     with pytest.raises(ValueError, match=name):
         theory.test_error(alpha, snr)
+
+
+def monte_carlo_squared_cosine(n, d, snr, draws, rng):
+    """cos^2 between two members' minimum-norm solutions on shared X, one value per draw."""
+    values = []
+    for _ in range(draws):
+        beta = rng.standard_normal(d)
+        beta /= np.linalg.norm(beta)
+        x = rng.standard_normal((n, d))
+        pinv = np.linalg.pinv(x)
+        b1, b2 = (pinv @ (x @ beta + rng.standard_normal(n) / np.sqrt(snr)) for _ in range(2))
+        values.append((b1 @ b2) ** 2 / ((b1 @ b1) * (b2 @ b2)))
+    return np.array(values)
+
+
+@pytest.mark.parametrize("n, snr", [(50, 1.0), (50, 4.0), (200, 1.0), (200, 4.0), (25, 2.0)])
+def test_finite_size_estimate_matches_monte_carlo(n, snr):
+    """Within 4 Monte-Carlo standard errors plus the estimate's stated bias bound (0.01 at
+    D = 100 for |N/D - 1| >= 0.2, science.md, section 3)."""
+    values = monte_carlo_squared_cosine(n, 100, snr, draws=300, rng=np.random.default_rng(n))
+    stderr = values.std(ddof=1) / np.sqrt(len(values))
+    assert abs(values.mean() - theory.alignment(n / 100, snr, d=100)) < 4 * stderr + 0.01
+
+
+def test_finite_size_estimate_tends_to_the_proportional_limit():
+    gaps = [abs(theory.alignment(0.5, 2.0, d=d) - theory.alignment(0.5, 2.0)) for d in (100, 1000, 10000)]
+    assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 1e-3
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"alpha": 0.5, "snr": 1.0, "d": 100, "shared_inputs": False}, "shared_inputs"),
+    ({"alpha": 0.98, "snr": 1.0, "d": 100}, r"\|N - D\| >= 4"),
+    ({"alpha": 0.505, "snr": 1.0, "d": 100}, "whole number"),
+    ({"alpha": 0.5, "snr": 1.0, "d": 0}, "d must be"),
+])
+def test_finite_size_estimate_refuses_what_it_does_not_cover(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        theory.alignment(**kwargs)
