@@ -11,8 +11,11 @@ import warnings
 import numpy as np
 import pytest
 
-from repalign.metrics import (METRICS, Metric, _centre, _centred_gram, _linear_hsic_features,
-                              alignment_matrix, cka, mean_alignment, mutual_knn, procrustes)
+import repalign.metrics as metrics_module
+from repalign.metrics import (METRICS, Metric, _centre, _centred_gram, _gram_rows, _linear_form,
+                              _linear_hsic_features, _linear_hsic_matrix_features,
+                              _linear_hsic_matrix_gram, alignment_matrix, cka, mean_alignment,
+                              mutual_knn, procrustes)
 
 NAMES = sorted(METRICS)
 EXACT = 1e-10
@@ -156,6 +159,54 @@ def test_alignment_matrix_constant_member_gives_nan_row_and_column():
         assert np.isnan(matrix[1]).all() and np.isnan(matrix[:, 1]).all()
         rest = np.delete(np.delete(matrix, 1, axis=0), 1, axis=1)
         assert np.isfinite(rest).all() and (np.diag(rest) == 1).all()
+
+
+# ------------------------------------------- all-pairs linear HSIC: two forms
+def full_gram_products(centred, debiased):
+    grams = [_centred_gram(x, "linear", debiased, 1.0) for x in centred]
+    return np.array([[np.vdot(a, b) for b in grams] for a in grams])
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+@pytest.mark.parametrize("rows", [1, 7, 13, 40], ids=lambda r: f"rows{r}")
+def test_upper_triangle_row_blocks_equal_full_gram_products(debiased, rows):
+    # rows=7, 13 do not divide n=40; rows=40 is a single block (no off-diagonal part).
+    centred = [_centre(x) for x in ensemble(np.random.default_rng(13), [3, 12, 7, 60])]
+    count, n = len(centred), centred[0].shape[0]
+    max_bytes = count * rows * n * 8
+    assert _gram_rows(n, count, max_bytes) == min(rows, -(-n // metrics_module.GRAM_ROW_BLOCKS))
+    full = full_gram_products(centred, debiased)
+    scale = np.abs(np.diag(full)).max()
+    np.testing.assert_allclose(_linear_hsic_matrix_gram(centred, debiased, max_bytes), full,
+                               rtol=0, atol=EXACT * scale)
+    np.testing.assert_allclose(_linear_hsic_matrix_features(centred, debiased, max_bytes), full,
+                               rtol=0, atol=EXACT * scale)
+
+
+def test_gram_rows_respect_max_bytes():
+    for n, count, max_bytes in [(1000, 32, 2**20), (5000, 32, 512 * 2**20), (100, 3, 10**9)]:
+        rows = _gram_rows(n, count, max_bytes)
+        assert 1 <= rows <= n and count * rows * n * 8 <= max_bytes
+    assert _gram_rows(100, 3, 1) == 1  # never below one row
+
+
+def test_linear_form_is_chosen_by_operation_count():
+    assert _linear_form([20] * 4, 1000, 2**30) == "features"   # total width 80 << n
+    assert _linear_form([200] * 32, 1000, 2**30) == "gram"     # total width 6400 >> n
+    assert _linear_form([5, 500], 100, 2**30) == "gram"
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+@pytest.mark.parametrize("widths", [[4, 6, 8], [30, 45, 60, 50]], ids=["narrow", "wide"])
+def test_chosen_form_gives_the_same_matrix_as_either_form(monkeypatch, debiased, widths):
+    reps = ensemble(np.random.default_rng(14), widths)
+    chosen = alignment_matrix(reps, "cka", debiased=debiased)
+    for form in ("gram", "features"):
+        monkeypatch.setattr(metrics_module, "_linear_form", lambda *args, form=form: form)
+        np.testing.assert_allclose(alignment_matrix(reps, "cka", debiased=debiased), chosen,
+                                   rtol=0, atol=EXACT)
+    np.testing.assert_allclose(chosen, [[cka(a, b, debiased=debiased) for b in reps] for a in reps],
+                               rtol=0, atol=EXACT)
 
 
 # ------------------------------------------------------------ statistical checks

@@ -267,6 +267,7 @@ def _cka_matrix_gram(mats: list[np.ndarray], kernel: str, debiased: bool, thresh
                      max_bytes: int) -> tuple[np.ndarray, np.ndarray]:
     """All-pairs CKA as products of unit-norm centred Grams, (c, n^2) @ (n^2, c) per block.
 
+    Used for the RBF kernel (its bandwidth needs each whole Gram matrix).
     Members are processed in blocks so that at most two blocks of Gram matrices
     (or all of them, if they fit) are held at once.
     """
@@ -299,9 +300,51 @@ def _cka_matrix_gram(mats: list[np.ndarray], kernel: str, debiased: bool, thresh
     return result, degenerate
 
 
-def _cka_matrix_features(mats: list[np.ndarray], debiased: bool,
-                         max_bytes: int) -> tuple[np.ndarray, np.ndarray]:
-    """All-pairs linear CKA from M = Z^T Z, Z = [X_1 ... X_K] (n, P), never forming Grams.
+#: The linear Gram form splits the n inputs into about this many row blocks;
+#: only blocks on or above the diagonal are formed, (blocks + 1) / (2 blocks) of the work.
+GRAM_ROW_BLOCKS = 8
+
+
+def _gram_rows(n: int, count: int, max_bytes: int) -> int:
+    """Rows per block of the linear Gram form: ~n / GRAM_ROW_BLOCKS, fewer if max_bytes demands."""
+    return max(1, min(-(-n // GRAM_ROW_BLOCKS), max_bytes // (count * n * 8)))
+
+
+def _linear_hsic_matrix_gram(mats: list[np.ndarray], debiased: bool, max_bytes: int) -> np.ndarray:
+    """(K, K) scaled linear HSIC, <K_i, K_j> of (U-)centred Grams, from their upper triangles.
+
+    Rows start:stop of each Gram are formed only from the diagonal on,
+    G[start:stop, start:] = [D | R] with D square.  Over all row blocks
+    <G_i, G_j> = sum <D_i, D_j> + 2 <R_i, R_j>: scaling D by sqrt(1/2) turns
+    this into 2 <V_i, V_j> for V = [D / sqrt(2) | R], one (K, m) @ (m, K)
+    product per block.  At most K * rows * n floats are held (see _gram_rows).
+    """
+    n, count = mats[0].shape[0], len(mats)
+    if debiased:  # U-centring (see _u_centre_gram) needs the row sums r of the zero-diagonal Gram
+        sq_norms = [np.einsum("ij,ij->i", x, x) for x in mats]
+        row_sums = [x @ x.sum(axis=0) - a for x, a in zip(mats, sq_norms)]
+        # u_ab = g_ab - c_a - c_b off the diagonal, u_aa = 0
+        shifts = [r / (n - 2) - r.sum() / (2 * (n - 1) * (n - 2)) for r in row_sums]
+    rows = _gram_rows(n, count, max_bytes)
+    buffer = np.empty(count * rows * n)
+    cross = np.zeros((count, count))
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        v = buffer[:count * (stop - start) * (n - start)].reshape(count, stop - start, n - start)
+        for k, x in enumerate(mats):
+            np.matmul(x[start:stop], x[start:].T, out=v[k])
+            if debiased:
+                v[k] -= shifts[k][start:stop, None]
+                v[k] -= shifts[k][None, start:]
+                np.fill_diagonal(v[k], 0.0)  # the diagonal of G lies in column offset 0 of D
+        v[:, :, :stop - start] *= np.sqrt(0.5)
+        flat = v.reshape(count, -1)
+        cross += flat @ flat.T
+    return 2.0 * cross
+
+
+def _linear_hsic_matrix_features(mats: list[np.ndarray], debiased: bool, max_bytes: int) -> np.ndarray:
+    """(K, K) scaled linear HSIC from M = Z^T Z, Z = [X_1 ... X_K] (n, P), never forming Grams.
 
     The squared Frobenius norm of block (i, j) of M is <K_i, K_j>.  Block rows of
     M are computed a few members at a time so that each chunk stays under
@@ -330,22 +373,47 @@ def _cka_matrix_features(mats: list[np.ndarray], debiased: bool,
         t = np.array([si @ si for si in s]) - a.sum(axis=0)
         u = np.stack([m @ si for m, si in zip(mats, s)], axis=1) - a
         cross = cross - a.T @ a + np.outer(t, t) / ((n - 1) * (n - 2)) - 2.0 / (n - 2) * (u.T @ u)
+    return cross
+
+
+def _linear_form(widths: Sequence[int], n: int, max_bytes: int) -> str:
+    """'gram' or 'features', whichever needs fewer multiply-adds for all pairs of linear CKA.
+
+    Gram form: each member's Gram on and above the diagonal blocks,
+    n (n + rows) / 2 entries of p_k multiply-adds, then their K x K products.
+    Feature form: the upper block triangle of Z^T Z, about n P^2 / 2, P = sum p_k.
+    Both respect max_bytes, so only the operation count decides.
+    """
+    count, total = len(widths), int(np.sum(widths))
+    entries = n * (n + _gram_rows(n, count, max_bytes)) / 2
+    gram = entries * (total + count * (count + 1) / 2)
+    features = n * total * (total + max(widths)) / 2
+    return "features" if features < gram else "gram"
+
+
+def _normalised_matrix(cross: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """HSIC matrix -> CKA matrix and the members whose self-term is not positive."""
     self_terms = np.diag(cross).copy()
     degenerate = ~(self_terms > 0)
     scale = np.sqrt(np.where(degenerate, 1.0, self_terms))
     return cross / scale[:, None] / scale[None, :], degenerate
 
 
+_LINEAR_FORMS = {"gram": _linear_hsic_matrix_gram, "features": _linear_hsic_matrix_features}
+
+
 def _cka_matrix(mats: list[np.ndarray], *, kernel: str = "linear", debiased: bool = False,
                 threshold: float = 1.0, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
     _check_kernel(kernel, threshold)
-    n, count = mats[0].shape[0], len(mats)
+    n = mats[0].shape[0]
     if debiased:
         _check_debiased_n(n)
     constant = np.array([_is_constant(m) for m in mats])
     centred = [_centre(m) for m in mats]
-    if kernel == "linear" and count * n * n * 8 > max_bytes:
-        result, degenerate = _cka_matrix_features(centred, debiased, max_bytes)
+    if kernel == "linear":
+        form = _linear_form([m.shape[1] for m in mats], n, max_bytes)
+        hsic = _LINEAR_FORMS[form](centred, debiased, max_bytes)
+        result, degenerate = _normalised_matrix(hsic)
     else:
         result, degenerate = _cka_matrix_gram(centred, kernel, debiased, threshold, max_bytes)
     result = np.triu(result) + np.triu(result, 1).T  # exact symmetry
@@ -475,9 +543,12 @@ def alignment_matrix(reps: Any, metric: str = "cka", *, max_bytes: int = DEFAULT
     metric : str
         A name in ``METRICS``; its default options are applied, then ``options``.
     max_bytes : int
-        Memory bound for CKA: the K n^2 stack of Gram matrices is used if it fits,
-        otherwise the linear kernel switches to the feature form (blocks of
-        Z^T Z, Z = [X_1 ... X_K]) and RBF to blocks of members (at least two
+        Memory bound for CKA's largest work array.  Linear kernel: the Gram
+        form (upper triangles of the K centred Grams, K x rows x n at a time)
+        or the feature form (blocks of Z^T Z, Z = [X_1 ... X_K]), whichever
+        needs fewer operations; both stay within the bound (at least one row,
+        or one member's block row of Z^T Z, is always held).  RBF: the K n^2
+        stack of Gram matrices if it fits, else blocks of members (at least two
         n x n Grams are always held).  Ignored by the other metrics.
     **options
         Keyword options of the metric function (e.g. ``debiased``, ``k``).
