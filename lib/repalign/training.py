@@ -60,13 +60,17 @@ class _Tracker:
         self.steps = torch.zeros(members, dtype=torch.long, device=device)
         self.initial = None
 
-    def observe(self, excess: torch.Tensor) -> None:
-        """Record the excess loss of the current parameters (before the next update)."""
+    def observe(self, excess: torch.Tensor, *, convergence: bool = True) -> None:
+        """Record the excess loss of the current parameters (before the next update).
+
+        ``convergence=False`` only looks for divergence (a minibatch loss says nothing about
+        convergence on the whole training set).
+        """
         excess = excess.detach()
-        if self.initial is None:
+        if self.initial is None and convergence:
             self.initial = excess.clone()
         bad = ~torch.isfinite(excess) & self.active
-        done = (excess <= self.tol * self.initial) & self.active & ~bad
+        done = (excess <= self.tol * self.initial) & self.active & ~bad if convergence else torch.zeros_like(bad)
         self.diverged |= bad
         self.converged |= done
         self.active &= ~(bad | done)
@@ -169,7 +173,8 @@ def train_autograd(arch: Architecture, params: list[torch.Tensor], x: torch.Tens
     """Train every member in place with GD (full batch), SGD or Adam (minibatches or full).
 
     Convergence is checked on the full training set: at every step for full-batch training
-    (the loss comes with the gradient), once per epoch for minibatches.
+    (the loss comes with the gradient), once per epoch for minibatches (an extra forward pass,
+    skipped when ``tol = 0``); divergence is checked on every step's loss.
     """
     k, n = x.shape[:2]
     full_batch = batch_size is None or batch_size >= n
@@ -184,14 +189,13 @@ def train_autograd(arch: Architecture, params: list[torch.Tensor], x: torch.Tens
             return member_losses(forward(arch, params, x)[0], y, loss)
 
     for step in range(steps + 1):
-        if not full_batch and step % epoch == 0:
+        if not full_batch and step % epoch == 0 and (tol > 0 or step == 0):
             tracker.observe(full_loss())
         index = next(batches)
         xb, yb = (x, y) if index is None else (x[rows, index], y[rows, index])
         params_grad = [p.requires_grad_(True) for p in params]
         losses = member_losses(forward(arch, params_grad, xb)[0], yb, loss)
-        if full_batch:
-            tracker.observe(losses)
+        tracker.observe(losses, convergence=full_batch)
         if step == steps or tracker.finished(step):
             break
         grads = torch.autograd.grad(losses.sum(), params_grad)

@@ -1,0 +1,251 @@
+"""One experiment: an ensemble of K members, each trained on its own noisy copy of a data set.
+
+    from repalign import Experiment, run_experiment
+    res = run_experiment(Experiment(data="teacher-linear", d=50, n_train=25, snr=4.0))
+    res.alignment["cka"], res.test_error, res.converged
+
+``Experiment`` is the full, validated description of the run (the result cache will key on
+it); ``run_experiment`` draws the data, initialises and trains every member at once, and
+measures alignment on the common clean probe set. The same Experiment gives the same numbers
+on the same machine: all randomness is spawned from ``seed``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import data as datasets
+from . import metrics
+from .models import ACTIVATIONS, MODELS, Architecture, end_to_end, forward, init_params
+from .training import LOSSES, OPTIMIZERS, TrainingReport, linear_gd_learning_rates, train_autograd, train_linear_gd
+
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("float32", "float64")
+DEFAULT_INIT_SCALE = {"linear": 1e-3, "mlp": 1.0}  # small for the linear network: min-norm limit
+
+
+def _fail(name: str, value, allowed: str):
+    raise ValueError(f"Experiment.{name} must be {allowed}; got {value!r}")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """An ensemble experiment. Every field is part of the result's identity.
+
+    Data: ``data`` names a synthetic teacher or a real data set (``repalign.data.DATASETS``);
+    ``d`` is the input dimension (synthetic; for real data None keeps the native one, a smaller
+    int projects on the leading principal components); ``n_train`` samples per member.
+    Noise: ``noise`` in labels / inputs / both; ``snr`` = signal variance / noise variance
+    (inf: none); ``flip`` = label-flip probability (classification). ``shared_inputs``: one
+    clean training set for all members, or one each. Model: ``model`` linear or mlp, ``width``
+    H, ``depth`` hidden layers (mlp), ``activation``; ``init_scale`` multiplies LeCun's
+    standard deviation 1/sqrt(fan_in) (None: 1e-3 for the linear network, 1 for the MLP);
+    ``shared_init``: all members start from the same weights. Training: ``optimizer`` gd, sgd
+    or adam, ``lr`` (``"auto"``: a stable step per member, linear network with gd only),
+    ``loss`` (auto: mse for regression, cross_entropy for classification), ``batch_size``
+    (None: full batch), ``weight_decay``, ``steps`` (budget of updates), ``tol`` (stop when the
+    excess train loss is below tol times its initial value). Measurement: ``n_probe`` clean
+    probe inputs, ``metrics`` (names in ``repalign.metrics.METRICS``).
+    """
+
+    data: str = "teacher-linear"
+    d: int | None = 50
+    n_train: int = 25
+    noise: str = "labels"
+    snr: float = math.inf
+    flip: float = 0.0
+    shared_inputs: bool = True
+    n_classes: int = 10
+    teacher_width: int = 100
+    model: str = "linear"
+    width: int = 20
+    depth: int = 1
+    activation: str = "relu"
+    members: int = 8
+    init_scale: float | None = None
+    shared_init: bool = False
+    optimizer: str = "gd"
+    lr: float | str = "auto"
+    loss: str = "auto"
+    batch_size: int | None = None
+    weight_decay: float = 0.0
+    steps: int = 20000
+    tol: float = 1e-6
+    n_probe: int = 2000
+    metrics: tuple[str, ...] = ("cka",)
+    seed: int = 0
+    device: str = "auto"
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.metrics, (list, str)):
+            object.__setattr__(self, "metrics", tuple([self.metrics] if isinstance(self.metrics, str) else self.metrics))
+        self._validate()
+
+    def _validate(self) -> None:
+        choices = {"data": datasets.DATASETS, "noise": datasets.NOISE_LOCATIONS, "model": MODELS,
+                   "optimizer": OPTIMIZERS, "loss": ("auto", *LOSSES), "device": DEVICES, "dtype": DTYPES,
+                   "activation": tuple(a for a in ACTIVATIONS if a != "identity")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                _fail(name, getattr(self, name), f"one of {allowed}")
+        for name, minimum in {"n_train": 1, "width": 1, "depth": 1, "members": 2, "steps": 1, "n_probe": 4,
+                              "teacher_width": 1, "n_classes": 2, "seed": 0}.items():
+            if not _is_int(getattr(self, name)) or getattr(self, name) < minimum:
+                _fail(name, getattr(self, name), f"an integer >= {minimum}")
+        if self.d is not None and (not _is_int(self.d) or self.d < 1):
+            _fail("d", self.d, "None or an integer >= 1")
+        if self.batch_size is not None and (not _is_int(self.batch_size) or self.batch_size < 1):
+            _fail("batch_size", self.batch_size, "None (full batch) or an integer >= 1")
+        if not self.snr > 0:
+            _fail("snr", self.snr, "a positive number (inf: no noise)")
+        if not 0 <= self.flip < 1:
+            _fail("flip", self.flip, "a probability in [0, 1)")
+        if not (math.isfinite(self.tol) and self.tol >= 0):
+            _fail("tol", self.tol, "a finite number >= 0")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            _fail("weight_decay", self.weight_decay, "a finite number >= 0")
+        if self.init_scale is not None and not (math.isfinite(self.init_scale) and self.init_scale > 0):
+            _fail("init_scale", self.init_scale, "None or a finite positive number")
+        if self.lr == "auto":
+            if not (self.model == "linear" and self.optimizer == "gd" and self.resolved_loss == "mse"):
+                _fail("lr", self.lr, "a positive number ('auto' needs model='linear', optimizer='gd' and squared loss)")
+        elif isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not (0 < self.lr < math.inf):
+            _fail("lr", self.lr, "a positive number or 'auto'")
+        if self.model == "linear" and self.depth != 1:
+            _fail("depth", self.depth, "1 for model='linear' (one hidden layer)")
+        if datasets.is_synthetic(self.data) and self.d is None:
+            _fail("d", self.d, f"an integer >= 1 for the synthetic data set {self.data!r}")
+        unknown = [m for m in self.metrics if m not in metrics.METRICS]
+        if not self.metrics or unknown:
+            _fail("metrics", self.metrics, f"a non-empty tuple of names from {tuple(metrics.METRICS)}")
+
+    @property
+    def task(self) -> str:
+        return datasets.task_of(self.data)
+
+    @property
+    def resolved_loss(self) -> str:
+        if self.loss != "auto":
+            return self.loss
+        return "mse" if self.task == "regression" else "cross_entropy"
+
+    @property
+    def resolved_init_scale(self) -> float:
+        return DEFAULT_INIT_SCALE[self.model] if self.init_scale is None else self.init_scale
+
+    def replace(self, **changes) -> "Experiment":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """What one experiment measured. Per-member arrays have length K."""
+
+    experiment: Experiment
+    alignment: dict[str, float]  # mean over member pairs (NaN if a member diverged)
+    alignment_stderr: dict[str, float]  # jackknife over members
+    alignment_matrix: dict[str, np.ndarray]  # (K, K)
+    train_error: np.ndarray  # own noisy training set: MSE, or error rate
+    test_error: np.ndarray  # clean probe set: MSE against clean targets, or error rate
+    train_loss: np.ndarray  # final training objective
+    steps: np.ndarray
+    converged: np.ndarray
+    diverged: np.ndarray
+    n_parameters: int  # P of one member
+    end_to_end: np.ndarray | None  # (K, D, n_out) for the linear network, else None
+    wall_time: float  # seconds
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("Experiment.device='cuda' but no CUDA device is available")
+    return torch.device(device)
+
+
+def _train(exp: Experiment, arch: Architecture, params, x, y, batch_seeds) -> TrainingReport:
+    loss = exp.resolved_loss
+    fast = exp.model == "linear" and exp.optimizer == "gd" and loss == "mse" and exp.weight_decay == 0
+    if exp.lr == "auto":
+        lr = linear_gd_learning_rates(x, y)
+    else:
+        lr = torch.full((exp.members,), float(exp.lr), dtype=torch.float64, device=x.device)
+    if fast:
+        return train_linear_gd(params, x, y, lr=lr, steps=exp.steps, tol=exp.tol)
+    return train_autograd(arch, params, x, y, loss=loss, optimizer=exp.optimizer, lr=lr.to(x.dtype),
+                          steps=exp.steps, tol=exp.tol, weight_decay=exp.weight_decay,
+                          batch_size=exp.batch_size,
+                          batch_rngs=[np.random.default_rng(s) for s in batch_seeds])
+
+
+def _errors(out: torch.Tensor, y: np.ndarray, task: str) -> np.ndarray:
+    """Per member (K,): MSE for regression, error rate for classification."""
+    out = out.detach().double().cpu().numpy()
+    if task == "classification":
+        return (out.argmax(axis=-1) != y).mean(axis=-1)
+    return ((out[..., 0] - y) ** 2).mean(axis=-1)
+
+
+def run_experiment(exp: Experiment) -> ExperimentResult:
+    """Draw the data, train all members at once, and measure alignment and errors."""
+    start = time.perf_counter()
+    data_seed, init_seed, batch_seed = np.random.SeedSequence(exp.seed).spawn(3)
+    ens = datasets.make_ensemble_data(
+        exp.data, members=exp.members, n_train=exp.n_train, d=exp.d, noise=exp.noise, snr=exp.snr,
+        flip=exp.flip, shared_inputs=exp.shared_inputs, n_probe=exp.n_probe, n_classes=exp.n_classes,
+        teacher_width=exp.teacher_width, seed=data_seed)
+    device, dtype = resolve_device(exp.device), getattr(torch, exp.dtype)
+    n_out = ens.n_classes if ens.task == "classification" else 1
+    arch = Architecture.of(exp.model, d_in=ens.x_train.shape[-1], width=exp.width, depth=exp.depth,
+                           n_out=n_out, activation=exp.activation)
+    init_seeds = [init_seed] * exp.members if exp.shared_init else init_seed.spawn(exp.members)
+    params = init_params(arch, init_seeds, exp.resolved_init_scale, dtype=dtype, device=device)
+
+    x = torch.as_tensor(ens.x_train, dtype=dtype, device=device)
+    if ens.task == "classification" and exp.resolved_loss == "mse":  # squared loss on one-hot targets
+        y = torch.nn.functional.one_hot(torch.as_tensor(ens.y_train, device=device), ens.n_classes).to(dtype)
+    else:
+        y = torch.as_tensor(ens.y_train, device=device)
+        y = y.to(dtype) if ens.task == "regression" else y
+    report = _train(exp, arch, params, x, y, batch_seed.spawn(exp.members))
+
+    with torch.no_grad():
+        out_train, _ = forward(arch, params, x)
+        out_probe, hidden = forward(arch, params, torch.as_tensor(ens.x_probe, dtype=dtype, device=device))
+    reps = hidden.double().cpu().numpy()
+    diverged = report.diverged
+    if diverged.any():
+        warnings.warn(f"{int(diverged.sum())} of {exp.members} members diverged: their errors and "
+                      "alignments are NaN", RuntimeWarning, stacklevel=2)
+    matrices, means, stderrs = {}, {}, {}
+    for name in exp.metrics:
+        matrix = metrics.alignment_matrix(np.nan_to_num(reps), name)  # diverged rows are masked below
+        matrix[diverged, :] = np.nan
+        matrix[:, diverged] = np.nan
+        matrices[name] = matrix
+        means[name], stderrs[name] = metrics.mean_alignment(matrix)
+    nan_if_diverged = lambda v: np.where(diverged, np.nan, v)  # noqa: E731
+    return ExperimentResult(
+        experiment=exp, alignment=means, alignment_stderr=stderrs, alignment_matrix=matrices,
+        train_error=nan_if_diverged(_errors(out_train, ens.y_train, ens.task)),
+        test_error=nan_if_diverged(_errors(out_probe, ens.y_probe, ens.task)),
+        train_loss=report.train_loss, steps=report.steps, converged=report.converged, diverged=diverged,
+        n_parameters=arch.n_parameters,
+        end_to_end=end_to_end(arch, params).double().cpu().numpy() if exp.model == "linear" else None,
+        wall_time=time.perf_counter() - start)
