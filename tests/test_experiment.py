@@ -28,10 +28,17 @@ def test_the_contract_of_the_issue():
     ("data", "imagenet"), ("width", 0), ("members", 1), ("flip", 1.5), ("metrics", ("nope",)),
     ("lr", -0.1), ("optimizer", "lbfgs"), ("device", "tpu"), ("dtype", "float16"), ("d", None),
     ("tol", math.nan), ("init_scale", 0.0), ("batch_size", 0), ("depth", 2), ("n_train", 2.5),
+    ("flip", 0.1),  # label flips on a regression data set
 ])
 def test_bad_values_name_the_field(field, value):
     with pytest.raises(ValueError, match=rf"Experiment\.{field} must be"):
         Experiment(**{**SMALL, field: value})
+
+
+def test_flip_is_bounded_by_the_number_of_classes():
+    Experiment(data="teacher-linear-class", n_classes=4, flip=0.75, model="mlp", lr=0.1)
+    with pytest.raises(ValueError, match=r"Experiment\.flip must be a probability in \[0, 1 - 1/C\]"):
+        Experiment(data="teacher-linear-class", n_classes=4, flip=0.8, model="mlp", lr=0.1)
 
 
 def test_auto_learning_rate_is_for_the_linear_network_with_gd_only():

@@ -6,7 +6,7 @@ import torch
 
 from repalign import metrics
 from repalign.models import Architecture, end_to_end, forward, init_params
-from repalign.training import linear_gd_learning_rates, train_autograd, train_linear_gd
+from repalign.training import linear_gd_learning_rates, member_losses, train_autograd, train_linear_gd
 
 F64 = dict(dtype=torch.float64, device=torch.device("cpu"))
 
@@ -128,3 +128,22 @@ def test_training_is_deterministic():
                        steps=50, tol=0.0, batch_size=8, batch_rngs=rngs)
         runs.append(params)
     assert all(torch.equal(p, q) for p, q in zip(*runs))
+
+
+def test_stacked_adam_follows_the_reference_adam_of_each_member():
+    """Against torch.optim.Adam's plain (non-fused) implementation, one member at a time."""
+    arch, params, x, y = mlp_problem()
+    reference = []
+    for k in range(3):
+        single = [p[k:k + 1].clone().requires_grad_(True) for p in params]
+        opt = torch.optim.Adam(single, lr=0.01, weight_decay=1e-3, foreach=False, fused=False)
+        for _ in range(30):
+            opt.zero_grad()
+            member_losses(forward(arch, single, x[k:k + 1])[0], y[k:k + 1], "mse").sum().backward()
+            opt.step()
+        reference.append(single)
+    train_autograd(arch, params, x, y, loss="mse", optimizer="adam", lr=torch.full((3,), 0.01, dtype=torch.float64),
+                   steps=30, tol=0.0, weight_decay=1e-3)
+    for k in range(3):
+        for p, q in zip(params, reference[k]):
+            assert torch.allclose(p[k:k + 1], q.detach(), rtol=0, atol=1e-12)

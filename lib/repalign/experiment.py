@@ -110,8 +110,6 @@ class Experiment:
             _fail("batch_size", self.batch_size, "None (full batch) or an integer >= 1")
         if not self.snr > 0:
             _fail("snr", self.snr, "a positive number (inf: no noise)")
-        if not 0 <= self.flip < 1:
-            _fail("flip", self.flip, "a probability in [0, 1)")
         if not (math.isfinite(self.tol) and self.tol >= 0):
             _fail("tol", self.tol, "a finite number >= 0")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
@@ -127,6 +125,11 @@ class Experiment:
             _fail("depth", self.depth, "1 for model='linear' (one hidden layer)")
         if datasets.is_synthetic(self.data) and self.d is None:
             _fail("d", self.d, f"an integer >= 1 for the synthetic data set {self.data!r}")
+        classes = datasets.native_shape(self.data, self.n_classes)[1]
+        if self.task == "regression" and self.flip != 0:
+            _fail("flip", self.flip, f"0 for the regression data set {self.data!r} (label flips are for classification)")
+        if not 0 <= self.flip <= 1 - 1 / classes:
+            _fail("flip", self.flip, f"a probability in [0, 1 - 1/C] = [0, {1 - 1 / classes:.3g}]")
         unknown = [m for m in self.metrics if m not in metrics.METRICS]
         if not self.metrics or unknown:
             _fail("metrics", self.metrics, f"a non-empty tuple of names from {tuple(metrics.METRICS)}")
@@ -234,10 +237,11 @@ def run_experiment(exp: Experiment) -> ExperimentResult:
         warnings.warn(f"{int(diverged.sum())} of {exp.members} members diverged: their errors and "
                       "alignments are NaN", RuntimeWarning, stacklevel=2)
     matrices, means, stderrs = {}, {}, {}
+    alive = np.flatnonzero(~diverged)
     for name in exp.metrics:
-        matrix = metrics.alignment_matrix(np.nan_to_num(reps), name)  # diverged rows are masked below
-        matrix[diverged, :] = np.nan
-        matrix[:, diverged] = np.nan
+        matrix = np.full((exp.members, exp.members), np.nan)  # diverged members stay NaN
+        if len(alive) >= 2:
+            matrix[np.ix_(alive, alive)] = metrics.alignment_matrix(reps[alive], name)
         matrices[name] = matrix
         means[name], stderrs[name] = metrics.mean_alignment(matrix)
     nan_if_diverged = lambda v: np.where(diverged, np.nan, v)  # noqa: E731

@@ -180,7 +180,7 @@ def train_autograd(arch: Architecture, params: list[torch.Tensor], x: torch.Tens
     full_batch = batch_size is None or batch_size >= n
     epoch = 1 if full_batch else n // batch_size
     tracker = _Tracker(k, steps, tol, x.device)
-    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params] if optimizer == "adam" else None
+    adam = _adam(params, lr, weight_decay) if optimizer == "adam" else None
     batches = _batches(n, batch_size, batch_rngs or [], x.device)
     rows = torch.arange(k, device=x.device).unsqueeze(1)
 
@@ -200,22 +200,45 @@ def train_autograd(arch: Architecture, params: list[torch.Tensor], x: torch.Tens
             break
         grads = torch.autograd.grad(losses.sum(), params_grad)
         with torch.no_grad():
-            for i, (p, g) in enumerate(zip(params, grads)):
-                if weight_decay:
-                    g = g + weight_decay * p
-                if moments is not None:
-                    g = _adam_direction(moments[i], g, step + 1)
-                # where, not a 0/1 factor: a frozen member keeps its weights even if g is NaN
-                p.copy_(torch.where(_per_member(tracker.active, p), p - _per_member(lr, p) * g, p))
+            if adam is None:
+                _gradient_step(params, grads, lr * tracker.active, weight_decay)  # lr 0 freezes a member
+            else:
+                _masked_step(adam, params, grads, tracker.active)
         tracker.stepped()
     for p in params:
         p.requires_grad_(False)
     return tracker.report(full_loss())
 
 
-def _adam_direction(moment: tuple[torch.Tensor, torch.Tensor], g: torch.Tensor, t: int) -> torch.Tensor:
-    m, v = moment
-    (b1, b2) = ADAM_BETAS
-    m.mul_(b1).add_(g, alpha=1 - b1)
-    v.mul_(b2).addcmul_(g, g, value=1 - b2)
-    return (m / (1 - b1**t)) / ((v / (1 - b2**t)).sqrt() + ADAM_EPS)
+def _gradient_step(params, grads, step_size: torch.Tensor, weight_decay: float) -> None:
+    """``p -= step_size_k (g + weight_decay p)``, in place (g is autograd's fresh tensor)."""
+    for p, g in zip(params, grads):
+        if weight_decay:
+            g.add_(p, alpha=weight_decay)
+        p.sub_(g.mul_(_per_member(step_size, p)))
+
+
+def _adam(params, lr: torch.Tensor, weight_decay: float) -> torch.optim.Adam:
+    """torch's Adam on the stacked weights: elementwise, so every member gets its own Adam.
+
+    The fused kernel is about 2.5x faster than the same update written as tensor operations
+    (measured on 16 stacked 784-256-10 MLPs, benchmarks/training.py).
+    """
+    if not bool((lr == lr[0]).all()):
+        raise ValueError("Adam takes one learning rate for all members")
+    return torch.optim.Adam(params, lr=float(lr[0]), betas=ADAM_BETAS, eps=ADAM_EPS,
+                            weight_decay=weight_decay, fused=True)
+
+
+def _masked_step(optimizer: torch.optim.Optimizer, params, grads, active: torch.Tensor) -> None:
+    """One optimiser step for the active members; stopped members keep their weights."""
+    frozen = ~active
+    kept = [p[frozen].clone() for p in params] if bool(frozen.any()) else None
+    for p, g in zip(params, grads):
+        # contiguous: torch 2.13's fused CPU Adam gives wrong steps for a transposed gradient
+        # (which bmm's backward returns); tests/test_training.py checks Adam against its formula
+        p.grad = g.contiguous()
+    optimizer.step()
+    if kept is not None:
+        for p, old in zip(params, kept):
+            p[frozen] = old
