@@ -1,0 +1,61 @@
+"""``python -m repalign``: sweeps, the result cache, and the book.
+
+    python -m repalign sweep spec.yaml [--executor dask --scheduler tcp://...] [-o table.csv]
+    python -m repalign cache info | clear
+    python -m repalign book ...            (the same as python -m repalign.book ...)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["book"]:
+        from .book import main as book_main
+
+        return book_main(argv[1:])
+    parser = argparse.ArgumentParser(prog="python -m repalign", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("sweep", help="run a sweep spec (YAML: base experiment and grid)")
+    run.add_argument("spec", type=Path)
+    run.add_argument("--executor", choices=("serial", "process", "dask"), default="serial")
+    run.add_argument("--scheduler", help="Dask scheduler address (default: a LocalCluster)")
+    run.add_argument("--workers", type=int, help="process-pool size (default: all cores)")
+    run.add_argument("-o", "--output", type=Path, help="table path, .csv or .parquet (default: <spec>.csv)")
+    cache = sub.add_parser("cache", help="inspect or empty the result cache")
+    cache.add_argument("action", choices=("info", "clear"))
+    sub.add_parser("book", help="run chapters and build the book (see python -m repalign.book -h)")
+    args = parser.parse_args(argv)
+
+    from .cache import ResultCache
+    from .sweep import SweepSpecError, load_spec, sweep
+
+    if args.command == "cache":
+        store = ResultCache()
+        if args.action == "info":
+            info = store.info()
+            print(f"{info['entries']} entries, {info['bytes'] / 2**20:.1f} MiB in {info['folder']}")
+        else:
+            print(f"removed {store.clear()} entries from {store.folder}")
+        return 0
+    output = args.output or args.spec.with_suffix(".csv")
+    if output.suffix not in (".csv", ".parquet"):
+        print(f"error: --output must end in .csv or .parquet, got {output}", file=sys.stderr)
+        return 2
+    try:
+        base, grid = load_spec(args.spec)
+    except (SweepSpecError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    table = sweep(base, grid, executor=args.executor, client=args.scheduler, workers=args.workers)
+    table.to_csv(output, index=False) if output.suffix == ".csv" else table.to_parquet(output, index=False)
+    print(f"wrote {len(table)} rows ({int((~table.cached).sum())} computed) to {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""A content-addressed cache of experiment results: re-rendering never re-trains.
+
+An entry is two plain files named by the key: ``<key>.npz`` (the arrays, loaded without
+pickle) and ``<key>.json`` (the experiment, the scalar results and the SHA-256 of the npz).
+The key hashes the full Experiment, the result-schema version, the package version and the
+data set's identity. Each file is written to a temporary file in the same folder and renamed
+into place, the json last: an entry exists only once both are complete. A reader trusts an
+entry only if its json parses, names the same experiment and carries the npz's checksum; a
+corrupted or truncated entry is reported (CorruptEntryWarning) and recomputed, never loaded.
+Two processes writing the same entry each rename a complete file of their own.
+
+Default folder: ``_build/cache`` of the book (``REPALIGN_CACHE`` overrides it).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from . import data as datasets
+from .experiment import Experiment, ExperimentResult
+
+SCHEMA_VERSION = 1  # bump when ExperimentResult or its meaning changes
+_PER_MEMBER = ("train_error", "test_error", "train_loss", "steps", "converged", "diverged")
+
+
+class CorruptEntryWarning(RuntimeWarning):
+    """A cache entry failed its checks; it is recomputed."""
+
+
+def default_folder() -> Path:
+    if os.environ.get("REPALIGN_CACHE"):
+        return Path(os.environ["REPALIGN_CACHE"]).expanduser()
+    from . import paths
+
+    try:
+        return paths.build_dir() / "cache"
+    except FileNotFoundError:  # outside a checkout of the book
+        return Path.home() / ".cache" / "repalign" / "results"
+
+
+@functools.lru_cache(maxsize=None)
+def data_identity(name: str) -> str:
+    """Synthetic data are defined by their generator (versioned with the package); real data
+    by a SHA-256 of their raw training and held-out arrays."""
+    if datasets.is_synthetic(name):
+        return f"{name}:generated"
+    split = datasets.real_split(name)
+    digest = hashlib.sha256()
+    for array in (split.x_pool, split.y_pool, split.x_heldout, split.y_heldout):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return f"{name}:{digest.hexdigest()}"
+
+
+def experiment_key(exp: Experiment) -> str:
+    identity = {"experiment": exp.to_dict(), "schema": SCHEMA_VERSION, "repalign": __version__,
+                "data": data_identity(exp.data)}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def to_entry(res: ExperimentResult) -> tuple[dict[str, np.ndarray], dict]:
+    """(arrays, metadata): the result as plain arrays and JSON-ready values."""
+    arrays = {name: np.asarray(getattr(res, name)) for name in _PER_MEMBER}
+    arrays.update({f"alignment_matrix/{m}": v for m, v in res.alignment_matrix.items()})
+    if res.end_to_end is not None:
+        arrays["end_to_end"] = res.end_to_end
+    meta = {"experiment": res.experiment.to_dict(), "alignment": res.alignment,
+            "alignment_stderr": res.alignment_stderr, "n_parameters": res.n_parameters,
+            "wall_time": res.wall_time}
+    return arrays, meta
+
+
+def from_entry(arrays: dict[str, np.ndarray], meta: dict) -> ExperimentResult:
+    exp = Experiment(**meta["experiment"])
+    return ExperimentResult(
+        experiment=exp, alignment=meta["alignment"], alignment_stderr=meta["alignment_stderr"],
+        alignment_matrix={m: arrays[f"alignment_matrix/{m}"] for m in exp.metrics},
+        **{name: arrays[name] for name in _PER_MEMBER}, n_parameters=meta["n_parameters"],
+        end_to_end=arrays.get("end_to_end"), wall_time=meta["wall_time"])
+
+
+def _write_atomically(path: Path, payload: bytes) -> None:
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as f:
+        f.write(payload)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(f.name, path)
+
+
+class ResultCache:
+    """Experiment results on disk, keyed by ``experiment_key``."""
+
+    def __init__(self, folder: str | Path | None = None):
+        self.folder = Path(folder) if folder is not None else default_folder()
+
+    def paths(self, exp: Experiment) -> tuple[Path, Path]:
+        key = experiment_key(exp)
+        return self.folder / f"{key}.npz", self.folder / f"{key}.json"
+
+    def load(self, exp: Experiment) -> ExperimentResult | None:
+        """The cached result, or None if absent or failing its checks (then with a warning)."""
+        npz, meta_path = self.paths(exp)
+        if not meta_path.exists():
+            return None
+        try:
+            meta = json.loads(meta_path.read_text())
+            payload = npz.read_bytes()
+            if meta.get("schema") != SCHEMA_VERSION or meta["experiment"] != json.loads(json.dumps(exp.to_dict())):
+                raise ValueError("the entry describes another experiment or schema")
+            if hashlib.sha256(payload).hexdigest() != meta["sha256"]:
+                raise ValueError("checksum mismatch (truncated or corrupted npz)")
+            with np.load(io.BytesIO(payload), allow_pickle=False) as z:
+                arrays = {name: z[name] for name in z.files}
+            return from_entry(arrays, meta)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            warnings.warn(f"cache entry {meta_path.name} is unusable ({err}); recomputing",
+                          CorruptEntryWarning, stacklevel=2)
+            return None
+
+    def store(self, res: ExperimentResult) -> Path:
+        arrays, meta = to_entry(res)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        payload = buffer.getvalue()
+        meta.update(schema=SCHEMA_VERSION, repalign=__version__, sha256=hashlib.sha256(payload).hexdigest())
+        npz, meta_path = self.paths(res.experiment)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        _write_atomically(npz, payload)
+        _write_atomically(meta_path, json.dumps(meta, indent=1).encode())  # last: the entry now exists
+        return meta_path
+
+    def info(self) -> dict:
+        files = [p for p in self.folder.glob("*") if p.is_file()] if self.folder.exists() else []
+        return {"folder": str(self.folder), "entries": sum(p.suffix == ".json" for p in files),
+                "bytes": sum(p.stat().st_size for p in files)}
+
+    def clear(self) -> int:
+        """Remove every entry (and stray temporary files); return how many entries went."""
+        entries = self.info()["entries"]
+        if self.folder.exists():
+            for p in self.folder.glob("*"):
+                if p.suffix in (".npz", ".json", ".tmp"):
+                    p.unlink(missing_ok=True)
+        return entries

@@ -1,0 +1,190 @@
+"""Grids of experiments: validated up front, cached point by point, resumable, parallel.
+
+    table = sweep(Experiment(d=100, members=8), {"n_train": [50, 200], "snr": [1.0, 4.0]})
+
+Every grid point is an Experiment built (and so validated) before any work starts. Points
+already in the result cache are read back; the others are computed serially, on a local
+process pool, or on a Dask cluster, and each is stored as soon as it is done, so a sweep that
+is stopped resumes where it was. The table has one row per grid point and metric.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .cache import ResultCache, from_entry, to_entry
+from .experiment import Experiment, ExperimentResult, run_experiment
+
+EXECUTORS = ("serial", "process", "dask")
+FIELDS = tuple(f.name for f in dataclasses.fields(Experiment))
+
+
+class SweepSpecError(ValueError):
+    """A grid or base experiment that cannot run; raised before any work."""
+
+
+def grid_experiments(base: Experiment, grid: Mapping[str, Sequence]) -> list[Experiment]:
+    """Every point of the grid (the product of its value lists, in order) as an Experiment."""
+    if not isinstance(grid, Mapping) or not grid:
+        raise SweepSpecError("grid must be a non-empty mapping from Experiment fields to lists of values")
+    for name, values in grid.items():
+        if name not in FIELDS:
+            raise SweepSpecError(f"grid field {name!r} is not an Experiment field; the fields are {FIELDS}")
+        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable) or len(list(values)) == 0:
+            raise SweepSpecError(f"grid field {name!r} needs a non-empty list of values, got {values!r}")
+    experiments = []
+    for combination in itertools.product(*(list(v) for v in grid.values())):
+        point = dict(zip(grid, combination))
+        try:
+            experiments.append(base.replace(**point))
+        except (TypeError, ValueError) as err:
+            raise SweepSpecError(f"grid point {point}: {err}") from None
+    return experiments
+
+
+def compute_entry(exp: Experiment, threads: int | None = None) -> tuple[dict, dict]:
+    """Run one experiment and return it as plain arrays and metadata (what workers send back).
+
+    ``threads`` caps torch's and BLAS's threads: parallel workers on a small machine must not
+    each start one thread per core, or they wait on each other.
+    """
+    if threads is None:
+        return to_entry(run_experiment(exp))
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    with threadpool_limits(threads):
+        return to_entry(run_experiment(exp))
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    quiet = not enabled or os.environ.get("CI") or not sys.stderr.isatty()
+    return tqdm(total=total, desc="sweep", unit="point", disable=bool(quiet))
+
+
+def _computed(missing: list[Experiment], executor: str, client, workers: int | None):
+    """Yield (experiment, entry) as points finish."""
+    if executor == "serial":
+        for exp in missing:
+            yield exp, compute_entry(exp)
+    elif executor == "process":
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        workers = workers or os.cpu_count() or 1
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(compute_entry, exp, 1): exp for exp in missing}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+    else:
+        from distributed import Client, as_completed
+
+        own = not isinstance(client, Client)
+        client = Client(client) if own else client  # None: a LocalCluster; a str: a scheduler address
+        try:
+            futures = client.map(compute_entry, missing, threads=1, pure=False)
+            index = {future.key: exp for future, exp in zip(futures, missing)}
+            for future in as_completed(futures):
+                yield index[future.key], future.result()
+        finally:
+            if own:
+                client.close()
+
+
+def sweep(base: Experiment, grid: Mapping[str, Sequence], *, executor: str = "serial", client=None,
+          workers: int | None = None, progress: bool = True, cache: ResultCache | None = None) -> pd.DataFrame:
+    """Run (or read from the cache) every point of ``grid`` around ``base``; return a tidy table.
+
+    ``executor``: "serial", "process" (a local process pool of ``workers``) or "dask"
+    (``client``: a distributed.Client, a scheduler address, or None for a LocalCluster).
+    """
+    if executor not in EXECUTORS:
+        raise SweepSpecError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+    experiments = grid_experiments(base, grid)
+    cache = cache or ResultCache()
+    done: dict[Experiment, tuple[ExperimentResult, bool]] = {}  # result, and whether it was cached
+    for exp in experiments:
+        hit = cache.load(exp)
+        if hit is not None:
+            done[exp] = (hit, True)
+    missing = list(dict.fromkeys(exp for exp in experiments if exp not in done))
+    with _progress_bar(len(done) + len(missing), progress) as bar:
+        bar.update(len(done))
+        bar.set_postfix(cached=len(done))
+        for exp, (arrays, meta) in _computed(missing, executor, client, workers):
+            res = from_entry(arrays, meta)
+            cache.store(res)
+            done[exp] = (res, False)
+            bar.update(1)
+    return results_table([done[exp] for exp in experiments], list(grid))
+
+
+def _mean_and_std(values: np.ndarray) -> tuple[float, float]:
+    """Over the members that did not diverge (NaN when none is left)."""
+    finite = values[~np.isnan(values)]
+    return (float(finite.mean()), float(finite.std())) if finite.size else (np.nan, np.nan)
+
+
+def results_table(results: list[tuple[ExperimentResult, bool]], grid_fields: list[str]) -> pd.DataFrame:
+    """One row per experiment and metric: the configuration, then what was measured."""
+    rows = []
+    for res, cached in results:
+        config = {k: v for k, v in res.experiment.to_dict().items() if k != "metrics"}
+        (train, train_std), (test, test_std) = _mean_and_std(res.train_error), _mean_and_std(res.test_error)
+        summary = {"train_error": train, "train_error_std": train_std, "test_error": test, "test_error_std": test_std,
+                   "converged_fraction": float(np.mean(res.converged)),
+                   "diverged_fraction": float(np.mean(res.diverged)), "steps_mean": float(np.mean(res.steps)),
+                   "n_parameters": res.n_parameters, "wall_time": res.wall_time, "cached": cached}
+        for metric in res.experiment.metrics:
+            rows.append({**config, "metric": metric, "alignment": res.alignment[metric],
+                         "alignment_stderr": res.alignment_stderr[metric], **summary})
+    table = pd.DataFrame(rows)
+    table.attrs["grid"] = grid_fields
+    return table
+
+
+# --- sweep specifications (YAML) -------------------------------------------------------------
+
+
+def _from_yaml(name: str, value):
+    """YAML spells infinity ``.inf``; accept ``inf`` too, and lists for tuples."""
+    if isinstance(value, str) and value.lower().lstrip("+-") in ("inf", "infinity"):
+        return float(value)
+    if isinstance(value, list) and name == "metrics":
+        return tuple(value)
+    return value
+
+
+def load_spec(path: str | Path) -> tuple[Experiment, dict[str, list]]:
+    """Read ``{base: {field: value}, grid: {field: [values]}}`` and validate it completely."""
+    import yaml
+
+    spec = yaml.safe_load(Path(path).read_text())
+    if not isinstance(spec, dict) or set(spec) - {"base", "grid"} or "grid" not in spec:
+        raise SweepSpecError(f"{path}: a sweep spec is a mapping with keys 'base' (optional) and 'grid'")
+    base_fields = spec.get("base") or {}
+    unknown = sorted(set(base_fields) - set(FIELDS))
+    if unknown:
+        raise SweepSpecError(f"{path}: base field(s) {unknown} are not Experiment fields; the fields are {FIELDS}")
+    try:
+        base = Experiment(**{k: _from_yaml(k, v) for k, v in base_fields.items()})
+    except (TypeError, ValueError) as err:
+        raise SweepSpecError(f"{path}: base: {err}") from None
+    grid = spec["grid"]
+    if isinstance(grid, dict):
+        grid = {k: [_from_yaml(k, v) for v in values] if isinstance(values, list) else values
+                for k, values in grid.items()}
+    grid_experiments(base, grid)  # every point validated before any work
+    return base, grid
