@@ -29,6 +29,9 @@ def test_the_contract_of_the_issue():
     ("lr", -0.1), ("optimizer", "lbfgs"), ("device", "tpu"), ("dtype", "float16"), ("d", None),
     ("tol", math.nan), ("init_scale", 0.0), ("batch_size", 0), ("depth", 2), ("n_train", 2.5),
     ("flip", 0.1),  # label flips on a regression data set
+    ("batch_size", 5),  # minibatches need sgd or adam
+    ("shared_init", "no"), ("shared_inputs", "yes"), ("snr", "4"), ("snr", True), ("tol", True),
+    ("weight_decay", "0"), ("metrics", ("cka", 3)), ("loss", "cross_entropy"),
 ])
 def test_bad_values_name_the_field(field, value):
     with pytest.raises(ValueError, match=rf"Experiment\.{field} must be"):
@@ -39,6 +42,17 @@ def test_flip_is_bounded_by_the_number_of_classes():
     Experiment(data="teacher-linear-class", n_classes=4, flip=0.75, model="mlp", lr=0.1)
     with pytest.raises(ValueError, match=r"Experiment\.flip must be a probability in \[0, 1 - 1/C\]"):
         Experiment(data="teacher-linear-class", n_classes=4, flip=0.8, model="mlp", lr=0.1)
+
+
+@pytest.mark.parametrize("changes, field", [
+    (dict(data="digits", d=100), "d"),  # digits have 64 features
+    (dict(data="teacher-linear-class", d=3, n_classes=5), "n_classes"),
+    (dict(data="teacher-linear-class", noise="inputs", flip=0.2), "flip"),  # flips that would not happen
+    (dict(data="teacher-linear-class", noise="labels", snr=2.0), "snr"),  # noise that would not happen
+])
+def test_settings_that_would_be_ignored_are_refused(changes, field):
+    with pytest.raises(ValueError, match=rf"Experiment\.{field} must be"):
+        Experiment(**{**SMALL, "model": "mlp", "lr": 0.1, **changes})
 
 
 def test_auto_learning_rate_is_for_the_linear_network_with_gd_only():
@@ -78,7 +92,7 @@ def test_classification_ensemble():
                                     model="mlp", width=32, optimizer="adam", lr=1e-2, steps=3000, tol=1e-4,
                                     members=3, n_probe=500, metrics=("cka", "mutual_knn")))
     assert ((0 <= res.test_error) & (res.test_error <= 1)).all()
-    assert res.test_error.mean() < 2 / 3  # better than chance on the clean probe labels
+    assert res.test_error.mean() < 0.35  # chance is 2/3 on the clean probe labels
     assert res.n_parameters == 10 * 32 + 32 + 32 * 3 + 3
 
 
@@ -88,3 +102,9 @@ def test_divergence_is_reported():
         res = run_experiment(exp)
     assert res.diverged.all() and not res.converged.any()
     assert np.isnan(res.alignment["cka"]) and np.isnan(res.test_error).all()
+
+
+def test_members_that_do_not_reach_the_tolerance_are_reported():
+    with pytest.warns(RuntimeWarning, match="did not reach tol"):
+        res = run_experiment(Experiment(**{**SMALL, "steps": 3}))
+    assert not res.converged.any() and (res.steps == 3).all()

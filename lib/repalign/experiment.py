@@ -39,6 +39,10 @@ def _is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class Experiment:
     """An ensemble experiment. Every field is part of the result's identity.
@@ -98,8 +102,11 @@ class Experiment:
                    "optimizer": OPTIMIZERS, "loss": ("auto", *LOSSES), "device": DEVICES, "dtype": DTYPES,
                    "activation": tuple(a for a in ACTIVATIONS if a != "identity")}
         for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
+            if not isinstance(getattr(self, name), str) or getattr(self, name) not in allowed:
                 _fail(name, getattr(self, name), f"one of {allowed}")
+        for name in ("shared_inputs", "shared_init"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                _fail(name, getattr(self, name), "True or False")
         for name, minimum in {"n_train": 1, "width": 1, "depth": 1, "members": 2, "steps": 1, "n_probe": 4,
                               "teacher_width": 1, "n_classes": 2, "seed": 0}.items():
             if not _is_int(getattr(self, name)) or getattr(self, name) < minimum:
@@ -108,31 +115,49 @@ class Experiment:
             _fail("d", self.d, "None or an integer >= 1")
         if self.batch_size is not None and (not _is_int(self.batch_size) or self.batch_size < 1):
             _fail("batch_size", self.batch_size, "None (full batch) or an integer >= 1")
-        if not self.snr > 0:
-            _fail("snr", self.snr, "a positive number (inf: no noise)")
-        if not (math.isfinite(self.tol) and self.tol >= 0):
-            _fail("tol", self.tol, "a finite number >= 0")
-        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            _fail("weight_decay", self.weight_decay, "a finite number >= 0")
-        if self.init_scale is not None and not (math.isfinite(self.init_scale) and self.init_scale > 0):
+        if self.optimizer == "gd" and self.batch_size is not None:
+            _fail("batch_size", self.batch_size, "None with optimizer='gd' (use 'sgd' or 'adam' for minibatches)")
+        for name, allowed, ok in [
+            ("snr", "a positive number (inf: no noise)", lambda v: v > 0),
+            ("tol", "a finite number >= 0", lambda v: math.isfinite(v) and v >= 0),
+            ("weight_decay", "a finite number >= 0", lambda v: math.isfinite(v) and v >= 0),
+            ("flip", "a probability", lambda v: 0 <= v <= 1),
+        ]:
+            if not (_is_number(getattr(self, name)) and ok(getattr(self, name))):
+                _fail(name, getattr(self, name), allowed)
+        if self.init_scale is not None and not (_is_number(self.init_scale) and math.isfinite(self.init_scale)
+                                                and self.init_scale > 0):
             _fail("init_scale", self.init_scale, "None or a finite positive number")
+        if self.loss == "cross_entropy" and self.task == "regression":
+            _fail("loss", self.loss, f"'mse' or 'auto' for the regression data set {self.data!r}")
         if self.lr == "auto":
             if not (self.model == "linear" and self.optimizer == "gd" and self.resolved_loss == "mse"):
                 _fail("lr", self.lr, "a positive number ('auto' needs model='linear', optimizer='gd' and squared loss)")
-        elif isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not (0 < self.lr < math.inf):
+        elif not (_is_number(self.lr) and 0 < self.lr < math.inf):
             _fail("lr", self.lr, "a positive number or 'auto'")
         if self.model == "linear" and self.depth != 1:
             _fail("depth", self.depth, "1 for model='linear' (one hidden layer)")
-        if datasets.is_synthetic(self.data) and self.d is None:
-            _fail("d", self.d, f"an integer >= 1 for the synthetic data set {self.data!r}")
-        classes = datasets.native_shape(self.data, self.n_classes)[1]
-        if self.task == "regression" and self.flip != 0:
-            _fail("flip", self.flip, f"0 for the regression data set {self.data!r} (label flips are for classification)")
-        if not 0 <= self.flip <= 1 - 1 / classes:
-            _fail("flip", self.flip, f"a probability in [0, 1 - 1/C] = [0, {1 - 1 / classes:.3g}]")
-        unknown = [m for m in self.metrics if m not in metrics.METRICS]
-        if not self.metrics or unknown:
+        self._validate_data()
+        if not all(isinstance(m, str) for m in self.metrics) or not self.metrics \
+                or any(m not in metrics.METRICS for m in self.metrics):
             _fail("metrics", self.metrics, f"a non-empty tuple of names from {tuple(metrics.METRICS)}")
+
+    def _validate_data(self) -> None:
+        """The dimension, and only noise that will really be applied (so results record it truly)."""
+        native_d, classes = datasets.native_shape(self.data, self.n_classes)
+        if native_d is None and self.d is None:
+            _fail("d", self.d, f"an integer >= 1 for the synthetic data set {self.data!r}")
+        if native_d is not None and self.d is not None and self.d > native_d:
+            _fail("d", self.d, f"None or at most {native_d} (the dimension of {self.data!r})")
+        if self.data == "teacher-linear-class" and self.n_classes > self.d:
+            _fail("n_classes", self.n_classes, f"at most d = {self.d} for 'teacher-linear-class'")
+        labels = self.noise in ("labels", "both")
+        if self.flip and (self.task == "regression" or not labels):
+            _fail("flip", self.flip, "0 unless noise is on the labels of a classification data set")
+        if self.flip > 1 - 1 / classes:
+            _fail("flip", self.flip, f"a probability in [0, 1 - 1/C] = [0, {1 - 1 / classes:.3g}]")
+        if math.isfinite(self.snr) and self.task == "classification" and self.noise == "labels":
+            _fail("snr", self.snr, "inf for classification with label noise (its knob is flip)")
 
     @property
     def task(self) -> str:
@@ -236,6 +261,11 @@ def run_experiment(exp: Experiment) -> ExperimentResult:
     if diverged.any():
         warnings.warn(f"{int(diverged.sum())} of {exp.members} members diverged: their errors and "
                       "alignments are NaN", RuntimeWarning, stacklevel=2)
+    unfinished = ~report.converged & ~diverged
+    if unfinished.any():  # reported, not hidden: near a threshold the budget acts as a regulariser
+        warnings.warn(f"{int(unfinished.sum())} of {exp.members} members did not reach tol={exp.tol:g} "
+                      f"within {exp.steps} steps (see result.converged and result.train_loss)",
+                      RuntimeWarning, stacklevel=2)
     matrices, means, stderrs = {}, {}, {}
     alive = np.flatnonzero(~diverged)
     for name in exp.metrics:

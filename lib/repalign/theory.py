@@ -20,8 +20,10 @@ estimate of science.md, section 3, with ``G = (X^T X)^+`` and its inverse-Wishar
     A2 = [m^2 + 2 sigma^2 E beta*^T G beta* + sigma^4 E tr G^2] / (m + sigma^2 E tr G)^2,
 
 ``m = min(1, N/D)``. It averages the noise exactly but replaces the remaining ratio of
-random quantities by a ratio of expectations: at D = 100 it is within about 0.01 of Monte
-Carlo where ``|N/D - 1| >= 0.2`` and overshoots closer to the threshold.
+random quantities by a ratio of expectations. Measured at D = 100 against 2000 Monte-Carlo
+draws (S = 1 and 4): within 0.012 for 0.4 <= N/D <= 0.8 and 1.25 <= N/D <= 4, where it
+corrects the proportional limit by up to 0.05 near the threshold; below N/D = 0.25 it
+overshoots by up to 0.04, more than the proportional limit is off at high SNR.
 
 All functions broadcast over ``alpha`` and ``snr`` and accept ``snr = inf`` (no noise).
 """
