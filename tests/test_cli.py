@@ -22,7 +22,8 @@ def no_kernel(monkeypatch):
     (["-p", "snrs", "abc"], "parameter 'snrs' must be tuple[float, ...], got 'abc'"),
     (["-p", "n_alpha", "2.5"], "parameter 'n_alpha' must be int, got 2.5"),
     (["-p", "preset", "huge"], "preset must be one of"),
-    (["-p", "snrs", "[1, -2]"], "snrs must be a non-empty tuple of positive numbers"),
+    (["-p", "snrs", "[1, -2]"], "snrs must hold at least two distinct positive numbers"),
+    (["-p", "snrs", "[4]"], "snrs must hold at least two distinct positive numbers"),
 ])
 def test_bad_parameters_are_refused_before_the_kernel_starts(no_kernel, capsys, args, complaint):
     assert book.main(["run", "question", *args]) == 2

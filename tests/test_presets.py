@@ -45,7 +45,8 @@ def test_coerce_rejects_and_names_the_parameter(value, annotation):
 
 
 @pytest.mark.parametrize("name, kwargs", [
-    ("snrs", {"snrs": ()}), ("snrs", {"snrs": (1.0, -2.0)}), ("alpha_min", {"alpha_min": 0.0}),
+    ("snrs", {"snrs": ()}), ("snrs", {"snrs": (1.0, -2.0)}), ("snrs", {"snrs": (2.0, 2.0)}),
+    ("alpha_min", {"alpha_min": 0.0}), ("alpha_max", {"alpha_max": float("inf")}), ("spike_d", {"spike_d": 3}),
     ("alpha_min", {"alpha_min": 5.0, "alpha_max": 2.0}), ("n_alpha", {"n_alpha": 1}),
     ("snr_example", {"snr_example": float("inf")}), ("alpha_example", {"alpha_example": 1.5}),
 ])

@@ -103,25 +103,12 @@ def test_bad_input_names_the_parameter(alpha, snr, name):
         theory.test_error(alpha, snr)
 
 
-def monte_carlo_squared_cosine(n, d, snr, draws, rng):
-    """cos^2 between two members' minimum-norm solutions on shared X, one value per draw."""
-    values = []
-    for _ in range(draws):
-        beta = rng.standard_normal(d)
-        beta /= np.linalg.norm(beta)
-        x = rng.standard_normal((n, d))
-        pinv = np.linalg.pinv(x)
-        b1, b2 = (pinv @ (x @ beta + rng.standard_normal(n) / np.sqrt(snr)) for _ in range(2))
-        values.append((b1 @ b2) ** 2 / ((b1 @ b1) * (b2 @ b2)))
-    return np.array(values)
-
-
 @pytest.mark.parametrize("n, snr", [(40, 1.0), (80, 1.0), (125, 1.0), (125, 4.0), (200, 1.0)])
 def test_finite_size_estimate_matches_monte_carlo(n, snr):
     """Within 4 Monte-Carlo standard errors plus the estimate's measured accuracy in this range
     (0.012 at D = 100, theory.py); where it differs clearly from the proportional limit (by
     more than 8 standard errors, near the threshold), it is the closer of the two."""
-    values = monte_carlo_squared_cosine(n, 100, snr, draws=800, rng=np.random.default_rng(n))
+    values = theory.monte_carlo_alignment(n, 100, snr, draws=800, seed=n)
     mean, stderr = values.mean(), values.std(ddof=1) / np.sqrt(len(values))
     estimate = theory.alignment(n / 100, snr, d=100)
     assert abs(mean - estimate) < 4 * stderr + 0.012

@@ -110,8 +110,9 @@ class ChapterConfig:
 
 
 def _check_snrs(snrs: tuple[float, ...]) -> None:
-    if not snrs or any(not (s > 0) for s in snrs):
-        raise ValueError(f"snrs must be a non-empty tuple of positive numbers (inf allowed), got {snrs!r}")
+    # Two distinct values at least: a claim about the order of curves needs curves to order.
+    if len(set(snrs)) < 2 or any(not (s > 0) for s in snrs):
+        raise ValueError(f"snrs must hold at least two distinct positive numbers (inf allowed), got {snrs!r}")
 
 
 @dataclass(frozen=True)
@@ -124,20 +125,24 @@ class QuestionConfig(ChapterConfig):
     n_alpha: int = 801  # points on the log-spaced N/D axis
     snr_example: float = 4.0  # SNR of the worked numbers in the text
     alpha_example: float = 0.5  # N/D compared with 2 - alpha_example in the text
+    spike_d: int = 200  # D = N of the finite-size Monte Carlo at the threshold
+    spike_draws: int = 200  # its draws
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {},
-        "smoke": {"snrs": (1.0, 4.0), "n_alpha": 41},
+        "smoke": {"snrs": (1.0, 4.0), "n_alpha": 41, "spike_d": 50, "spike_draws": 10},
     }
 
     def __post_init__(self) -> None:
         _check_snrs(self.snrs)
-        if not 0 < self.alpha_min < self.alpha_max:
-            raise ValueError(f"need 0 < alpha_min < alpha_max, got {self.alpha_min} and {self.alpha_max}")
+        if not 0 < self.alpha_min < self.alpha_max < math.inf:
+            raise ValueError(f"need 0 < alpha_min < alpha_max < inf, got {self.alpha_min} and {self.alpha_max}")
         if self.n_alpha < 2:
             raise ValueError(f"n_alpha must be at least 2, got {self.n_alpha}")
         if not (self.snr_example > 0 and math.isfinite(self.snr_example)):
             raise ValueError(f"snr_example must be a finite positive number, got {self.snr_example}")
+        if self.spike_d < 10 or self.spike_draws < 2:
+            raise ValueError(f"need spike_d >= 10 and spike_draws >= 2, got {self.spike_d} and {self.spike_draws}")
         if not 0 < self.alpha_example < 1:
             raise ValueError(f"alpha_example must lie in (0, 1), got {self.alpha_example}")
 

@@ -129,3 +129,24 @@ def test_error(alpha: ArrayLike, snr: ArrayLike) -> np.ndarray:
 
 
 test_error.__test__ = False  # a theory function, not a pytest test
+
+
+def monte_carlo_alignment(n: int, d: int, snr: float, *, draws: int, seed: int = 0) -> np.ndarray:
+    """``cos^2`` between two members' minimum-norm solutions, one value per draw.
+
+    Each draw takes a fresh teacher ``beta*`` (unit norm), shared clean inputs X (n, d) and two
+    independent label-noise vectors of variance ``1/snr``; no formula is involved, so this is the
+    reference where the closed forms stop being accurate (at and near N = D).
+    """
+    if not (n >= 1 and d >= 1 and draws >= 1 and snr > 0):
+        raise ValueError(f"need n, d, draws >= 1 and snr > 0; got n={n}, d={d}, draws={draws}, snr={snr}")
+    rng = np.random.default_rng(seed)
+    values = np.empty(draws)
+    for i in range(draws):
+        beta = rng.standard_normal(d)
+        beta /= np.linalg.norm(beta)
+        x = rng.standard_normal((n, d))
+        pinv = np.linalg.pinv(x)
+        b1, b2 = (pinv @ (x @ beta + rng.standard_normal(n) / np.sqrt(snr)) for _ in range(2))
+        values[i] = (b1 @ b2) ** 2 / ((b1 @ b1) * (b2 @ b2))
+    return values
