@@ -126,7 +126,9 @@ def test_a_killed_sweep_resumes_where_it_stopped(tmp_path, counted):
 
 def test_two_concurrent_writers_never_corrupt_an_entry(tmp_path):
     folder = tmp_path / "cache"
-    writers = [subprocess.Popen([sys.executable, "-c", SWEEP_SCRIPT, str(folder)]) for _ in range(2)]
+    one_thread = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}  # 2 writers, 2 cores
+    writers = [subprocess.Popen([sys.executable, "-c", SWEEP_SCRIPT, str(folder)], env=one_thread)
+               for _ in range(2)]
     assert [w.wait(timeout=300) for w in writers] == [0, 0]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
