@@ -14,7 +14,6 @@ import dataclasses
 import itertools
 import os
 import sys
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
