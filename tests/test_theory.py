@@ -131,3 +131,16 @@ def test_finite_size_estimate_tends_to_the_proportional_limit():
 def test_finite_size_estimate_refuses_what_it_does_not_cover(kwargs, match):
     with pytest.raises(ValueError, match=match):
         theory.alignment(**kwargs)
+
+
+@pytest.mark.parametrize("n, d, snr", [(40, 120, 2.0), (90, 120, 4.0), (200, 100, 1.0), (400, 100, 4.0),
+                                       (30, 100, np.inf), (300, 100, np.inf)])
+def test_finite_test_error_is_the_exact_mean(n, d, snr):
+    """The same finite-size moments that Monte Carlo checks above."""
+    expected = 1 - n / d if (np.isinf(snr) and n < d) else (0.0 if np.isinf(snr) else finite_moments(n, d, snr)[2])
+    assert theory.test_error(n / d, snr, d=d) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_finite_test_error_is_infinite_next_to_the_threshold_with_noise():
+    assert np.all(np.isinf(theory.test_error(np.array([99, 100, 101]) / 100, 2.0, d=100)))
+    assert np.allclose(theory.test_error(np.array([99, 100, 101]) / 100, np.inf, d=100), [0.01, 0.0, 0.0])

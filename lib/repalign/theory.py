@@ -114,18 +114,31 @@ def alignment(alpha: ArrayLike, snr: ArrayLike, *, shared_inputs: bool = True,
     return _finite_alignment(*_check(alpha, snr), int(d))
 
 
-def test_error(alpha: ArrayLike, snr: ArrayLike) -> np.ndarray:
-    """Excess test MSE ``E||b - beta*||^2`` of the minimum-norm solution, proportional limit.
+def test_error(alpha: ArrayLike, snr: ArrayLike, *, d: int | None = None) -> np.ndarray:
+    """Excess test MSE ``E||b - beta*||^2`` of the minimum-norm solution.
 
-    It diverges at ``alpha = 1`` for any finite SNR (the double-descent peak).
+    ``d=None``: the proportional limit, which diverges at ``alpha = 1`` for any finite SNR (the
+    double-descent peak). An integer ``d``: the exact mean for Gaussian design at N = alpha d
+    (Breiman & Freedman; Belkin, Hsu & Xu 2020), ``(1 - N/D) + sigma^2 N/(D-N-1)`` for
+    N <= D - 2 and ``sigma^2 D/(N-D-1)`` for N >= D + 2; with noise it is infinite for
+    |N - D| <= 1, where the inverse-Wishart mean does not exist.
     """
     alpha, snr = _check(alpha, snr)
     noise_var = 1.0 / snr
+    if d is None:
+        n, dim, gap = alpha, 1.0, 0.0  # the limit: alpha/(1 - alpha) and 1/(alpha - 1)
+    else:
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
+            raise ValueError(f"d must be None or an integer >= 1, got {d!r}")
+        n, dim, gap = np.rint(alpha * d), float(d), 1.0
+        if np.any(np.abs(alpha * d - n) > 1e-9 * d):
+            raise ValueError(f"alpha * d must be a whole number of samples (d={d})")
     with np.errstate(divide="ignore", invalid="ignore"):
-        below = (1.0 - alpha) + np.where(noise_var == 0, 0.0, noise_var * alpha / (1.0 - alpha))
-        above = np.where(noise_var == 0, 0.0, noise_var / (alpha - 1.0))
-    at_threshold = np.where(noise_var == 0, 0.0, np.inf)
-    return np.where(alpha < 1, below, np.where(alpha > 1, above, at_threshold))
+        below = (1.0 - n / dim) + np.where(noise_var == 0, 0.0, noise_var * n / (dim - n - gap))
+        above = np.where(noise_var == 0, 0.0, noise_var * dim / (n - dim - gap))
+    undefined = np.abs(n - dim) <= gap  # alpha = 1 in the limit; |N - D| <= 1 at finite size
+    at_threshold = np.where(noise_var == 0, np.where(n < dim, 1.0 - n / dim, 0.0), np.inf)
+    return np.where(undefined, at_threshold, np.where(n < dim, below, above))
 
 
 test_error.__test__ = False  # a theory function, not a pytest test
