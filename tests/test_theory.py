@@ -144,3 +144,20 @@ def test_finite_test_error_is_the_exact_mean(n, d, snr):
 def test_finite_test_error_is_infinite_next_to_the_threshold_with_noise():
     assert np.all(np.isinf(theory.test_error(np.array([99, 100, 101]) / 100, 2.0, d=100)))
     assert np.allclose(theory.test_error(np.array([99, 100, 101]) / 100, np.inf, d=100), [0.01, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("alpha, snr, d", [(0.25, 4.0, 400), (0.5, 2.0, 400), (3.0, 2.0, 150)])
+def test_independent_inputs_monte_carlo_approaches_the_proportional_limit(alpha, snr, d):
+    """The finite-size gap is O(1/(D alpha |1 - alpha|)); tolerance 4 standard errors + 0.02."""
+    values = theory.monte_carlo_alignment(int(alpha * d), d, snr, draws=60, seed=1, shared_inputs=False)
+    stderr = values.std(ddof=1) / np.sqrt(len(values))
+    assert abs(values.mean() - theory.alignment(alpha, snr, shared_inputs=False)) < 4 * stderr + 0.02
+
+
+def test_a_ridge_removes_the_spike_at_the_threshold():
+    """Exactly at N = D the minimum-norm members align strongly (the finite-size spike); a
+    ridge makes them agree less, as the proportional limit's dip says they should."""
+    spike = theory.monte_carlo_alignment(100, 100, 2.0, draws=100, seed=2)
+    ridged = theory.monte_carlo_alignment(100, 100, 2.0, draws=100, seed=2, ridge=0.1)
+    se = np.hypot(spike.std(ddof=1), ridged.std(ddof=1)) / 10
+    assert spike.mean() - ridged.mean() > 4 * se

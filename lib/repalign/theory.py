@@ -144,22 +144,33 @@ def test_error(alpha: ArrayLike, snr: ArrayLike, *, d: int | None = None) -> np.
 test_error.__test__ = False  # a theory function, not a pytest test
 
 
-def monte_carlo_alignment(n: int, d: int, snr: float, *, draws: int, seed: int = 0) -> np.ndarray:
-    """``cos^2`` between two members' minimum-norm solutions, one value per draw.
+def monte_carlo_alignment(n: int, d: int, snr: float, *, draws: int, seed: int = 0,
+                          shared_inputs: bool = True, ridge: float = 0.0) -> np.ndarray:
+    """``cos^2`` between two members' solutions, one value per draw.
 
-    Each draw takes a fresh teacher ``beta*`` (unit norm), shared clean inputs X (n, d) and two
-    independent label-noise vectors of variance ``1/snr``; no formula is involved, so this is the
-    reference where the closed forms stop being accurate (at and near N = D).
+    Each draw takes a fresh teacher ``beta*`` (unit norm), clean inputs X (n, d), shared by the
+    two members or drawn for each, and two independent label-noise vectors of variance
+    ``1/snr``. The solution is the minimum-norm least-squares one (``ridge = 0``, the limit of
+    gradient descent from a small initialisation) or ``(X^T X + n ridge I)^{-1} X^T y``. No
+    formula is involved, so this is the reference where the closed forms stop being accurate
+    (at and near N = D).
     """
-    if not (n >= 1 and d >= 1 and draws >= 1 and snr > 0):
-        raise ValueError(f"need n, d, draws >= 1 and snr > 0; got n={n}, d={d}, draws={draws}, snr={snr}")
+    if not (n >= 1 and d >= 1 and draws >= 1 and snr > 0 and ridge >= 0):
+        raise ValueError(f"need n, d, draws >= 1, snr > 0 and ridge >= 0; got n={n}, d={d}, "
+                         f"draws={draws}, snr={snr}, ridge={ridge}")
     rng = np.random.default_rng(seed)
+
+    def solve(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        if ridge == 0:
+            return np.linalg.pinv(x) @ y
+        return np.linalg.solve(x.T @ x + n * ridge * np.eye(d), x.T @ y)
+
     values = np.empty(draws)
     for i in range(draws):
         beta = rng.standard_normal(d)
         beta /= np.linalg.norm(beta)
-        x = rng.standard_normal((n, d))
-        pinv = np.linalg.pinv(x)
-        b1, b2 = (pinv @ (x @ beta + rng.standard_normal(n) / np.sqrt(snr)) for _ in range(2))
+        x_shared = rng.standard_normal((n, d))
+        b1, b2 = (solve(x, x @ beta + rng.standard_normal(n) / np.sqrt(snr))
+                  for x in (x_shared, x_shared if shared_inputs else rng.standard_normal((n, d))))
         values[i] = (b1 @ b2) ** 2 / ((b1 @ b1) * (b2 @ b2))
     return values
