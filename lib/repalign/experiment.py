@@ -230,14 +230,24 @@ def _errors(out: torch.Tensor, y: np.ndarray, task: str) -> np.ndarray:
     return ((out[..., 0] - y) ** 2).mean(axis=-1)
 
 
+def _seeds(exp: Experiment) -> list[np.random.SeedSequence]:
+    """Data, initialisation and minibatch order: three streams spawned from the one seed."""
+    return np.random.SeedSequence(exp.seed).spawn(3)
+
+
+def experiment_data(exp: Experiment) -> datasets.EnsembleData:
+    """The members' noisy training sets and the probe set that ``run_experiment(exp)`` uses."""
+    return datasets.make_ensemble_data(
+        exp.data, members=exp.members, n_train=exp.n_train, d=exp.d, noise=exp.noise, snr=exp.snr,
+        flip=exp.flip, shared_inputs=exp.shared_inputs, n_probe=exp.n_probe, n_classes=exp.n_classes,
+        teacher_width=exp.teacher_width, seed=_seeds(exp)[0])
+
+
 def run_experiment(exp: Experiment) -> ExperimentResult:
     """Draw the data, train all members at once, and measure alignment and errors."""
     start = time.perf_counter()
-    data_seed, init_seed, batch_seed = np.random.SeedSequence(exp.seed).spawn(3)
-    ens = datasets.make_ensemble_data(
-        exp.data, members=exp.members, n_train=exp.n_train, d=exp.d, noise=exp.noise, snr=exp.snr,
-        flip=exp.flip, shared_inputs=exp.shared_inputs, n_probe=exp.n_probe, n_classes=exp.n_classes,
-        teacher_width=exp.teacher_width, seed=data_seed)
+    data_seed, init_seed, batch_seed = _seeds(exp)
+    ens = experiment_data(exp)
     device, dtype = resolve_device(exp.device), getattr(torch, exp.dtype)
     n_out = ens.n_classes if ens.task == "classification" else 1
     arch = Architecture.of(exp.model, d_in=ens.x_train.shape[-1], width=exp.width, depth=exp.depth,

@@ -48,3 +48,15 @@ def mark_threshold(ax, x: float = 1.0, label: str = "$N = D$") -> None:
     ax.axvline(x, color=THRESHOLD_COLOR, linestyle="--", linewidth=1.0, zorder=0)
     ax.annotate(label, xy=(x, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12),
                 textcoords="offset points", color=THRESHOLD_COLOR, fontsize=8.5)
+
+
+def log_ratio_axis(ax, ticks=(0.1, 0.2, 0.5, 1, 2, 5, 10), label: str = "$N/D$") -> None:
+    """A log x axis for a sample ratio, labelled with plain numbers instead of powers of ten."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
+
+    ax.set_xscale("log")
+    lo, hi = ax.get_xlim()
+    ax.xaxis.set_major_locator(FixedLocator([t for t in ticks if lo <= t <= hi]))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(label)

@@ -147,7 +147,38 @@ class QuestionConfig(ChapterConfig):
             raise ValueError(f"alpha_example must lie in (0, 1), got {self.alpha_example}")
 
 
+@dataclass(frozen=True)
+class LinearConfig(ChapterConfig):
+    """The linear-network chapter: trained ensembles against the closed forms."""
+
+    d: int = 100  # input dimension D
+    members: int = 8  # K
+    width: int = 20  # hidden width H
+    repeats: int = 3  # independent ensembles per point (the spread in the figures)
+    alphas: tuple[float, ...] = (0.2, 0.35, 0.5, 0.65, 0.8, 1.25, 1.5, 2.0, 3.0, 4.0)  # N/D, never 1
+    snrs: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)  # S of the label noise
+    n_probe: int = 2000  # clean probe inputs
+    tol: float = 1e-6  # stop at this fraction of the initial excess train loss
+    steps: int = 20000  # gradient-descent budget
+    seed: int = 0  # first seed of the repeats
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper": {},
+        "smoke": {"d": 30, "members": 4, "repeats": 2, "alphas": (0.5, 2.0), "snrs": (1.0, 4.0), "n_probe": 300},
+    }
+
+    def __post_init__(self) -> None:
+        _check_snrs(self.snrs)
+        if self.d < 10 or self.members < 2 or self.width < 1 or self.repeats < 2:
+            raise ValueError("need d >= 10, members >= 2, width >= 1 and repeats >= 2 (a spread needs two), got "
+                             f"d={self.d}, members={self.members}, width={self.width}, repeats={self.repeats}")
+        counts = [a * self.d for a in self.alphas]
+        if not self.alphas or any(c < 1 or abs(c - round(c)) > 1e-9 or round(c) == self.d for c in counts):
+            raise ValueError(f"alphas must give whole sample counts N = alpha d >= 1 other than N = d; got {self.alphas}")
+
+
 # Chapter file stem -> its configuration. A test checks each chapter's parameters cell against it.
 CHAPTERS: dict[str, type[ChapterConfig]] = {
     "question": QuestionConfig,
+    "linear": LinearConfig,
 }

@@ -67,7 +67,7 @@ def compute_entry(exp: Experiment, threads: int | None = None) -> tuple[dict, di
 
 
 def _progress_bar(total: int, enabled: bool):
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # the console bar: tqdm.auto warns inside a kernel without ipywidgets
 
     quiet = not enabled or os.environ.get("CI") or not sys.stderr.isatty()
     return tqdm(total=total, desc="sweep", unit="point", disable=bool(quiet))
