@@ -167,17 +167,22 @@ def run_chapter(name: str, pairs: list[tuple[str, str]] = (), root: Path | None 
 # --- building ------------------------------------------------------------------------------
 
 
-def _jupyter_book(source: Path) -> subprocess.CompletedProcess:
-    """``jupyter-book build``: every page re-read (a cached page re-emits no warning), warnings
-    as errors; executed notebooks stay cached in ``_build/.jupyter_cache``. The full log goes
-    to ``_build/jupyter-book.log`` beside the output."""
+def _jupyter_book(source: Path) -> Path:
+    """``jupyter-book build`` of ``source``; return its HTML folder or raise ChapterError.
+
+    Every page is re-read (a cached page re-emits no warning) and warnings are errors; executed
+    notebooks stay cached in ``_build/.jupyter_cache``. The full log goes to
+    ``_build/jupyter-book.log`` beside the output.
+    """
     exe = Path(sys.executable).with_name("jupyter-book")
     command = [str(exe), "build", str(source), "--all", "--warningiserror", "--keep-going"]
     result = subprocess.run(command, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     log = source / "_build" / "jupyter-book.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(result.stdout)
-    return result
+    if result.returncode != 0:
+        raise _build_failure(result, log)
+    return source / "_build" / "html"
 
 
 _FAILED_NOTEBOOK = re.compile(r"(\S+?\.(?:md|py|ipynb)): WARNING: Executing notebook failed")
@@ -203,11 +208,7 @@ def _build_failure(result: subprocess.CompletedProcess, log: Path) -> ChapterErr
 
 def build_paper(root: Path | None = None) -> Path:
     """Build the book at the paper preset; Jupyter Book executes the chapters (cached)."""
-    root = root or paths.book_root()
-    result = _jupyter_book(root)
-    if result.returncode != 0:
-        raise _build_failure(result, root / "_build" / "jupyter-book.log")
-    return root / "_build" / "html"
+    return _jupyter_book(root or paths.book_root())
 
 
 def build_smoke(root: Path | None = None) -> Path:
@@ -228,10 +229,7 @@ def build_smoke(root: Path | None = None) -> Path:
     shutil.copytree(root / "book", stage / "book")
     for name, path in chapter_files(root).items():
         execute_chapter(path, {"preset": "smoke"}, stage / "chapters" / f"{name}.ipynb")
-    result = _jupyter_book(stage)
-    if result.returncode != 0:
-        raise _build_failure(result, stage / "_build" / "jupyter-book.log")
-    return stage / "_build" / "html"
+    return _jupyter_book(stage)
 
 
 # --- command line --------------------------------------------------------------------------

@@ -35,13 +35,17 @@ def grid_experiments(base: Experiment, grid: Mapping[str, Sequence]) -> list[Exp
     """Every point of the grid (the product of its value lists, in order) as an Experiment."""
     if not isinstance(grid, Mapping) or not grid:
         raise SweepSpecError("grid must be a non-empty mapping from Experiment fields to lists of values")
+    columns = {}
     for name, values in grid.items():
         if name not in FIELDS:
             raise SweepSpecError(f"grid field {name!r} is not an Experiment field; the fields are {FIELDS}")
-        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable) or len(list(values)) == 0:
+        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+            raise SweepSpecError(f"grid field {name!r} needs a non-empty list of values, got {values!r}")
+        columns[name] = list(values)  # once: a generator can be read only once
+        if not columns[name]:
             raise SweepSpecError(f"grid field {name!r} needs a non-empty list of values, got {values!r}")
     experiments = []
-    for combination in itertools.product(*(list(v) for v in grid.values())):
+    for combination in itertools.product(*columns.values()):
         point = dict(zip(grid, combination))
         try:
             experiments.append(base.replace(**point))

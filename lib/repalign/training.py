@@ -52,8 +52,8 @@ def _per_member(value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 class _Tracker:
     """Which members still train, when they stopped, and why."""
 
-    def __init__(self, members: int, steps: int, tol: float, device: torch.device):
-        self.tol, self.budget = tol, steps
+    def __init__(self, members: int, tol: float, device: torch.device):
+        self.tol = tol
         self.active = torch.ones(members, dtype=torch.bool, device=device)
         self.converged = torch.zeros_like(self.active)
         self.diverged = torch.zeros_like(self.active)
@@ -121,7 +121,7 @@ def train_linear_gd(params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor
     r = torch.bmm(x.transpose(1, 2), y) / n  # (K, D, C)
     b_min_norm = torch.linalg.pinv(c, hermitian=True) @ r
     lr = lr.double().view(-1, 1, 1)
-    tracker = _Tracker(len(w1), steps, tol, w1.device)
+    tracker = _Tracker(len(w1), tol, w1.device)
     for step in range(steps + 1):
         b = torch.bmm(w1.transpose(1, 2), w2.transpose(1, 2))  # (K, D, C)
         g = torch.bmm(c, b) - r
@@ -179,7 +179,7 @@ def train_autograd(arch: Architecture, params: list[torch.Tensor], x: torch.Tens
     k, n = x.shape[:2]
     full_batch = batch_size is None or batch_size >= n
     epoch = 1 if full_batch else n // batch_size
-    tracker = _Tracker(k, steps, tol, x.device)
+    tracker = _Tracker(k, tol, x.device)
     adam = _adam(params, lr, weight_decay) if optimizer == "adam" else None
     batches = _batches(n, batch_size, batch_rngs or [], x.device)
     rows = torch.arange(k, device=x.device).unsqueeze(1)
