@@ -161,3 +161,100 @@ def test_a_ridge_removes_the_spike_at_the_threshold():
     ridged = theory.monte_carlo_alignment(100, 100, 2.0, draws=100, seed=2, ridge=0.1)
     se = np.hypot(spike.std(ddof=1), ridged.std(ddof=1)) / 10
     assert spike.mean() - ridged.mean() > 4 * se
+
+
+# --- ridge ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shared_inputs", [True, False])
+def test_a_vanishing_ridge_gives_the_minimum_norm_formulas(shared_inputs):
+    """At ridge 1e-7 the O(ridge) change and the rounding of m - ridge m' (m ~ 1/ridge below the
+    threshold) are both far below the tolerances."""
+    alpha = np.array([0.1, 0.3, 0.8, 1.25, 3.0, 10.0])[:, None]
+    snr = np.array([0.5, 4.0, np.inf])
+    assert np.allclose(theory.alignment(alpha, snr, shared_inputs=shared_inputs, ridge=1e-7),
+                       theory.alignment(alpha, snr, shared_inputs=shared_inputs), atol=1e-5)
+    assert np.allclose(theory.test_error(alpha, snr, ridge=1e-7), theory.test_error(alpha, snr), rtol=1e-5, atol=1e-9)
+
+
+def ridge_moment_samples(n, d, snr, ridge, draws, rng):
+    """Samples of b1.b2 (shared X), ||b1||^2, ||b1 - beta*||^2 and b1.b3 (b3 on its own X)."""
+    samples = []
+    for _ in range(draws):
+        beta = rng.standard_normal(d)
+        beta /= np.linalg.norm(beta)
+        x, x_other = rng.standard_normal((2, n, d))
+        b1, b2 = np.linalg.solve(x.T @ x + n * ridge * np.eye(d),
+                                 x.T @ (x @ beta[:, None] + rng.standard_normal((n, 2)) / np.sqrt(snr))).T
+        b3 = np.linalg.solve(x_other.T @ x_other + n * ridge * np.eye(d),
+                             x_other.T @ (x_other @ beta + rng.standard_normal(n) / np.sqrt(snr)))
+        samples.append((b1 @ b2, b1 @ b1, (b1 - beta) @ (b1 - beta), b1 @ b3))
+    return np.array(samples)
+
+
+@pytest.mark.parametrize("alpha, snr, ridge", [(0.5, 2.0, 0.1), (1.0, 2.0, 0.05), (2.0, 1.0, 0.5), (1.0, 4.0, 1.0)])
+def test_ridge_moments_match_monte_carlo(alpha, snr, ridge):
+    """The four moments behind the ridge formulas (theory.py) at D = 400, solved directly
+    (not through the SVD the library uses): within 4 standard errors plus 1/D, the order of
+    the finite-size correction to Marchenko-Pastur averages."""
+    d = 400
+    samples = ridge_moment_samples(round(alpha * d), d, snr, ridge, draws=40, rng=np.random.default_rng(7))
+    e, a, c, _ = theory._ridge_moments(np.array(alpha), ridge)
+    expected = np.array([a, a + c / (alpha * snr), theory.test_error(alpha, snr, ridge=ridge), e * e])
+    stderr = samples.std(axis=0, ddof=1) / np.sqrt(len(samples))
+    assert np.all(np.abs(samples.mean(axis=0) - expected) < 4 * stderr + 1 / d), (samples.mean(axis=0), expected)
+
+
+def test_a_ridge_keeps_alignment_finite_at_the_threshold_and_flattens_the_dip():
+    ridges = [1e-3, 1e-2, 1e-1, 1.0]
+    at_threshold = [float(theory.alignment(1.0, 2.0, ridge=r)) for r in ridges]
+    assert 0 < at_threshold[0] and np.all(np.diff(at_threshold) > 0)
+    alpha = np.geomspace(0.1, 10, 200)
+    depth = [theory.alignment(alpha, 2.0, ridge=r)[0] - theory.alignment(alpha, 2.0, ridge=r).min() for r in ridges]
+    assert np.all(np.diff(depth) < 0)  # the drop from N/D = 0.1 to the minimum shrinks as the ridge grows
+
+
+@pytest.mark.parametrize("kwargs, match", [({"ridge": -0.1}, "ridge"), ({"ridge": np.inf}, "ridge"),
+                                           ({"ridge": True}, "ridge"), ({"ridge": 0.1, "d": 100}, "d=None")])
+def test_bad_ridge_is_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        theory.alignment(0.5, 1.0, **kwargs)
+    with pytest.raises(ValueError, match=match):
+        theory.test_error(0.5, 1.0, **kwargs)
+
+
+# --- the evaluator conditional on X -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n, ridge", [(30, 0.0), (50, 0.0), (80, 0.0), (50, 0.1)])
+def test_conditional_alignment_matches_solving_for_each_noise_draw(n, ridge):
+    """For one fixed X and beta*: the SVD evaluator against solving each member directly."""
+    rng = np.random.default_rng(n)
+    d, snr = 50, 2.0
+    x, beta = rng.standard_normal((n, d)), rng.standard_normal(d) / np.sqrt(d)
+    fast = theory.conditional_alignment(x, beta, snr, draws=2000, seed=1, ridge=ridge)
+    solve = (lambda y: np.linalg.pinv(x) @ y) if ridge == 0 else \
+        (lambda y: np.linalg.solve(x.T @ x + n * ridge * np.eye(d), x.T @ y))
+    direct = []
+    for _ in range(400):
+        b1, b2 = solve(x @ beta[:, None] + rng.standard_normal((n, 2)) / np.sqrt(snr)).T
+        direct.append((b1 @ b2) ** 2 / ((b1 @ b1) * (b2 @ b2)))
+    se = np.hypot(fast.std(ddof=1) / np.sqrt(len(fast)), np.std(direct, ddof=1) / np.sqrt(len(direct)))
+    assert abs(fast.mean() - np.mean(direct)) < 4 * se
+
+
+def test_conditional_alignment_explains_the_spike():
+    """At N = D the inputs with the smallest least singular value give the highest alignment."""
+    rng = np.random.default_rng(3)
+    xs = rng.standard_normal((60, 60, 60))
+    beta = np.ones(60) / np.sqrt(60)
+    values = [theory.conditional_alignment(x, beta, 2.0, draws=100, seed=i).mean() for i, x in enumerate(xs)]
+    smallest = np.linalg.svd(xs, compute_uv=False)[:, -1]
+    assert np.corrcoef(np.log(smallest), values)[0, 1] < -0.5
+
+
+def test_conditional_alignment_refuses_bad_shapes():
+    with pytest.raises(ValueError, match="beta"):
+        theory.conditional_alignment(np.ones((5, 3)), np.ones(4), 1.0, draws=2)
+    with pytest.raises(ValueError, match="snr"):
+        theory.conditional_alignment(np.ones((5, 3)), np.ones(3), np.inf, draws=2)

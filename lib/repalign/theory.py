@@ -25,6 +25,15 @@ draws (S = 1 and 4): within 0.012 for 0.4 <= N/D <= 0.8 and 1.25 <= N/D <= 4, wh
 corrects the proportional limit by up to 0.05 near the threshold; below N/D = 0.25 it
 overshoots by up to 0.04, more than the proportional limit is off at high SNR.
 
+With a ridge ``lambda > 0`` (the estimator ``b = (X^T X + N lambda I)^{-1} X^T y``, proportional
+limit) every quantity is a spectral average over the Marchenko-Pastur law of ``X^T X / N``
+(ratio ``gamma = D/N = 1/alpha``), written with its Stieltjes transform ``m = m(-lambda)`` and
+its derivative ``m'``: ``e = 1 - lambda m`` (the shrunk projector's mean eigenvalue),
+``a = 1 - 2 lambda m + lambda^2 m'`` and ``c = m - lambda m'``. Then ``E b1.b2 = a`` (shared
+inputs) or ``e^2`` (independent inputs), ``E||b||^2 = a + sigma^2 gamma c``, and the excess
+test error is ``lambda^2 m' + sigma^2 gamma c`` (Hastie et al. 2019, section 5). At
+``lambda -> 0`` these reduce to the formulas above.
+
 All functions broadcast over ``alpha`` and ``snr`` and accept ``snr = inf`` (no noise).
 """
 
@@ -50,13 +59,15 @@ def _ratio(x: np.ndarray) -> np.ndarray:
         return np.where(np.isinf(x), 1.0, x / (1.0 + x))
 
 
-def cosine(alpha: ArrayLike, snr: ArrayLike, *, shared_inputs: bool = True) -> np.ndarray:
+def cosine(alpha: ArrayLike, snr: ArrayLike, *, shared_inputs: bool = True, ridge: float = 0.0) -> np.ndarray:
     """Expected cosine between two members' end-to-end vectors, proportional limit.
 
-    At ``alpha = 1`` with noise it is 0 (the noise part of each member diverges); without noise
-    (``snr = inf``) every member recovers ``beta*`` there and it is 1.
+    Without a ridge, at ``alpha = 1`` with noise it is 0 (the noise part of each member
+    diverges); without noise (``snr = inf``) every member recovers ``beta*`` there and it is 1.
     """
     alpha, snr = _check(alpha, snr)
+    if _check_ridge(ridge, None) > 0:
+        return _ridge_cosine(alpha, snr, ridge, shared_inputs)
     gap = np.abs(1.0 - alpha)
     with np.errstate(invalid="ignore"):
         signal_to_noise_part = np.where(gap == 0, np.where(np.isinf(snr), np.inf, 0.0), snr * gap)
@@ -65,6 +76,37 @@ def cosine(alpha: ArrayLike, snr: ArrayLike, *, shared_inputs: bool = True) -> n
         # Below the threshold each member sees its own row space: the shared part shrinks by alpha.
         cos = np.where(alpha < 1, alpha * cos, cos)
     return cos
+
+
+def _check_ridge(ridge: float, d: int | None) -> float:
+    if isinstance(ridge, bool) or not isinstance(ridge, (int, float, np.integer, np.floating)) \
+            or not (0 <= ridge < np.inf):
+        raise ValueError(f"ridge must be a finite number >= 0, got {ridge!r}")
+    if ridge > 0 and d is not None:
+        raise ValueError("with ridge > 0 only the proportional limit (d=None) is available; "
+                         "use monte_carlo_alignment for a finite d")
+    return float(ridge)
+
+
+def _ridge_moments(alpha: np.ndarray, ridge: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(e, a, c, m') of the Marchenko-Pastur law of X^T X / N at ratio gamma = 1/alpha, z = -ridge.
+
+    ``m`` solves ``gamma lambda m^2 + (1 - gamma + lambda) m - 1 = 0`` (its positive root);
+    ``m'`` follows by differentiating that equation in z.
+    """
+    gamma, lam = 1.0 / alpha, ridge
+    b = 1.0 - gamma + lam
+    root = np.sqrt(b * b + 4.0 * gamma * lam)
+    # the positive root, in whichever of its two forms does not cancel (b < 0 below the threshold)
+    m = np.where(b > 0, 2.0 / (b + root), (root - b) / (2.0 * gamma * lam))
+    dm = (gamma * m * m + m) / (b + 2.0 * gamma * lam * m)
+    return 1.0 - lam * m, 1.0 - 2.0 * lam * m + lam * lam * dm, m - lam * dm, dm
+
+
+def _ridge_cosine(alpha: np.ndarray, snr: np.ndarray, ridge: float, shared_inputs: bool) -> np.ndarray:
+    e, a, c, _ = _ridge_moments(alpha, ridge)
+    overlap = a if shared_inputs else e * e
+    return overlap / (a + c / (alpha * snr))  # sigma^2 gamma c with sigma^2 = 1/S, gamma = 1/alpha
 
 
 def _inverse_wishart_moments(n: np.ndarray, d: np.ndarray):
@@ -90,7 +132,7 @@ def _finite_alignment(alpha: np.ndarray, snr: np.ndarray, d: int) -> np.ndarray:
 
 
 def alignment(alpha: ArrayLike, snr: ArrayLike, *, shared_inputs: bool = True,
-              d: int | None = None) -> np.ndarray:
+              d: int | None = None, ridge: float = 0.0) -> np.ndarray:
     """Linear CKA between two members' hidden layers, ``A = cos^2``.
 
     Parameters
@@ -104,9 +146,13 @@ def alignment(alpha: ArrayLike, snr: ArrayLike, *, shared_inputs: bool = True,
     d : int or None
         None: the proportional limit. An integer D: the finite-size second-order estimate
         (shared inputs only; N = alpha D must be a whole number with |N - D| >= 4).
+    ridge : float
+        ``lambda >= 0`` of the estimator ``(X^T X + N lambda I)^{-1} X^T y``; 0 is the
+        minimum-norm solution that gradient descent reaches. A positive ridge needs ``d=None``.
     """
+    _check_ridge(ridge, d)
     if d is None:
-        return cosine(alpha, snr, shared_inputs=shared_inputs) ** 2
+        return cosine(alpha, snr, shared_inputs=shared_inputs, ridge=ridge) ** 2
     if not shared_inputs:
         raise ValueError("the finite-size estimate (d=...) is derived for shared_inputs=True only")
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
@@ -114,17 +160,21 @@ def alignment(alpha: ArrayLike, snr: ArrayLike, *, shared_inputs: bool = True,
     return _finite_alignment(*_check(alpha, snr), int(d))
 
 
-def test_error(alpha: ArrayLike, snr: ArrayLike, *, d: int | None = None) -> np.ndarray:
-    """Excess test MSE ``E||b - beta*||^2`` of the minimum-norm solution.
+def test_error(alpha: ArrayLike, snr: ArrayLike, *, d: int | None = None, ridge: float = 0.0) -> np.ndarray:
+    """Excess test MSE ``E||b - beta*||^2`` of the minimum-norm (or ridge) solution.
 
     ``d=None``: the proportional limit, which diverges at ``alpha = 1`` for any finite SNR (the
     double-descent peak). An integer ``d``: the exact mean for Gaussian design at N = alpha d
     (Breiman & Freedman; Belkin, Hsu & Xu 2020), ``(1 - N/D) + sigma^2 N/(D-N-1)`` for
     N <= D - 2 and ``sigma^2 D/(N-D-1)`` for N >= D + 2; with noise it is infinite for
-    |N - D| <= 1, where the inverse-Wishart mean does not exist.
+    |N - D| <= 1, where the inverse-Wishart mean does not exist. ``ridge > 0`` (proportional
+    limit only): bias ``lambda^2 m'`` plus variance ``sigma^2 c / alpha``, finite everywhere.
     """
     alpha, snr = _check(alpha, snr)
     noise_var = 1.0 / snr
+    if _check_ridge(ridge, d) > 0:
+        _, _, c, dm = _ridge_moments(alpha, ridge)
+        return ridge * ridge * dm + noise_var * c / alpha
     if d is None:
         n, dim, gap = alpha, 1.0, 0.0  # the limit: alpha/(1 - alpha) and 1/(alpha - 1)
     else:
@@ -155,22 +205,58 @@ def monte_carlo_alignment(n: int, d: int, snr: float, *, draws: int, seed: int =
     formula is involved, so this is the reference where the closed forms stop being accurate
     (at and near N = D).
     """
-    if not (n >= 1 and d >= 1 and draws >= 1 and snr > 0 and ridge >= 0):
-        raise ValueError(f"need n, d, draws >= 1, snr > 0 and ridge >= 0; got n={n}, d={d}, "
-                         f"draws={draws}, snr={snr}, ridge={ridge}")
+    if not (n >= 1 and d >= 1 and draws >= 1 and snr > 0):
+        raise ValueError(f"need n, d, draws >= 1 and snr > 0; got n={n}, d={d}, draws={draws}, snr={snr}")
+    _check_ridge(ridge, None)
     rng = np.random.default_rng(seed)
-
-    def solve(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        if ridge == 0:
-            return np.linalg.pinv(x) @ y
-        return np.linalg.solve(x.T @ x + n * ridge * np.eye(d), x.T @ y)
-
     values = np.empty(draws)
     for i in range(draws):
         beta = rng.standard_normal(d)
         beta /= np.linalg.norm(beta)
-        x_shared = rng.standard_normal((n, d))
-        b1, b2 = (solve(x, x @ beta + rng.standard_normal(n) / np.sqrt(snr))
-                  for x in (x_shared, x_shared if shared_inputs else rng.standard_normal((n, d))))
+        xs = [rng.standard_normal((n, d))] if shared_inputs else [rng.standard_normal((n, d)) for _ in range(2)]
+        # one solve per distinct X, for the columns (members) that use it
+        targets = [x @ beta[:, None] + rng.standard_normal((n, 3 - len(xs))) / np.sqrt(snr) for x in xs]
+        b1, b2 = np.hstack([_ridge_solution(x, y, ridge) for x, y in zip(xs, targets)]).T
         values[i] = (b1 @ b2) ** 2 / ((b1 @ b1) * (b2 @ b2))
     return values
+
+
+def _svd_gain(x: np.ndarray, ridge: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``X = U diag(s) V^T`` and the gain ``g`` with ``b = V diag(g) U^T y``.
+
+    ``g = s / (s^2 + n ridge)``; for ``ridge = 0`` it is ``1/s`` on the singular values that
+    numpy.linalg.pinv keeps and 0 on the others, so the solution is ``X^+ y``.
+    """
+    u, s, vt = np.linalg.svd(x, full_matrices=False)
+    kept = s > s.max() * max(x.shape) * np.finfo(float).eps  # numpy.linalg.pinv's cut-off
+    with np.errstate(divide="ignore"):
+        gain = np.where(kept, s / (s * s + x.shape[0] * ridge), 0.0)
+    return u, s, vt, gain
+
+
+def _ridge_solution(x: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
+    """``(X^T X + n ridge I)^{-1} X^T y``, or ``X^+ y`` at ``ridge = 0``; ``y`` (n, m) -> (d, m)."""
+    u, _, vt, gain = _svd_gain(x, ridge)
+    return vt.T @ (gain[:, None] * (u.T @ y))
+
+
+def conditional_alignment(x: np.ndarray, beta: np.ndarray, snr: float, *, draws: int, seed: int = 0,
+                          ridge: float = 0.0) -> np.ndarray:
+    """``cos^2`` between two members that share the clean inputs ``x`` (n, d) and teacher ``beta``.
+
+    One value per draw of the two members' label noise; X and beta* are held fixed, so the mean
+    is the alignment exact conditional on X, up to Monte-Carlo error over the noise only. With
+    ``X = U diag(s) V^T`` the solution is ``b = V diag(g) U^T y``, ``g = s / (s^2 + n ridge)``
+    (``1/s`` for the minimum-norm one), and ``U^T eps`` is exactly ``N(0, sigma^2 I)``: each draw
+    costs O(min(n, d)) once the SVD is done.
+    """
+    x, beta = np.asarray(x, dtype=float), np.asarray(beta, dtype=float)
+    if x.ndim != 2 or beta.shape != (x.shape[1],):
+        raise ValueError(f"x must be (n, d) and beta (d,); got {x.shape} and {beta.shape}")
+    if not (draws >= 1 and snr > 0 and np.isfinite(snr)):
+        raise ValueError(f"need draws >= 1 and a finite snr > 0; got draws={draws}, snr={snr}")
+    _check_ridge(ridge, None)
+    _, s, vt, gain = _svd_gain(x, ridge)
+    noise = np.random.default_rng(seed).standard_normal((2, draws, len(s))) / np.sqrt(snr)
+    b1, b2 = gain * (s * (vt @ beta) + noise)  # both members' b, in the basis V
+    return np.einsum("ij,ij->i", b1, b2) ** 2 / (np.einsum("ij,ij->i", b1, b1) * np.einsum("ij,ij->i", b2, b2))
