@@ -31,12 +31,17 @@ def use_book_style() -> None:
     mpl.rcParams.update(STYLE)
 
 
+def sequential_colors(values: Sequence[float], cmap: str = "viridis_r") -> dict[float, tuple]:
+    """A colour per value from one sequential palette, by rank: darker means larger."""
+    palette = mpl.colormaps[cmap]
+    ranks = np.argsort(np.argsort(values)) if len(values) > 1 else np.zeros(1, dtype=int)
+    shades = np.linspace(0.15, 0.95, len(values)) if len(values) > 1 else np.array([0.7])
+    return {v: palette(shades[r]) for v, r in zip(values, ranks)}
+
+
 def snr_colors(snrs: Sequence[float]) -> dict[float, tuple]:
-    """A colour per SNR from one sequential palette: darker means higher SNR, inf darkest."""
-    cmap = mpl.colormaps["viridis_r"]
-    ranks = np.argsort(np.argsort(snrs)) if len(snrs) > 1 else np.zeros(1, dtype=int)
-    shades = np.linspace(0.15, 0.95, len(snrs)) if len(snrs) > 1 else np.array([0.7])
-    return {s: cmap(shades[r]) for s, r in zip(snrs, ranks)}
+    """A colour per SNR: darker means higher SNR, inf darkest."""
+    return sequential_colors(snrs)
 
 
 def snr_label(snr: float) -> str:

@@ -161,10 +161,18 @@ class LinearConfig(ChapterConfig):
     tol: float = 1e-6  # stop at this fraction of the initial excess train loss
     steps: int = 20000  # gradient-descent budget
     seed: int = 0  # first seed of the repeats
+    spike_snr: float = 2.0  # S of the sections on the spike at N = D, the ridge and the initialisation
+    spike_draws: int = 200  # Monte-Carlo draws per point near N = D
+    spike_inputs: int = 200  # input matrices X at N = D for the alignment conditional on X
+    ridges: tuple[float, ...] = (0.01, 0.1, 1.0)  # ridge strengths lambda > 0 (the first: a small one)
+    ridge_draws: int = 100  # Monte-Carlo draws per N/D and ridge
+    init_scales: tuple[float, ...] = (0.1, 0.3, 1.0)  # initial std in units of 1/sqrt(fan-in), besides 1e-3
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {},
-        "smoke": {"d": 30, "members": 4, "repeats": 2, "alphas": (0.5, 2.0), "snrs": (1.0, 4.0), "n_probe": 300},
+        "smoke": {"d": 30, "members": 4, "repeats": 2, "alphas": (0.5, 2.0), "snrs": (1.0, 4.0), "n_probe": 300,
+                  "spike_draws": 20, "spike_inputs": 20, "ridges": (0.01, 1.0), "ridge_draws": 5,
+                  "init_scales": (1.0,)},
     }
 
     def __post_init__(self) -> None:
@@ -175,6 +183,15 @@ class LinearConfig(ChapterConfig):
         counts = [a * self.d for a in self.alphas]
         if not self.alphas or any(c < 1 or abs(c - round(c)) > 1e-9 or round(c) == self.d for c in counts):
             raise ValueError(f"alphas must give whole sample counts N = alpha d >= 1 other than N = d; got {self.alphas}")
+        if not (0 < self.spike_snr < math.inf):
+            raise ValueError(f"spike_snr must be a finite positive number, got {self.spike_snr}")
+        if self.spike_draws < 2 or self.spike_inputs < 2 or self.ridge_draws < 2:
+            raise ValueError("need spike_draws, spike_inputs and ridge_draws >= 2 (a spread needs two), got "
+                             f"{self.spike_draws}, {self.spike_inputs} and {self.ridge_draws}")
+        for name in ("ridges", "init_scales"):
+            values = getattr(self, name)
+            if not values or any(not (0 < v < math.inf) for v in values):
+                raise ValueError(f"{name} must hold at least one finite positive number, got {values!r}")
 
 
 # Chapter file stem -> its configuration. A test checks each chapter's parameters cell against it.

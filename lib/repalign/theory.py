@@ -39,8 +39,11 @@ All functions broadcast over ``alpha`` and ``snr`` and accept ``snr = inf`` (no 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numpy.typing import ArrayLike
+from threadpoolctl import threadpool_limits
 
 
 def _check(alpha: ArrayLike, snr: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -194,6 +197,20 @@ def test_error(alpha: ArrayLike, snr: ArrayLike, *, d: int | None = None, ridge:
 test_error.__test__ = False  # a theory function, not a pytest test
 
 
+def _single_threaded(function):
+    """Run with one BLAS thread: the Monte Carlo works on small matrices, where threads only
+    wait on each other (and, after torch has run, on its OpenMP threads: several times slower
+    on two cores)."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with threadpool_limits(1):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+@_single_threaded
 def monte_carlo_alignment(n: int, d: int, snr: float, *, draws: int, seed: int = 0,
                           shared_inputs: bool = True, ridge: float = 0.0) -> np.ndarray:
     """``cos^2`` between two members' solutions, one value per draw.
@@ -240,6 +257,7 @@ def _ridge_solution(x: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
     return vt.T @ (gain[:, None] * (u.T @ y))
 
 
+@_single_threaded
 def conditional_alignment(x: np.ndarray, beta: np.ndarray, snr: float, *, draws: int, seed: int = 0,
                           ridge: float = 0.0) -> np.ndarray:
     """``cos^2`` between two members that share the clean inputs ``x`` (n, d) and teacher ``beta``.
