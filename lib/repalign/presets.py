@@ -194,8 +194,126 @@ class LinearConfig(ChapterConfig):
                 raise ValueError(f"{name} must hold at least one finite positive number, got {values!r}")
 
 
+_METRIC_NAMES = Literal["cka", "cka_debiased", "cka_rbf", "procrustes", "mutual_knn"]  # repalign.metrics.METRICS
+_NETWORKS = ("linear", "mlp1", "mlp2")  # the linear network; ReLU MLPs with one and two hidden layers
+_TASKS = ("regression", "classification")
+_NOISES = ("labels", "inputs")
+
+
+def _check_choices(name: str, values: tuple[str, ...], allowed: tuple[str, ...]) -> None:
+    if not values or len(set(values)) != len(values) or any(v not in allowed for v in values):
+        raise ValueError(f"{name} must be a non-empty tuple of distinct names from {allowed}, got {values!r}")
+
+
+def _check_common(cfg) -> None:
+    """Checks shared by the SNR and sample-size chapters (the fields both have)."""
+    if cfg.d < 2 or cfg.width < 1 or cfg.members < 3 or cfg.repeats < 2 or cfg.n_classes < 2:
+        raise ValueError("need d >= 2, width >= 1, members >= 3 (a jackknife needs three), repeats >= 2 (a "
+                         f"spread needs two) and n_classes >= 2, got d={cfg.d}, width={cfg.width}, "
+                         f"members={cfg.members}, repeats={cfg.repeats}, n_classes={cfg.n_classes}")
+    if cfg.n_classes > cfg.d:
+        raise ValueError(f"n_classes must be at most d (teacher-linear-class), got {cfg.n_classes} > {cfg.d}")
+    if not (cfg.lr > 0 and math.isfinite(cfg.lr)) or not (cfg.tol >= 0 and math.isfinite(cfg.tol)):
+        raise ValueError(f"need a finite lr > 0 and a finite tol >= 0, got lr={cfg.lr}, tol={cfg.tol}")
+    if cfg.steps < 1 or cfg.n_probe < 10 or cfg.workers < 1 or cfg.seed < 0:
+        raise ValueError(f"need steps >= 1, n_probe >= 10, workers >= 1 and seed >= 0, got steps={cfg.steps}, "
+                         f"n_probe={cfg.n_probe}, workers={cfg.workers}, seed={cfg.seed}")
+
+
+def _check_ratios(name: str, ratios: tuple[float, ...], minimum: int) -> None:
+    if len(ratios) < minimum or len(set(ratios)) != len(ratios) or any(not (0 < r < math.inf) for r in ratios):
+        raise ValueError(f"{name} must hold at least {minimum} distinct finite positive numbers, got {ratios!r}")
+
+
+@dataclass(frozen=True)
+class SNRConfig(ChapterConfig):
+    """The SNR chapter: alignment against S for linear and ReLU networks, every task and noise location.
+
+    Sample sizes are ``n_ratios`` times each network's reference size N_ref: D for the linear
+    network, P for an MLP on regression, P / C for an MLP on C-class classification.
+    """
+
+    d: int = 16  # input dimension D
+    width: int = 8  # hidden width H (every hidden layer)
+    members: int = 6  # K
+    n_classes: int = 3  # C of the classification teacher
+    networks: tuple[str, ...] = _NETWORKS  # among "linear", "mlp1", "mlp2"
+    tasks: tuple[str, ...] = _TASKS  # among "regression", "classification"
+    noises: tuple[str, ...] = _NOISES  # noise locations, among "labels", "inputs"
+    n_ratios: tuple[float, ...] = (0.3, 0.9, 3.0)  # N / N_ref: below, near and above the threshold
+    snrs: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, math.inf)  # S; label flips of classes use the equivalent S
+    metric: _METRIC_NAMES = "cka"  # the metric of the main figure (every metric is computed)
+    repeats: int = 3  # independent ensembles per point
+    steps: int = 1000  # Adam budget of the MLPs (full batch)
+    lr: float = 0.01  # Adam's constant learning rate
+    linear_steps: int = 20000  # gradient-descent budget of the linear network (stable step per member)
+    tol: float = 1e-5  # stop at this fraction of the initial (excess, linear network) train loss
+    n_probe: int = 300  # clean probe inputs
+    workers: int = 2  # processes of the sweep (1: serial)
+    seed: int = 0  # first seed of the repeats
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper": {},
+        "smoke": {"d": 8, "width": 4, "members": 3, "networks": ("linear", "mlp1"), "noises": ("labels",),
+                  "n_ratios": (0.5, 3.0), "snrs": (1.0, math.inf), "repeats": 2, "steps": 60,
+                  "linear_steps": 300, "n_probe": 60, "workers": 1},
+    }
+
+    def __post_init__(self) -> None:
+        _check_snrs(self.snrs)
+        _check_common(self)
+        _check_choices("networks", self.networks, _NETWORKS)
+        _check_choices("tasks", self.tasks, _TASKS)
+        _check_choices("noises", self.noises, _NOISES)
+        _check_ratios("n_ratios", self.n_ratios, 1)
+        if self.linear_steps < 1:
+            raise ValueError(f"linear_steps must be >= 1, got {self.linear_steps}")
+
+
+@dataclass(frozen=True)
+class SampleSizeConfig(ChapterConfig):
+    """The sample-size chapter: a ReLU MLP swept in N through its interpolation threshold, and in width."""
+
+    d: int = 16  # input dimension D
+    width: int = 8  # hidden width H of the sample-wise sweep
+    depth: int = 1  # hidden layers
+    members: int = 6  # K
+    n_classes: int = 3  # C of the classification teacher
+    snr: float = 2.0  # S of the label noise (classification: flips at the equivalent S)
+    n_ratios: tuple[float, ...] = (0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 1.0, 1.2, 1.5, 2.5, 5.0)  # N / N_ref
+    widths: tuple[int, ...] = (2, 3, 4, 5, 6, 8, 11, 16, 24)  # H of the model-wise sweep
+    width_sweep_n: int = 100  # N of the model-wise sweep (regression)
+    metric: _METRIC_NAMES = "cka"  # the metric of the figures
+    repeats: int = 3  # independent ensembles per point
+    steps: int = 4000  # Adam budget (full batch)
+    lr: float = 0.01  # Adam's constant learning rate
+    tol: float = 1e-5  # interpolated: train loss below tol times its initial value
+    n_probe: int = 500  # clean probe inputs
+    boot: int = 2000  # bootstrap resamples of the repeats
+    workers: int = 2  # processes of the sweep (1: serial)
+    seed: int = 0  # first seed of the repeats
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper": {},
+        "smoke": {"d": 8, "width": 4, "members": 3, "n_ratios": (0.3, 1.0, 3.0), "widths": (2, 8),
+                  "width_sweep_n": 30, "repeats": 2, "steps": 80, "n_probe": 60, "boot": 100, "workers": 1},
+    }
+
+    def __post_init__(self) -> None:
+        _check_common(self)
+        _check_ratios("n_ratios", self.n_ratios, 3)
+        if self.depth < 1 or not (self.snr > 0) or self.boot < 10 or self.width_sweep_n < 1:
+            raise ValueError(f"need depth >= 1, snr > 0 (inf allowed), boot >= 10 and width_sweep_n >= 1, got "
+                             f"depth={self.depth}, snr={self.snr}, boot={self.boot}, "
+                             f"width_sweep_n={self.width_sweep_n}")
+        if len(self.widths) < 2 or len(set(self.widths)) != len(self.widths) or min(self.widths) < 1:
+            raise ValueError(f"widths must hold at least two distinct integers >= 1, got {self.widths!r}")
+
+
 # Chapter file stem -> its configuration. A test checks each chapter's parameters cell against it.
 CHAPTERS: dict[str, type[ChapterConfig]] = {
     "question": QuestionConfig,
     "linear": LinearConfig,
+    "snr": SNRConfig,
+    "sample_size": SampleSizeConfig,
 }

@@ -1,0 +1,232 @@
+"""The interpolation threshold and the extrema of a sweep, measured with their uncertainties.
+
+    n_star = interpolation_threshold(n, interpolated, repeat)   # N*: largest N still fitted
+    low = extremum(n, alignment, repeat, kind="min")             # where alignment is lowest
+    peak = extremum(n, test_error, repeat, kind="max")           # where the test error peaks
+
+Every function takes one entry per measurement (a grid value, what was measured, and which
+independent ensemble it came from), so that a tidy ``repalign.sweep`` table can be passed
+column by column. Uncertainties come from the independent ensembles (the repeats), never
+from pairs of members of one ensemble.
+
+Reference sizes (Belkin et al. 2019): a network with P parameters interpolates up to about
+N = P samples for a scalar output and N C = P for C outputs fitted with the squared loss.
+The linear network is the exception: its end-to-end map has D parameters per output, so it
+interpolates up to N = D whatever its width.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .models import Architecture
+
+NETWORKS = {"linear": ("linear", 1), "mlp1": ("mlp", 1), "mlp2": ("mlp", 2)}  # name -> (model, depth)
+KINDS = ("min", "max")
+
+
+def network(name: str) -> tuple[str, int]:
+    """``(model, depth)`` of a network name in NETWORKS (for ``repalign.Experiment``)."""
+    if name not in NETWORKS:
+        raise ValueError(f"network must be one of {tuple(NETWORKS)}, got {name!r}")
+    return NETWORKS[name]
+
+
+def n_parameters(name: str, *, d: int, width: int, n_outputs: int = 1) -> int:
+    """P of one member of the network ``name`` (biases included for the MLPs)."""
+    model, depth = network(name)
+    if n_outputs < 1:
+        raise ValueError(f"n_outputs must be >= 1, got {n_outputs!r}")
+    return Architecture.of(model, d_in=d, width=width, depth=depth, n_out=n_outputs, activation="relu").n_parameters
+
+
+def reference_size(name: str, *, d: int, width: int, n_classes: int | None = None) -> float:
+    """The N at which the parameter count predicts the threshold.
+
+    Linear network: D. MLP: P for regression (``n_classes=None``), P / C for C-class
+    classification fitted with the squared loss on one-hot targets (N C = P).
+    """
+    if n_classes is not None and (isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2):
+        raise ValueError(f"n_classes must be None (regression) or an integer >= 2, got {n_classes!r}")
+    if network(name)[0] == "linear":
+        return float(d)
+    outputs = 1 if n_classes is None else n_classes
+    return n_parameters(name, d=d, width=width, n_outputs=outputs) / outputs
+
+
+def _columns(x, values, groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x = np.asarray(x, dtype=float).reshape(-1)
+    values = np.asarray(values).reshape(-1)
+    groups = np.asarray(groups).reshape(-1)
+    if not (x.size == values.size == groups.size) or x.size == 0:
+        raise ValueError(f"x, values and groups must be non-empty and of one length, got {x.size}, "
+                         f"{values.size} and {groups.size}")
+    return x, values, groups
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """The largest grid value still interpolated, per repeat and summarised."""
+
+    per_repeat: dict  # repeat -> largest interpolated x (NaN if none was)
+    mean: float  # over the repeats that interpolated somewhere
+    sd: float  # spread over the repeats (NaN with one)
+    low: float  # smallest and largest per-repeat value
+    high: float
+    next_up: float  # the first grid value beyond the extreme per-repeat value (NaN if none)
+
+
+SIDES = ("largest", "smallest")
+
+
+def interpolation_threshold(x, interpolated, groups, *, side: str = "largest") -> Threshold:
+    """N* = the largest ``x`` at which ``interpolated`` is true, for each repeat in ``groups``.
+
+    ``interpolated`` is a boolean per measurement (e.g. a majority of the members reached a
+    numerically zero training loss). The threshold itself lies between N* and the next grid
+    value, so the grid spacing bounds its resolution; ``sd`` is the spread over repeats.
+    ``side="smallest"`` gives the smallest ``x`` still interpolated instead (a model-wise sweep:
+    the smallest network that fits), and ``next_up`` is then the grid value just below it.
+    """
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+    x, flags, groups = _columns(x, interpolated, groups)
+    if flags.dtype != bool:
+        raise ValueError(f"interpolated must be booleans, got dtype {flags.dtype}")
+    pick = np.max if side == "largest" else np.min
+    per = {}
+    for g in np.unique(groups):
+        hits = x[(groups == g) & flags]
+        per[g.item() if hasattr(g, "item") else g] = float(pick(hits)) if hits.size else math.nan
+    found = np.array([v for v in per.values() if np.isfinite(v)])
+    grid = np.unique(x)
+    if not found.size:
+        return Threshold(per, math.nan, math.nan, math.nan, math.nan, math.nan)
+    if side == "largest":
+        beyond = grid[grid > found.max()]
+        next_up = float(beyond[0]) if beyond.size else math.nan
+    else:
+        beyond = grid[grid < found.min()]
+        next_up = float(beyond[-1]) if beyond.size else math.nan
+    return Threshold(per, float(found.mean()), float(found.std(ddof=1)) if found.size > 1 else math.nan,
+                     float(found.min()), float(found.max()), next_up)
+
+
+def _vertex(lx: np.ndarray, y: np.ndarray, i: int) -> float:
+    """The vertex of the parabola through the extremum and its two neighbours, in log x.
+
+    At the ends of the grid, or where the three points give no interior vertex, the grid
+    value itself.
+    """
+    if i == 0 or i == len(lx) - 1:
+        return float(lx[i])
+    (a, b, _c) = np.polyfit(lx[i - 1:i + 2], y[i - 1:i + 2], 2)
+    if a == 0:
+        return float(lx[i])
+    return float(np.clip(-b / (2 * a), lx[i - 1], lx[i + 1]))
+
+
+def _pick(curve: np.ndarray, kind: str, allowed: np.ndarray) -> int | None:
+    """Index of the extreme finite value of ``curve`` among the ``allowed`` points."""
+    candidates = np.flatnonzero(np.isfinite(curve) & allowed)
+    if not candidates.size:
+        return None
+    sub = curve[candidates]
+    return int(candidates[np.argmin(sub) if kind == "min" else np.argmax(sub)])
+
+
+def _location(lx: np.ndarray, curve: np.ndarray, kind: str, allowed: np.ndarray) -> float:
+    good = np.isfinite(curve)
+    i = _pick(curve, kind, allowed)
+    if i is None:
+        return math.nan
+    j = int(np.flatnonzero(np.flatnonzero(good) == i)[0])  # its index among the finite points
+    return _vertex(lx[good], curve[good], j)
+
+
+@dataclass(frozen=True)
+class Extremum:
+    """Where the mean curve is lowest (or highest), and how that location varies over repeats."""
+
+    location: float  # x of the extremum of the mean curve (parabolic vertex in log x)
+    grid_location: float  # the grid value at the extremum
+    value: float  # the mean curve there
+    low: float  # bootstrap percentile interval of the location (level given by ``level``)
+    high: float
+    log_sd: float  # bootstrap standard deviation of log10(location)
+    level: float
+    below: float  # the grid values either side of ``grid_location`` (NaN at an end): the grid's resolution
+    above: float
+    at_edge: bool  # the extremum is at an end of the grid: a bound, not a located extremum
+
+
+def mean_curve(x, values, groups) -> tuple[np.ndarray, np.ndarray]:
+    """(grid, mean over repeats) with NaN measurements left out."""
+    x, values, _ = _columns(x, values, groups)
+    values = values.astype(float)
+    grid = np.unique(x)
+    means = np.array([np.nanmean(values[x == v]) if np.isfinite(values[x == v]).any() else np.nan for v in grid])
+    return grid, means
+
+
+def extremum(x, values, groups, *, kind: str = "min", boot: int = 2000, level: float = 0.68,
+             seed: int = 0, window: tuple[float, float] | None = None) -> Extremum:
+    """Location of the minimum (``kind="min"``) or maximum of the mean curve over repeats.
+
+    The location is refined between grid values by a parabola in log x through the extreme
+    grid point and its neighbours. Its uncertainty: a bootstrap that resamples the repeats
+    (each with its whole curve), recomputing the mean curve and its extremum each time; the
+    interval is the central ``level`` quantile range (0.68: about one standard deviation).
+    With few repeats this interval understates the uncertainty; the neighbouring grid values
+    (``below``, ``above``) give the grid's resolution. ``window=(lo, hi)`` restricts which grid
+    values may be the extremum to lo <= x <= hi (e.g. a local peak near a threshold when the
+    curve is highest elsewhere); the refinement still uses the neighbours outside it.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if boot < 10 or not 0 < level < 1:
+        raise ValueError(f"need boot >= 10 and 0 < level < 1, got boot={boot!r}, level={level!r}")
+    x, values, groups = _columns(x, values, groups)
+    if np.any(x <= 0):
+        raise ValueError("x must be positive (the location is found on a log axis)")
+    values = values.astype(float)
+    grid, means = mean_curve(x, values, groups)
+    allowed = np.ones(grid.size, dtype=bool)
+    if window is not None:
+        lo, hi = window
+        if not 0 < lo < hi:
+            raise ValueError(f"window must be (lo, hi) with 0 < lo < hi, got {window!r}")
+        allowed = (grid >= lo) & (grid <= hi)
+        if not allowed.any():
+            raise ValueError(f"window {window!r} holds no grid value")
+    lgrid = np.log10(grid)
+    loc = _location(lgrid, means, kind, allowed)
+    if not np.isfinite(loc):
+        raise ValueError("values has no finite entry")
+    labels = np.unique(groups)
+    index = {v: j for j, v in enumerate(grid)}
+    matrix = np.full((labels.size, grid.size), np.nan)  # repeat x grid
+    for r, g in enumerate(labels):
+        sel = groups == g
+        for xv, yv in zip(x[sel], values[sel]):
+            matrix[r, index[xv]] = yv
+    rng = np.random.default_rng(seed)
+    locs = []
+    for _ in range(boot):
+        sample = matrix[rng.integers(0, labels.size, labels.size)]
+        with np.errstate(all="ignore"):
+            counts = np.isfinite(sample).sum(axis=0)
+            curve = np.where(counts > 0, np.nansum(sample, axis=0) / np.maximum(counts, 1), np.nan)
+        locs.append(_location(lgrid, curve, kind, allowed))
+    locs = np.array(locs)
+    locs = locs[np.isfinite(locs)]
+    low, high = np.quantile(locs, [0.5 - level / 2, 0.5 + level / 2])
+    i = _pick(means, kind, allowed)
+    return Extremum(location=float(10**loc), grid_location=float(grid[i]), value=float(means[i]),
+                    low=float(10**low), high=float(10**high), log_sd=float(locs.std(ddof=1)), level=level,
+                    below=float(grid[i - 1]) if i > 0 else math.nan,
+                    above=float(grid[i + 1]) if i < grid.size - 1 else math.nan,
+                    at_edge=i in (0, grid.size - 1))

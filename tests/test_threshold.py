@@ -1,0 +1,108 @@
+"""Interpolation threshold, extremum locations and reference sizes (repalign.threshold)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from repalign.threshold import extremum, interpolation_threshold, mean_curve, n_parameters, reference_size
+
+
+def test_threshold_is_the_largest_interpolated_size_per_repeat():
+    n = np.array([10, 20, 40, 80] * 3)
+    groups = np.repeat([0, 1, 2], 4)
+    fitted = np.array([1, 1, 0, 0, 1, 1, 1, 0, 1, 0, 1, 0], dtype=bool)  # repeat 2: a gap below its N*
+    t = interpolation_threshold(n, fitted, groups)
+    assert t.per_repeat == {0: 20.0, 1: 40.0, 2: 40.0}
+    assert t.mean == pytest.approx(100 / 3)
+    assert t.sd == pytest.approx(np.std([20, 40, 40], ddof=1))
+    assert (t.low, t.high, t.next_up) == (20.0, 40.0, 80.0)
+
+
+def test_smallest_side_for_a_model_wise_sweep():
+    p = np.array([50, 100, 200, 400] * 2)
+    groups = np.repeat([0, 1], 4)
+    fitted = np.array([0, 0, 1, 1, 0, 1, 1, 1], dtype=bool)
+    t = interpolation_threshold(p, fitted, groups, side="smallest")
+    assert t.per_repeat == {0: 200.0, 1: 100.0}
+    assert t.next_up == 50.0
+
+
+def test_no_interpolation_gives_nan_and_bad_input_is_named():
+    t = interpolation_threshold([1, 2], np.array([False, False]), [0, 0])
+    assert math.isnan(t.mean) and math.isnan(t.next_up)
+    with pytest.raises(ValueError, match="interpolated must be booleans"):
+        interpolation_threshold([1, 2], [0, 1], [0, 0])
+    with pytest.raises(ValueError, match="same length|one length"):
+        interpolation_threshold([1, 2, 3], np.array([True, False]), [0, 0])
+    with pytest.raises(ValueError, match="side must be one of"):
+        interpolation_threshold([1], np.array([True]), [0], side="middle")
+
+
+def test_extremum_of_a_parabola_in_log_n_is_found_between_grid_points():
+    grid = np.geomspace(10, 1000, 9)
+    true_min = 10 ** 2.1
+    curve = (np.log10(grid) - np.log10(true_min)) ** 2
+    n = np.tile(grid, 4)
+    groups = np.repeat(np.arange(4), grid.size)
+    rng = np.random.default_rng(0)
+    values = np.tile(curve, 4) + rng.normal(0, 1e-3, n.size)
+    ext = extremum(n, values, groups, kind="min", boot=200)
+    assert ext.location == pytest.approx(true_min, rel=0.03)  # exact vertex for an exact parabola
+    assert ext.low <= ext.location <= ext.high
+    peak = extremum(n, -values, groups, kind="max", boot=200)
+    assert peak.location == pytest.approx(ext.location)
+
+
+def test_extremum_uncertainty_reflects_disagreeing_repeats():
+    grid = np.array([10.0, 20, 40, 80, 160])
+    # Repeat 0 has its minimum at 20, repeat 1 at 80: the bootstrap interval must cover both.
+    values = np.array([[1, 0, 1, 1, 1], [1, 1, 1, 0, 1]], dtype=float)
+    n = np.tile(grid, 2)
+    ext = extremum(n, values.ravel(), np.repeat([0, 1], 5), kind="min", boot=400, level=0.9)
+    assert ext.low <= 20 * 1.5 and ext.high >= 80 / 1.5
+    agree = extremum(n, np.tile(values[0], 2), np.repeat([0, 1], 5), kind="min", boot=100)
+    assert agree.log_sd == pytest.approx(0.0) and agree.grid_location == 20
+
+
+def test_window_finds_a_local_peak_and_edges_are_flagged():
+    n = np.array([1.0, 2, 4, 8, 16, 32])
+    curve = np.array([9.0, 5, 4, 6, 4, 1])  # highest at the edge, a local peak at 8
+    glob = extremum(n, curve, np.zeros(6), kind="max", boot=10)
+    assert glob.grid_location == 1.0 and glob.at_edge and np.isnan(glob.below)
+    local = extremum(n, curve, np.zeros(6), kind="max", boot=10, window=(3, 20))
+    assert local.grid_location == 8.0 and not local.at_edge and (local.below, local.above) == (4.0, 16.0)
+    edge = extremum(n, curve, np.zeros(6), kind="max", boot=10, window=(1.5, 5))  # neighbours outside count
+    assert edge.grid_location == 2.0 and (edge.below, edge.above) == (1.0, 4.0) and not edge.at_edge
+    with pytest.raises(ValueError, match="window"):
+        extremum(n, curve, np.zeros(6), window=(20, 3))
+
+
+def test_extremum_at_the_edge_and_errors():
+    n, groups = np.array([1.0, 2, 4]), np.zeros(3)
+    assert extremum(n, [0.0, 1, 2], groups, kind="min", boot=10).location == 1.0
+    with pytest.raises(ValueError, match="kind must be one of"):
+        extremum(n, [0.0, 1, 2], groups, kind="lowest")
+    with pytest.raises(ValueError, match="positive"):
+        extremum(np.array([0.0, 1, 2]), [0.0, 1, 2], groups)
+    with pytest.raises(ValueError, match="boot"):
+        extremum(n, [0.0, 1, 2], groups, boot=3)
+
+
+def test_mean_curve_ignores_nan():
+    grid, means = mean_curve([1, 1, 2, 2], [1.0, np.nan, 2.0, 4.0], [0, 1, 0, 1])
+    np.testing.assert_allclose(grid, [1, 2])
+    np.testing.assert_allclose(means, [1.0, 3.0])
+
+
+def test_reference_sizes_follow_the_parameter_count():
+    # one hidden layer, biases: H (D + 1) + C (H + 1)
+    assert n_parameters("mlp1", d=16, width=8) == 8 * 17 + 9
+    assert n_parameters("mlp2", d=16, width=8) == 8 * 17 + 8 * 9 + 9
+    assert reference_size("mlp1", d=16, width=8) == 145
+    assert reference_size("mlp1", d=16, width=8, n_classes=3) == pytest.approx((8 * 17 + 3 * 9) / 3)
+    assert reference_size("linear", d=16, width=8, n_classes=3) == 16  # N = D whatever the width
+    with pytest.raises(ValueError, match="network must be one of"):
+        reference_size("cnn", d=16, width=8)
+    with pytest.raises(ValueError, match="n_classes"):
+        reference_size("mlp1", d=16, width=8, n_classes=1)

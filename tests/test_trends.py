@@ -1,0 +1,111 @@
+"""Monotonicity statistics and the flip <-> SNR equivalence (repalign.trends), and the untrained floor."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from repalign import Experiment, run_experiment
+from repalign.data import flip_labels
+from repalign.trends import _spearman_rows, flip_for_snr, paired_steps, snr_for_flip, snr_trend
+from repalign.untrained import untrained_alignment
+
+SNRS = np.array([0.1, 1.0, 10.0, 100.0, math.inf])
+
+
+def _curve(shape, repeats=4, noise=0.01, seed=0):
+    rng = np.random.default_rng(seed)
+    snr = np.tile(SNRS, repeats)
+    groups = np.repeat(np.arange(repeats), SNRS.size)
+    values = np.tile(shape, repeats) + rng.normal(0, noise, snr.size)
+    return snr, values, groups
+
+
+def test_a_clear_rise_is_monotone_with_rho_near_one():
+    t = snr_trend(*_curve(np.arange(5.0)))
+    assert t.verdict == "rises monotonically"
+    assert t.rho > 0.85 and t.low > 0 and t.rho_of_means == pytest.approx(1.0)
+    assert (t.drops, t.rises, t.steps, t.repeats) == (0, 4, 4, 4)
+
+
+def test_a_rise_with_a_real_dip_is_flagged():
+    t = snr_trend(*_curve(np.array([0.0, 1.0, 0.5, 2.0, 3.0])))
+    assert t.verdict == "rises, with a significant drop" and t.drops == 1
+
+
+def test_pure_noise_is_no_trend_and_a_fall_is_a_fall():
+    # The verdict's interval is 95%: over many noise-only curves it should call a trend rarely.
+    verdicts = [snr_trend(*_curve(np.zeros(5), noise=1.0, seed=s), boot=300).verdict for s in range(40)]
+    assert verdicts.count("no significant trend") >= 30
+    assert snr_trend(*_curve(-np.arange(5.0))).verdict == "falls"
+
+
+def test_infinity_ranks_highest_and_vectorised_rho_matches_scipy():
+    t = snr_trend(*_curve(np.array([0, 1, 2, 3, 10.0])))
+    assert t.rho_of_means == pytest.approx(1.0)
+    rng = np.random.default_rng(2)
+    x, y = rng.integers(0, 3, (6, 12)).astype(float), rng.normal(size=(6, 12))
+    expected = [stats.spearmanr(a, b).statistic for a, b in zip(x, y)]
+    np.testing.assert_allclose(_spearman_rows(x, y), expected)
+
+
+def test_paired_steps_use_the_pairing():
+    # A shift common to each repeat is removed by pairing: a small but consistent rise is significant.
+    snr = np.tile([1.0, 2.0], 3)
+    groups = np.repeat([0, 1, 2], 2)
+    offsets = np.repeat([0.0, 5.0, -5.0], 2)
+    values = offsets + np.tile([0.0, 0.1], 3) + np.array([0, 0.001, 0, -0.001, 0, 0.0])
+    assert paired_steps(snr, values, groups) == (0, 1, 1)
+
+
+def test_trend_errors_name_the_parameter():
+    with pytest.raises(ValueError, match="at least two distinct"):
+        snr_trend([1.0, 1.0], [0.1, 0.2], [0, 1])
+    with pytest.raises(ValueError, match="values must have the same length"):
+        snr_trend([1.0, 2.0], [0.1], [0, 1])
+    with pytest.raises(ValueError, match="level"):
+        snr_trend([1.0, 2.0], [0.1, 0.2], [0, 0], level=1.5)
+
+
+@pytest.mark.parametrize("classes", [2, 3, 10])
+def test_flip_and_snr_are_inverse_and_span_the_range(classes):
+    for s in [0.01, 0.1, 1.0, 10.0, 100.0]:
+        assert snr_for_flip(flip_for_snr(s, classes), classes) == pytest.approx(s)
+    assert flip_for_snr(math.inf, classes) == 0.0 and snr_for_flip(0.0, classes) == math.inf
+    assert 0 < flip_for_snr(1e-6, classes) < 1 - 1 / classes
+    with pytest.raises(ValueError, match="snr must be"):
+        flip_for_snr(0.0, classes)
+    with pytest.raises(ValueError, match="flip must be"):
+        snr_for_flip(1 - 1 / classes, classes)
+    with pytest.raises(ValueError, match="n_classes"):
+        flip_for_snr(1.0, 1)
+
+
+def test_the_equivalent_snr_is_the_snr_of_one_hot_targets():
+    """Monte Carlo: Var(E[onehot | y]) / Var(onehot - E[onehot | y]), summed over outputs."""
+    classes, s = 3, 2.0
+    rng = np.random.default_rng(0)
+    clean = rng.integers(0, classes, 400_000)
+    noisy = flip_labels(clean, flip_for_snr(s, classes), classes, rng)
+    onehot = np.eye(classes)[noisy]
+    mean_given_clean = np.stack([onehot[clean == c].mean(axis=0) for c in range(classes)])[clean]
+    signal = mean_given_clean.var(axis=0).sum()
+    noise = (onehot - mean_given_clean).var(axis=0).sum()
+    assert signal / noise == pytest.approx(s, rel=0.02)
+
+
+def test_untrained_alignment_is_the_alignment_before_training():
+    exp = Experiment(data="teacher-linear", d=8, n_train=20, model="mlp", width=6, members=3, optimizer="gd",
+                     lr=1e-12, steps=1, tol=0.0, n_probe=80, metrics=("cka", "procrustes"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        trained = run_experiment(exp).alignment
+    floor = untrained_alignment(exp)
+    for name in exp.metrics:
+        assert floor[name] == pytest.approx(trained[name], abs=1e-6)
+    same = untrained_alignment(exp.replace(shared_init=True))
+    assert same["cka"] == pytest.approx(1.0)
+    with pytest.raises(TypeError, match="Experiment"):
+        untrained_alignment({"d": 8})
