@@ -310,10 +310,50 @@ class SampleSizeConfig(ChapterConfig):
             raise ValueError(f"widths must hold at least two distinct integers >= 1, got {self.widths!r}")
 
 
+@dataclass(frozen=True)
+class DecouplingConfig(ChapterConfig):
+    """The decoupling chapter: every configuration of the book, and a robustness grid on the linear network."""
+
+    d: int = 40  # input dimension D of the robustness grid
+    members: int = 8  # K
+    width: int = 20  # hidden width H
+    alphas: tuple[float, ...] = (0.25, 0.5, 0.8, 1.25, 2.0, 4.0)  # N/D, never 1
+    snrs: tuple[float, ...] = (0.5, 2.0, 8.0, math.inf)  # S of the noise
+    repeats: int = 3  # independent ensembles per point
+    n_probe: int = 500  # clean probe inputs
+    large_init: float = 0.3  # initial std (units of 1/sqrt(fan-in)) of the initialisation setups
+    ridge: float = 0.1  # lambda of the ridge setup
+    z: float = 2.0  # standard errors that make a counterexample significant
+    boot: int = 1000  # bootstrap resamples
+    seed: int = 0  # first seed of the repeats
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper": {},
+        "smoke": {"d": 20, "members": 4, "alphas": (0.5, 2.0), "snrs": (1.0, math.inf), "repeats": 2,
+                  "n_probe": 100, "boot": 100},
+    }
+
+    def __post_init__(self) -> None:
+        _check_snrs(self.snrs)
+        if self.d < 10 or self.members < 3 or self.width < 1 or self.repeats < 2:
+            raise ValueError("need d >= 10, members >= 3, width >= 1 and repeats >= 2, got "
+                             f"d={self.d}, members={self.members}, width={self.width}, repeats={self.repeats}")
+        counts = [a * self.d for a in self.alphas]
+        if len(self.alphas) < 2 or any(c < 1 or abs(c - round(c)) > 1e-9 or round(c) == self.d for c in counts):
+            raise ValueError(f"alphas must give two or more whole sample counts N = alpha d >= 1 other than N = d; "
+                             f"got {self.alphas}")
+        for name in ("large_init", "ridge", "z"):
+            if not (0 < getattr(self, name) < math.inf):
+                raise ValueError(f"{name} must be a finite positive number, got {getattr(self, name)!r}")
+        if self.boot < 10 or self.n_probe < 10:
+            raise ValueError(f"need boot >= 10 and n_probe >= 10, got {self.boot} and {self.n_probe}")
+
+
 # Chapter file stem -> its configuration. A test checks each chapter's parameters cell against it.
 CHAPTERS: dict[str, type[ChapterConfig]] = {
     "question": QuestionConfig,
     "linear": LinearConfig,
     "snr": SNRConfig,
     "sample_size": SampleSizeConfig,
+    "decoupling": DecouplingConfig,
 }

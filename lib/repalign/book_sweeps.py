@@ -1,0 +1,113 @@
+"""The sweeps behind the book's figures, declared in one place.
+
+Each chapter runs its own sweeps from here, and the decoupling chapter reads all of them back
+(from the result cache: the same Experiments are cache hits). A sweep is a ``Job`` of
+``repalign.multisweep``: ``(labels, base experiment, grid)``; every label set names its
+chapter.
+"""
+
+from __future__ import annotations
+
+from .experiment import Experiment
+from .metrics import METRICS
+from .multisweep import Job
+from .presets import LinearConfig, SampleSizeConfig, SNRConfig
+from .threshold import network, reference_size
+from .trends import flip_for_snr
+
+TEACHERS = {"regression": "teacher-linear", "classification": "teacher-linear-class"}
+
+
+def repeat_seeds(cfg) -> list[int]:
+    """The seeds of the independent ensembles of every grid point."""
+    return list(range(cfg.seed, cfg.seed + cfg.repeats))
+
+
+# --- the linear network ----------------------------------------------------------------------
+
+
+def linear_base(cfg: LinearConfig) -> Experiment:
+    return Experiment(d=cfg.d, members=cfg.members, width=cfg.width, n_probe=cfg.n_probe, tol=cfg.tol,
+                      steps=cfg.steps, metrics=("cka",))
+
+
+def linear_jobs(cfg: LinearConfig) -> list[Job]:
+    """Trained against theory: N/D x S x shared or independent inputs."""
+    grid = {"n_train": [round(a * cfg.d) for a in cfg.alphas], "snr": list(cfg.snrs),
+            "shared_inputs": [True, False], "seed": repeat_seeds(cfg)}
+    return [({"chapter": "linear", "network": "linear", "task": "regression", "noise_location": "labels"},
+             linear_base(cfg), grid)]
+
+
+# --- alignment against SNR -------------------------------------------------------------------------
+
+
+def snr_base(cfg: SNRConfig, net: str, task: str, noise: str) -> Experiment:
+    model, depth = network(net)
+    training = (dict(optimizer="gd", lr="auto", steps=cfg.linear_steps) if model == "linear"
+                else dict(optimizer="adam", lr=cfg.lr, steps=cfg.steps))
+    return Experiment(data=TEACHERS[task], d=cfg.d, noise=noise, n_classes=cfg.n_classes, model=model, depth=depth,
+                      width=cfg.width, members=cfg.members, loss="mse", tol=cfg.tol, n_probe=cfg.n_probe,
+                      metrics=tuple(METRICS), **training)
+
+
+def snr_sample_sizes(cfg: SNRConfig, net: str, task: str) -> dict[int, float]:
+    """N -> N / N_ref for the chapter's ratios (N >= 2)."""
+    ref = reference_size(net, d=cfg.d, width=cfg.width, n_classes=cfg.n_classes if task == "classification" else None)
+    return {max(2, round(r * ref)): r for r in cfg.n_ratios}
+
+
+def snr_jobs(cfg: SNRConfig) -> list[Job]:
+    """Every network x task x noise location, over N/N_ref x S. Without noise (S = inf) label
+    and input noise are the same run, so it is computed once, under label noise."""
+    finite = [s for s in cfg.snrs if s != float("inf")]
+    share_clean = "labels" in cfg.noises and float("inf") in cfg.snrs
+    jobs = []
+    for net in cfg.networks:
+        for task in cfg.tasks:
+            for noise in cfg.noises:
+                levels = finite if (noise == "inputs" and share_clean) else list(cfg.snrs)
+                knob = ({"flip": [flip_for_snr(s, cfg.n_classes) for s in levels]}
+                        if (task, noise) == ("classification", "labels") else {"snr": levels})
+                grid = {"n_train": list(snr_sample_sizes(cfg, net, task)), **knob, "seed": repeat_seeds(cfg)}
+                labels = {"chapter": "snr", "network": net, "task": task, "noise_location": noise}
+                jobs.append((labels, snr_base(cfg, net, task, noise), grid))
+    return jobs
+
+
+# --- sample size and width -------------------------------------------------------------------------
+
+
+def sample_size_outputs(cfg: SampleSizeConfig, task: str) -> int:
+    return 1 if task == "regression" else cfg.n_classes
+
+
+def sample_size_base(cfg: SampleSizeConfig, task: str) -> Experiment:
+    noise = dict(snr=cfg.snr) if task == "regression" else dict(flip=flip_for_snr(cfg.snr, cfg.n_classes))
+    return Experiment(data=TEACHERS[task], d=cfg.d, noise="labels", n_classes=cfg.n_classes, model="mlp",
+                      depth=cfg.depth, width=cfg.width, members=cfg.members, optimizer="adam", lr=cfg.lr, loss="mse",
+                      steps=cfg.steps, tol=cfg.tol, n_probe=cfg.n_probe, metrics=(cfg.metric,), **noise)
+
+
+def sample_size_parameters(cfg: SampleSizeConfig, width: int, task: str) -> int:
+    """P of one member of the chapter's MLP at this width."""
+    from .models import Architecture
+
+    return Architecture.of("mlp", d_in=cfg.d, width=width, depth=cfg.depth, n_out=sample_size_outputs(cfg, task),
+                           activation="relu").n_parameters
+
+
+def sample_size_sizes(cfg: SampleSizeConfig, task: str) -> list[int]:
+    """The sample sizes: the chapter's ratios times N_ref = P / outputs (N C = P), N >= 2."""
+    ref = sample_size_parameters(cfg, cfg.width, task) / sample_size_outputs(cfg, task)
+    return sorted({max(2, round(r * ref)) for r in cfg.n_ratios})
+
+
+def sample_size_jobs(cfg: SampleSizeConfig) -> list[Job]:
+    """Sample-wise sweeps (both tasks) and the model-wise width sweep (regression)."""
+    jobs = [({"chapter": "sample_size", "task": task, "sweep": "samples"}, sample_size_base(cfg, task),
+             {"n_train": sample_size_sizes(cfg, task), "seed": repeat_seeds(cfg)}) for task in TEACHERS]
+    jobs.append(({"chapter": "sample_size", "task": "regression", "sweep": "widths"},
+                 sample_size_base(cfg, "regression").replace(n_train=cfg.width_sweep_n),
+                 {"width": list(cfg.widths), "seed": repeat_seeds(cfg)}))
+    return jobs

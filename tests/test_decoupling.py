@@ -1,0 +1,74 @@
+"""repalign.decoupling: regimes, rank correlations, counterexamples and the ridge reference."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from repalign import Experiment, book_sweeps
+from repalign.decoupling import (configuration_means, counterexamples, reference_size, regime, ridge_ensemble,
+                                 spearman_interval)
+from repalign.experiment import experiment_data
+from repalign.presets import LinearConfig, SampleSizeConfig, SNRConfig
+
+
+def test_reference_size_and_regime():
+    table = pd.DataFrame({"model": ["linear", "mlp", "mlp"], "d": [50, 16, 16], "n_parameters": [1020, 145, 163],
+                          "data": ["teacher-linear", "teacher-linear", "teacher-linear-class"], "n_classes": [3, 3, 3]})
+    assert reference_size(table).tolist() == pytest.approx([50, 145, 163 / 3])
+    assert regime([0.5, 0.8, 1.0, 1.25, 1.3]).tolist() == ["below", "near", "near", "near", "above"]
+
+
+def test_spearman_interval_brackets_a_perfect_and_a_null_relation():
+    a = np.linspace(0, 1, 30)
+    perfect = spearman_interval(a, -a, boot=200)
+    assert perfect.rho == pytest.approx(-1) and perfect.high == pytest.approx(-1)
+    null = spearman_interval(a, np.random.default_rng(0).permutation(a), boot=500)
+    assert null.low < 0 < null.high  # a random pairing: the interval covers 0
+    assert np.isnan(spearman_interval([1, 2], [2, 1]).rho)  # too few points
+
+
+def points_from(a, e, se=0.01, groups=None):
+    return pd.DataFrame({"group": groups or ["g"] * len(a), "A": a, "A_se": se, "E": e, "E_se": se})
+
+
+def test_counterexamples_need_both_differences_to_be_significant():
+    pts = points_from([0.9, 0.5, 0.89], [2.0, 1.0, 0.5])
+    pairs = counterexamples(pts, within=["group"], z=2.0)
+    assert list(zip(pairs.better_aligned, pairs.other)) == [(0, 1)]  # 2 vs 1 is aligned higher, better error
+    assert counterexamples(points_from([0.9, 0.5], [2.0, 1.0], se=0.2), z=2.0).empty  # within the noise
+    # Configurations are only compared within their group.
+    assert counterexamples(points_from([0.9, 0.5], [2.0, 1.0], groups=["a", "b"]), within=["group"]).empty
+
+
+def test_configuration_means_average_the_seeds():
+    table = pd.DataFrame({"n_train": [10, 10, 20, 20], "seed": [0, 1, 0, 1], "alignment": [0.2, 0.4, 0.6, 0.6],
+                          "test_error": [1.0, 3.0, 0.5, 0.5]})
+    pts = configuration_means(table, ["n_train"])
+    assert pts.A.tolist() == pytest.approx([0.3, 0.6]) and pts.E.tolist() == pytest.approx([2.0, 0.5])
+    assert pts.A_se.iloc[0] == pytest.approx(0.1) and pts.repeats.tolist() == [2, 2]
+
+
+def test_ridge_ensemble_is_cos_squared_of_the_ridge_solutions():
+    exp = Experiment(d=20, n_train=15, snr=2.0, members=4, n_probe=3000, metrics=("cka", "procrustes"))
+    values, error = ridge_ensemble(exp, 0.1)
+    ens = experiment_data(exp)
+    b = np.stack([np.linalg.solve(x.T @ x + 15 * 0.1 * np.eye(20), x.T @ y) for x, y in zip(ens.x_train, ens.y_train)])
+    cos2 = (b @ b.T) ** 2 / np.outer((b * b).sum(1), (b * b).sum(1))
+    # On isotropic probes linear CKA of rank-one layers is cos^2 up to the probes' sampling error.
+    assert values["cka"] == pytest.approx(cos2[np.triu_indices(4, 1)].mean(), abs=0.03)
+    assert error == pytest.approx(np.mean((ens.x_probe @ b.T - ens.y_probe[:, None]) ** 2))
+    with pytest.raises(ValueError, match="ridge"):
+        ridge_ensemble(exp, 0.0)
+    with pytest.raises(ValueError, match="linear"):
+        ridge_ensemble(exp.replace(model="mlp", lr=0.01, optimizer="adam"), 0.1)
+
+
+@pytest.mark.parametrize("preset", ["paper", "smoke"])
+def test_book_sweeps_declare_valid_grids_for_every_preset(preset):
+    """Every job of every chapter builds its experiments (validation happens up front)."""
+    from repalign.sweep import grid_experiments
+
+    jobs = (book_sweeps.linear_jobs(LinearConfig.from_preset(preset)) + book_sweeps.snr_jobs(SNRConfig.from_preset(preset))
+            + book_sweeps.sample_size_jobs(SampleSizeConfig.from_preset(preset)))
+    assert all(labels["chapter"] in ("linear", "snr", "sample_size") for labels, _, _ in jobs)
+    assert sum(len(grid_experiments(base, grid)) for _, base, grid in jobs) > 0
