@@ -8,7 +8,7 @@ from repalign import Experiment, book_sweeps
 from repalign.decoupling import (configuration_means, counterexamples, reference_size, regime, ridge_ensemble,
                                  spearman_interval)
 from repalign.experiment import experiment_data
-from repalign.presets import LinearConfig, SampleSizeConfig, SNRConfig
+from repalign.presets import LinearConfig, RealDataConfig, SampleSizeConfig, SNRConfig
 
 
 def test_reference_size_and_regime():
@@ -69,6 +69,7 @@ def test_book_sweeps_declare_valid_grids_for_every_preset(preset):
     from repalign.sweep import grid_experiments
 
     jobs = (book_sweeps.linear_jobs(LinearConfig.from_preset(preset)) + book_sweeps.snr_jobs(SNRConfig.from_preset(preset))
-            + book_sweeps.sample_size_jobs(SampleSizeConfig.from_preset(preset)))
-    assert all(labels["chapter"] in ("linear", "snr", "sample_size") for labels, _, _ in jobs)
+            + book_sweeps.sample_size_jobs(SampleSizeConfig.from_preset(preset))
+            + book_sweeps.real_data_jobs(RealDataConfig.from_preset(preset)))
+    assert {labels["chapter"] for labels, _, _ in jobs} == {"linear", "snr", "sample_size", "real_data"}
     assert sum(len(grid_experiments(base, grid)) for _, base, grid in jobs) > 0

@@ -74,6 +74,9 @@ def test_window_finds_a_local_peak_and_edges_are_flagged():
     assert local.grid_location == 8.0 and not local.at_edge and (local.below, local.above) == (4.0, 16.0)
     edge = extremum(n, curve, np.zeros(6), kind="max", boot=10, window=(1.5, 5))  # neighbours outside count
     assert edge.grid_location == 2.0 and (edge.below, edge.above) == (1.0, 4.0) and not edge.at_edge
+    # 2 is the window's highest point but no local peak (its parabola bends upwards): the
+    # location stays on the grid instead of sliding to the parabola's minimum.
+    assert edge.location == pytest.approx(2.0)
     with pytest.raises(ValueError, match="window"):
         extremum(n, curve, np.zeros(6), window=(20, 3))
 

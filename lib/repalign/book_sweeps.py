@@ -11,7 +11,8 @@ from __future__ import annotations
 from .experiment import Experiment
 from .metrics import METRICS
 from .multisweep import Job
-from .presets import LinearConfig, SampleSizeConfig, SNRConfig
+from .data import native_shape, real_split
+from .presets import LinearConfig, RealDataConfig, SampleSizeConfig, SNRConfig
 from .threshold import network, reference_size
 from .trends import flip_for_snr
 
@@ -110,4 +111,71 @@ def sample_size_jobs(cfg: SampleSizeConfig) -> list[Job]:
     jobs.append(({"chapter": "sample_size", "task": "regression", "sweep": "widths"},
                  sample_size_base(cfg, "regression").replace(n_train=cfg.width_sweep_n),
                  {"width": list(cfg.widths), "seed": repeat_seeds(cfg)}))
+    return jobs
+
+
+# --- real data -------------------------------------------------------------------------------------
+
+REAL_TASKS = ("classification", "regression")
+REAL_SOURCES = ("real", "synthetic")  # the real data set, and the teacher with the same D, H and grids
+
+
+def real_data_sets(cfg: RealDataConfig) -> dict[str, dict]:
+    """Per task: the real and synthetic data names, D, H, classes, the training pool's size and the
+    probe count (the held-out split can hold fewer points than ``n_probe``)."""
+    classes = native_shape(cfg.class_data)[1]
+    sets = {"classification": {"real": cfg.class_data, "synthetic": "teacher-linear-class", "d": cfg.class_d,
+                               "width": cfg.class_width, "classes": classes},
+            "regression": {"real": cfg.reg_data, "synthetic": "teacher-linear", "d": native_shape(cfg.reg_data)[0],
+                           "width": cfg.reg_width, "classes": None}}
+    for s in sets.values():
+        split = real_split(s["real"], s["d"])
+        s["pool"], s["probes"] = len(split.x_pool), min(cfg.n_probe, len(split.x_heldout))
+        s["n_ref"] = reference_size("mlp1", d=s["d"], width=s["width"], n_classes=s["classes"])
+    return sets
+
+
+def real_data_base(cfg: RealDataConfig, sets: dict, task: str, source: str, noise: str = "labels") -> Experiment:
+    s = sets[task]
+    d = None if (source == "real" and task == "regression") else s["d"]  # real regression: native features
+    return Experiment(data=s[source], d=d, noise=noise, n_classes=sets["classification"]["classes"], model="mlp",
+                      depth=1, width=s["width"], members=cfg.members, optimizer="adam", lr=cfg.lr, loss="mse",
+                      steps=cfg.steps, tol=cfg.tol, n_probe=s["probes"], metrics=(cfg.metric,))
+
+
+def real_data_sizes(sets: dict, task: str, ratios) -> dict[int, float]:
+    """N -> N / N_ref, N >= 2 and at most the training pool."""
+    sizes = {}
+    for r in sorted(ratios):
+        sizes.setdefault(min(sets[task]["pool"], max(2, round(r * sets[task]["n_ref"]))), r)
+    return sizes
+
+
+def real_data_jobs(cfg: RealDataConfig, sets: dict | None = None) -> list[Job]:
+    """Per source and task: a sample-size sweep with label noise at ``cfg.snr``, and an SNR sweep
+    at ``cfg.snr_ratios`` for each noise location (S = inf computed once, under label noise)."""
+    sets = sets or real_data_sets(cfg)
+    classes = sets["classification"]["classes"]
+    flip = flip_for_snr(cfg.snr, classes)
+    share_clean = "labels" in cfg.noises and float("inf") in cfg.snrs
+    finite = [s for s in cfg.snrs if s != float("inf")]
+    jobs = []
+    for source in REAL_SOURCES:
+        for task in REAL_TASKS:
+            knob = {"snr": cfg.snr} if task == "regression" else {"flip": flip}
+            jobs.append(({"chapter": "real_data", "source": source, "task": task, "sweep": "samples",
+                          "noise_location": "labels"},
+                         real_data_base(cfg, sets, task, source).replace(**knob),
+                         {"n_train": list(real_data_sizes(sets, task, cfg.n_ratios)), "seed": repeat_seeds(cfg)}))
+            for noise in cfg.noises:
+                levels = finite if (noise == "inputs" and share_clean) else list(cfg.snrs)
+                if not levels:
+                    continue
+                knob = ({"flip": [flip_for_snr(s, classes) for s in levels]}
+                        if (task, noise) == ("classification", "labels") else {"snr": levels})
+                jobs.append(({"chapter": "real_data", "source": source, "task": task, "sweep": "snr",
+                              "noise_location": noise},
+                             real_data_base(cfg, sets, task, source, noise),
+                             {"n_train": list(real_data_sizes(sets, task, cfg.snr_ratios)), **knob,
+                              "seed": repeat_seeds(cfg)}))
     return jobs

@@ -310,6 +310,71 @@ class SampleSizeConfig(ChapterConfig):
             raise ValueError(f"widths must hold at least two distinct integers >= 1, got {self.widths!r}")
 
 
+
+_CLASSIFICATION_SETS = Literal["fashion-mnist", "mnist", "digits"]  # real classification sets (repalign.data)
+_REGRESSION_SETS = Literal["concrete", "diabetes"]  # real regression sets (repalign.data)
+_REAL_DIM = {"fashion-mnist": 784, "mnist": 784, "digits": 64}
+
+
+@dataclass(frozen=True)
+class RealDataConfig(ChapterConfig):
+    """The real-data chapter: an image classification set and a tabular regression set, each
+    swept in N through its interpolation threshold and in S below and above it, next to a
+    synthetic teacher of the same input dimension trained by the same networks and budget.
+
+    Sample sizes are ``n_ratios`` (and ``snr_ratios``) times N_ref: P for regression, P / C for
+    C-class classification. The regression set keeps its native features (standardised); the
+    classification set is projected on its first ``class_d`` principal components.
+    """
+
+    class_data: _CLASSIFICATION_SETS = "fashion-mnist"  # the classification set
+    reg_data: _REGRESSION_SETS = "concrete"  # the regression set (native features)
+    class_d: int = 40  # principal components D kept of the images
+    class_width: int = 40  # hidden width H of the classification MLP
+    reg_width: int = 12  # hidden width H of the regression MLP
+    members: int = 6  # K
+    snr: float = 2.0  # S of the sample-size sweep (label noise; classification: flips at the equivalent S)
+    n_ratios: tuple[float, ...] = (0.125, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0)  # N / N_ref of the sample-size sweep
+    snrs: tuple[float, ...] = (0.25, 1.0, 4.0, math.inf)  # S of the SNR sweep
+    snr_ratios: tuple[float, ...] = (0.5, 2.0)  # N / N_ref of the SNR sweep: below and above the threshold
+    noises: tuple[str, ...] = _NOISES  # noise locations of the SNR sweep, among "labels", "inputs"
+    metric: _METRIC_NAMES = "cka"  # the metric of the figures
+    repeats: int = 3  # independent ensembles per point
+    steps: int = 3000  # Adam budget (full batch)
+    lr: float = 0.01  # Adam's constant learning rate
+    tol: float = 1e-5  # interpolated: train loss below tol times its initial value
+    n_probe: int = 1000  # held-out probes (capped by the held-out split)
+    boot: int = 2000  # bootstrap resamples of the repeats
+    workers: int = 2  # processes of the sweep (1: serial)
+    seed: int = 0  # first seed of the repeats
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper": {},
+        "smoke": {"class_data": "digits", "reg_data": "diabetes", "class_d": 10, "class_width": 8, "reg_width": 4,
+                  "members": 3, "n_ratios": (0.3, 1.0, 3.0), "snrs": (1.0, math.inf), "snr_ratios": (0.5,),
+                  "noises": ("labels",), "repeats": 2, "steps": 60, "n_probe": 60, "boot": 100, "workers": 1},
+    }
+
+    def __post_init__(self) -> None:
+        _check_snrs(self.snrs)
+        _check_choices("noises", self.noises, _NOISES)
+        _check_ratios("n_ratios", self.n_ratios, 3)
+        _check_ratios("snr_ratios", self.snr_ratios, 1)
+        if self.members < 3 or self.repeats < 2 or self.class_width < 1 or self.reg_width < 1:
+            raise ValueError("need members >= 3 (a jackknife needs three), repeats >= 2 (a spread needs two), "
+                             f"class_width >= 1 and reg_width >= 1, got members={self.members}, "
+                             f"repeats={self.repeats}, class_width={self.class_width}, reg_width={self.reg_width}")
+        if not 2 <= self.class_d <= _REAL_DIM[self.class_data]:
+            raise ValueError(f"class_d must lie in [2, {_REAL_DIM[self.class_data]}] for {self.class_data}, "
+                             f"got {self.class_d}")
+        if not (self.snr > 0) or self.boot < 10:
+            raise ValueError(f"need snr > 0 (inf allowed) and boot >= 10, got snr={self.snr}, boot={self.boot}")
+        if not (self.lr > 0 and math.isfinite(self.lr)) or not (self.tol >= 0 and math.isfinite(self.tol)):
+            raise ValueError(f"need a finite lr > 0 and a finite tol >= 0, got lr={self.lr}, tol={self.tol}")
+        if self.steps < 1 or self.n_probe < 10 or self.workers < 1 or self.seed < 0:
+            raise ValueError(f"need steps >= 1, n_probe >= 10, workers >= 1 and seed >= 0, got steps={self.steps}, "
+                             f"n_probe={self.n_probe}, workers={self.workers}, seed={self.seed}")
+
 @dataclass(frozen=True)
 class DecouplingConfig(ChapterConfig):
     """The decoupling chapter: every configuration of the book, and a robustness grid on the linear network."""
@@ -356,4 +421,5 @@ CHAPTERS: dict[str, type[ChapterConfig]] = {
     "snr": SNRConfig,
     "sample_size": SampleSizeConfig,
     "decoupling": DecouplingConfig,
+    "real_data": RealDataConfig,
 }

@@ -115,16 +115,17 @@ def interpolation_threshold(x, interpolated, groups, *, side: str = "largest") -
                      float(found.min()), float(found.max()), next_up)
 
 
-def _vertex(lx: np.ndarray, y: np.ndarray, i: int) -> float:
+def _vertex(lx: np.ndarray, y: np.ndarray, i: int, kind: str) -> float:
     """The vertex of the parabola through the extremum and its two neighbours, in log x.
 
-    At the ends of the grid, or where the three points give no interior vertex, the grid
-    value itself.
+    At the ends of the grid, or where the parabola does not bend the way ``kind`` needs (the
+    point is the extreme one within a window but not a local extremum of the curve), the
+    grid value itself.
     """
     if i == 0 or i == len(lx) - 1:
         return float(lx[i])
     (a, b, _c) = np.polyfit(lx[i - 1:i + 2], y[i - 1:i + 2], 2)
-    if a == 0:
+    if (a <= 0) if kind == "min" else (a >= 0):
         return float(lx[i])
     return float(np.clip(-b / (2 * a), lx[i - 1], lx[i + 1]))
 
@@ -144,7 +145,7 @@ def _location(lx: np.ndarray, curve: np.ndarray, kind: str, allowed: np.ndarray)
     if i is None:
         return math.nan
     j = int(np.flatnonzero(np.flatnonzero(good) == i)[0])  # its index among the finite points
-    return _vertex(lx[good], curve[good], j)
+    return _vertex(lx[good], curve[good], j, kind)
 
 
 @dataclass(frozen=True)
