@@ -115,6 +115,15 @@ def _check_snrs(snrs: tuple[float, ...]) -> None:
         raise ValueError(f"snrs must hold at least two distinct positive numbers (inf allowed), got {snrs!r}")
 
 
+def _check_alphas(alphas: tuple[float, ...], d: int, *, minimum: int) -> None:
+    """At least ``minimum`` ratios N/D, each a whole sample count N >= 1, never N = D."""
+    counts = [a * d for a in alphas]
+    if len(alphas) < minimum or any(c < 1 or abs(c - round(c)) > 1e-9 or round(c) == d for c in counts):
+        several = "" if minimum == 1 else "two or more "
+        raise ValueError(f"alphas must give {several}whole sample counts N = alpha d >= 1 other than N = d; "
+                         f"got {alphas}")
+
+
 @dataclass(frozen=True)
 class QuestionConfig(ChapterConfig):
     """The opening chapter: closed-form alignment and test error of the linear network."""
@@ -180,9 +189,7 @@ class LinearConfig(ChapterConfig):
         if self.d < 10 or self.members < 2 or self.width < 1 or self.repeats < 2:
             raise ValueError("need d >= 10, members >= 2, width >= 1 and repeats >= 2 (a spread needs two), got "
                              f"d={self.d}, members={self.members}, width={self.width}, repeats={self.repeats}")
-        counts = [a * self.d for a in self.alphas]
-        if not self.alphas or any(c < 1 or abs(c - round(c)) > 1e-9 or round(c) == self.d for c in counts):
-            raise ValueError(f"alphas must give whole sample counts N = alpha d >= 1 other than N = d; got {self.alphas}")
+        _check_alphas(self.alphas, self.d, minimum=1)
         if not (0 < self.spike_snr < math.inf):
             raise ValueError(f"spike_snr must be a finite positive number, got {self.spike_snr}")
         if self.spike_draws < 2 or self.spike_inputs < 2 or self.ridge_draws < 2:
@@ -403,10 +410,7 @@ class DecouplingConfig(ChapterConfig):
         if self.d < 10 or self.members < 3 or self.width < 1 or self.repeats < 2:
             raise ValueError("need d >= 10, members >= 3, width >= 1 and repeats >= 2, got "
                              f"d={self.d}, members={self.members}, width={self.width}, repeats={self.repeats}")
-        counts = [a * self.d for a in self.alphas]
-        if len(self.alphas) < 2 or any(c < 1 or abs(c - round(c)) > 1e-9 or round(c) == self.d for c in counts):
-            raise ValueError(f"alphas must give two or more whole sample counts N = alpha d >= 1 other than N = d; "
-                             f"got {self.alphas}")
+        _check_alphas(self.alphas, self.d, minimum=2)
         for name in ("large_init", "ridge", "z"):
             if not (0 < getattr(self, name) < math.inf):
                 raise ValueError(f"{name} must be a finite positive number, got {getattr(self, name)!r}")
