@@ -15,6 +15,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, get_args, get_origin
 
+from .data.registry import TASKS, dataset, names
+
 PRESET_NAMES = ("paper", "smoke")
 
 
@@ -203,7 +205,7 @@ class LinearConfig(ChapterConfig):
 
 _METRIC_NAMES = Literal["cka", "cka_debiased", "cka_rbf", "procrustes", "mutual_knn"]  # repalign.metrics.METRICS
 _NETWORKS = ("linear", "mlp1", "mlp2")  # the linear network; ReLU MLPs with one and two hidden layers
-_TASKS = ("regression", "classification")
+_TASKS = TASKS  # "regression", "classification"
 _NOISES = ("labels", "inputs")
 
 
@@ -318,9 +320,8 @@ class SampleSizeConfig(ChapterConfig):
 
 
 
-_CLASSIFICATION_SETS = Literal["fashion-mnist", "mnist", "digits"]  # real classification sets (repalign.data)
-_REGRESSION_SETS = Literal["concrete", "diabetes"]  # real regression sets (repalign.data)
-_REAL_DIM = {"fashion-mnist": 784, "mnist": 784, "digits": 64}
+_CLASSIFICATION_SETS = Literal[names(task="classification", synthetic=False)]  # from the data-set registry
+_REGRESSION_SETS = Literal[names(task="regression", synthetic=False)]
 
 
 @dataclass(frozen=True)
@@ -371,9 +372,9 @@ class RealDataConfig(ChapterConfig):
             raise ValueError("need members >= 3 (a jackknife needs three), repeats >= 2 (a spread needs two), "
                              f"class_width >= 1 and reg_width >= 1, got members={self.members}, "
                              f"repeats={self.repeats}, class_width={self.class_width}, reg_width={self.reg_width}")
-        if not 2 <= self.class_d <= _REAL_DIM[self.class_data]:
-            raise ValueError(f"class_d must lie in [2, {_REAL_DIM[self.class_data]}] for {self.class_data}, "
-                             f"got {self.class_d}")
+        native_d = dataset(self.class_data).input_dim
+        if not 2 <= self.class_d <= native_d:
+            raise ValueError(f"class_d must lie in [2, {native_d}] for {self.class_data}, got {self.class_d}")
         if not (self.snr > 0) or self.boot < 10:
             raise ValueError(f"need snr > 0 (inf allowed) and boot >= 10, got snr={self.snr}, boot={self.boot}")
         if not (self.lr > 0 and math.isfinite(self.lr)) or not (self.tol >= 0 and math.isfinite(self.tol)):
