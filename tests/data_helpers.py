@@ -1,0 +1,39 @@
+"""Helpers shared by the tests of repalign.data (tests/test_data_*.py).
+
+Statistical tolerances are 4 standard errors of the estimator under test (a false alarm for a
+correct implementation has probability ~6e-5 per check; the seeds are fixed, so each check is
+deterministic anyway):
+- a frequency p from n draws: SE = sqrt(p (1 - p) / n) (binomial);
+- a variance s^2 of M independent Gaussian draws: SE = sigma^2 sqrt(2 / (M - 1)) (chi-square);
+  for non-Gaussian draws SE = sqrt((m4 - m2^2) / M) with the sample moments.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from repalign import data
+
+SYNTHETIC_ARGS = {"d": 12, "n_classes": 4, "teacher_width": 30}
+
+
+def ensemble(name, **kwargs):
+    """make_ensemble_data with small defaults (synthetic: d=12, 4 classes, width 30)."""
+    base = dict(members=2, n_train=40, n_probe=300)
+    if data.is_synthetic(name):
+        base.update(SYNTHETIC_ARGS)
+    base.update(kwargs)
+    return data.make_ensemble_data(name, **base)
+
+
+def binomial_se(p, n):
+    return math.sqrt(p * (1 - p) / n)
+
+
+def variance_se(values):
+    """Standard error of the sample variance from the sample's own second and fourth moments."""
+    centred = values - values.mean()
+    m2, m4 = np.mean(centred**2), np.mean(centred**4)
+    return math.sqrt((m4 - m2**2) / values.size)
