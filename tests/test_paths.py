@@ -45,11 +45,15 @@ def test_root_is_found_above_the_current_directory(a_book):
     assert paths.build_dir() == a_book / "_build"
     assert paths.runs_dir() == a_book / "_build" / "runs"
     assert paths.smoke_dir() == a_book / "_build" / "smoke"
+    assert paths.html_dir() == a_book / "_build" / "html"
+    assert paths.build_log() == a_book / "_build" / "jupyter-book.log"
 
 
 def test_an_explicit_root_is_used_as_given(tmp_path):
     assert paths.chapters_dir(tmp_path) == tmp_path / "chapters"
     assert paths.runs_dir(tmp_path) == tmp_path / "_build" / "runs"
+    smoke = paths.smoke_dir(tmp_path)                                  # the smoke build has its own _build
+    assert paths.html_dir(smoke) == tmp_path / "_build" / "smoke" / "_build" / "html"
 
 
 def test_repalign_root_wins_and_must_hold_the_marker(a_book, tmp_path, clean_env):

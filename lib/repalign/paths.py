@@ -68,6 +68,16 @@ def smoke_dir(root: Path | None = None) -> Path:
     return build_dir(root) / "smoke"
 
 
+def html_dir(root: Path | None = None) -> Path:
+    """Where ``jupyter-book build`` of ``root`` (the book, or the smoke staging folder) writes HTML."""
+    return build_dir(root) / "html"
+
+
+def build_log(root: Path | None = None) -> Path:
+    """The full log of the last ``jupyter-book build`` of ``root``, beside its output."""
+    return build_dir(root) / "jupyter-book.log"
+
+
 # --- per-user cache ---------------------------------------------------------------------------
 
 def user_cache_dir() -> Path:
