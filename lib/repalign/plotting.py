@@ -65,3 +65,41 @@ def log_ratio_axis(ax, ticks=(0.1, 0.2, 0.5, 1, 2, 5, 10), label: str = "$N/D$")
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(label)
+
+
+# --- an SNR axis with S = inf on it ---------------------------------------------------------
+
+INF_OFFSET = 10**1.2  # S = inf is drawn this factor beyond the largest finite S
+BREAK = (10**0.45, 10**0.75)  # the white band that breaks the axis before inf, as factors of the largest finite S
+
+
+def _finite(snrs) -> list[float]:
+    return [float(s) for s in np.asarray(snrs, dtype=float).reshape(-1) if math.isfinite(s)]
+
+
+def inf_position(snrs) -> float:
+    """Where S = inf sits on a log axis: INF_OFFSET times the largest finite S of the grid (1 if none)."""
+    finite = _finite(snrs)
+    return (max(finite) if finite else 1.0) * INF_OFFSET
+
+
+def snr_positions(values, snrs=None) -> np.ndarray:
+    """x positions of SNR values on a log axis: finite S at itself, inf at :func:`inf_position`.
+
+    ``snrs``: the sweep's grid, which sets where inf goes; the values themselves by default.
+    """
+    values = np.asarray(values, dtype=float)
+    return np.where(np.isinf(values), inf_position(values if snrs is None else snrs), values)
+
+
+def snr_axis(ax, snrs, *, axis_break: bool = True) -> None:
+    """A log x axis for the SNR grid ``snrs``: ticks at its finite powers of ten (all its finite
+    values if none is one) and at inf, labelled "∞", no minor ticks; ``axis_break`` draws a white
+    band between the largest finite S and inf, so that the distance to inf is not read as data."""
+    finite = _finite(snrs)
+    ax.set_xscale("log")
+    ticks = [s for s in finite if math.log10(s).is_integer()] or finite
+    ax.set_xticks(ticks + [inf_position(snrs)], [f"{s:g}" for s in ticks] + [r"$\infty$"])
+    ax.minorticks_off()
+    if finite and axis_break:
+        ax.axvspan(max(finite) * BREAK[0], max(finite) * BREAK[1], color="white", zorder=3)

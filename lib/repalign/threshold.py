@@ -231,3 +231,67 @@ def extremum(x, values, groups, *, kind: str = "min", boot: int = 2000, level: f
                     below=float(grid[i - 1]) if i > 0 else math.nan,
                     above=float(grid[i + 1]) if i < grid.size - 1 else math.nan,
                     at_edge=i in (0, grid.size - 1))
+
+
+# --- extrema near a measured threshold ------------------------------------------------------
+
+NEAR_FACTOR = 2.0  # an extremum within this factor of N* (either side) counts as near the threshold
+NEAR = "near the threshold"
+AWAY = "away from the threshold"
+AT_EDGE = "at an end of the grid, so no interior extremum"
+NO_THRESHOLD = "no threshold in the grid"
+NEAR_VERDICTS = (NEAR, AWAY, AT_EDGE, NO_THRESHOLD)
+
+
+def _check_factor(factor) -> float:
+    if isinstance(factor, bool) or not isinstance(factor, (int, float, np.integer, np.floating)) or not factor > 1:
+        raise ValueError(f"factor must be a number > 1, got {factor!r}")
+    return float(factor)
+
+
+def threshold_window(n_star: float, factor: float = NEAR_FACTOR) -> tuple[float, float] | None:
+    """``(N*/factor, N* factor)``: where to look for an extremum near the measured threshold.
+
+    None when nothing interpolated (``n_star`` is NaN): then the whole grid is searched.
+    """
+    factor = _check_factor(factor)
+    return (n_star / factor, n_star * factor) if np.isfinite(n_star) else None
+
+
+def near_threshold_verdict(ext: Extremum, n_star: float, factor: float = NEAR_FACTOR) -> str:
+    """Whether an extremum of a sample-size sweep lies near the measured threshold N*.
+
+    One of NEAR_VERDICTS: no threshold when N* is NaN; no interior extremum when it sits at an
+    end of the grid (a bound, not a location); near when N*/factor <= location <= factor N*
+    (bounds included); away otherwise.
+    """
+    factor = _check_factor(factor)
+    if not np.isfinite(n_star):
+        return NO_THRESHOLD
+    if ext.at_edge:
+        return AT_EDGE
+    return NEAR if 1 / factor <= ext.location / n_star <= factor else AWAY
+
+
+def local_peak(x, values, groups, n_star: float, *, factor: float = NEAR_FACTOR, boot: int = 2000,
+               seed: int = 0) -> tuple[Extremum | None, float | None]:
+    """The highest local maximum of the mean curve within a factor ``factor`` of ``n_star``.
+
+    A local maximum is a grid point above both its grid neighbours, so a bump on a falling
+    curve counts even where the curve is highest elsewhere. Returns (its :func:`extremum`,
+    located between its two neighbours, and the lowest mean value at smaller x), or
+    (None, None) when ``n_star`` is NaN or the curve has no local maximum there.
+    """
+    factor = _check_factor(factor)
+    grid, curve = mean_curve(x, values, groups)
+    if not np.isfinite(n_star):
+        return None, None
+    peaks = [i for i in range(1, grid.size - 1) if n_star / factor <= grid[i] <= n_star * factor
+             and curve[i] > curve[i - 1] and curve[i] > curve[i + 1]]
+    if not peaks:
+        return None, None
+    i = max(peaks, key=lambda k: curve[k])
+    # The window holds grid[i] alone; its neighbours still shape the parabola.
+    window = (math.nextafter(grid[i - 1], math.inf), math.nextafter(grid[i + 1], -math.inf))
+    ext = extremum(x, values, groups, kind="max", boot=boot, seed=seed, window=window)
+    return ext, float(np.nanmin(curve[:i]))

@@ -173,3 +173,30 @@ def snr_for_flip(flip: float, n_classes: int) -> float:
         raise ValueError(f"flip must be a probability in [0, 1 - 1/C) = [0, {top:.4g}), got {flip!r}")
     kappa = 1.0 - flip * classes / (classes - 1)
     return math.inf if kappa == 1.0 else kappa**2 / (1.0 - kappa**2)
+
+
+SNR_DIGITS = 6  # significant digits that map a flip back onto the SNR grid it was made from
+
+
+def equivalent_snr(flip, snr, n_classes) -> np.ndarray:
+    """The SNR axis of a sweep table, label flips included: one value per row.
+
+    A row with ``flip > 0`` gets the equivalent SNR of its flip (:func:`snr_for_flip`),
+    rounded to SNR_DIGITS significant digits so that a flip made by :func:`flip_for_snr`
+    maps back to exactly the S it came from (4.0, not 3.9999999999999982); every other row
+    (regression, input noise, no flips: ``flip == 0``) keeps its ``snr``. ``flip``, ``snr``:
+    columns (or scalars); ``n_classes``: a column or one integer, read only where flips are.
+    """
+    flip = np.atleast_1d(np.asarray(flip, dtype=float))
+    if flip.ndim != 1:
+        raise ValueError(f"flip must be one column (1-d), got shape {flip.shape}")
+    columns = {"snr": np.asarray(snr, dtype=float), "n_classes": np.asarray(n_classes, dtype=object)}
+    for name, column in columns.items():
+        if column.ndim > 1 or column.size not in (1, flip.size):
+            raise ValueError(f"{name} must be one value or a column as long as flip ({flip.size}), "
+                             f"got shape {column.shape}")
+    out = np.broadcast_to(columns["snr"].reshape(-1), flip.shape).astype(float)  # a writable copy
+    classes = np.broadcast_to(columns["n_classes"].reshape(-1), flip.shape)
+    for i in np.flatnonzero(flip > 0):  # NaN flips compare False: they keep their snr
+        out[i] = float(f"{snr_for_flip(float(flip[i]), classes[i]):.{SNR_DIGITS}g}")
+    return out
