@@ -1,0 +1,76 @@
+"""Tables for readers: a chapter's setup and its result tables, formatted for the page.
+
+    display(setup_table(cfg))                                   # parameter, value, meaning
+    display(reader_table(frame, {"rho": "Spearman ρ"}, digits=2))
+
+Both return a pandas ``Styler`` without the index column, so that the rendered book shows a
+small table with readable headers instead of a dataclass repr or a raw data frame.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import io
+import math
+import numbers
+import tokenize
+from collections.abc import Mapping
+
+import pandas as pd
+
+
+def format_value(value, digits: int = 3) -> str:
+    """A value as a reader writes it: ``∞`` for inf, ``0.25`` not ``0.25000``, tuples as lists."""
+    if isinstance(value, (bool,)):
+        return "yes" if value else "no"
+    if isinstance(value, (tuple, list)):
+        return ", ".join(format_value(v, digits) for v in value)
+    if isinstance(value, numbers.Integral):
+        return f"{value:d}"
+    if isinstance(value, numbers.Real):
+        if math.isinf(value):
+            return "∞" if value > 0 else "−∞"
+        return "—" if math.isnan(value) else f"{value:.{digits}g}"
+    return "—" if value is None else str(value)
+
+
+def field_notes(cls) -> dict[str, str]:
+    """The comment after each field of a dataclass, read from its source (written once, there)."""
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):  # no source file (an interactive class): no notes
+        return {}
+    fields = {f.name for f in dataclasses.fields(cls)}
+    notes, line_start = {}, None
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.NEWLINE or tok.type == tokenize.NL:
+            line_start = None
+        elif line_start is None and tok.type == tokenize.NAME:
+            line_start = tok.string
+        elif tok.type == tokenize.COMMENT and line_start in fields and line_start not in notes:
+            notes[line_start] = tok.string.lstrip("# ").strip()
+    return notes
+
+
+def setup_table(cfg, *, digits: int = 4) -> "pd.io.formats.style.Styler":
+    """The values a chapter actually uses: one row per parameter, with what it means."""
+    notes = field_notes(type(cfg))
+    rows = [{"parameter": f.name, "value": format_value(getattr(cfg, f.name), digits),
+             "meaning": notes.get(f.name, "")} for f in dataclasses.fields(cfg)]
+    return _styled(pd.DataFrame(rows))
+
+
+def reader_table(frame: pd.DataFrame, headers: Mapping[str, str] | None = None, *,
+                 digits: int = 3) -> "pd.io.formats.style.Styler":
+    """``frame`` for the page: only the columns named in ``headers`` (all if None), renamed,
+    numbers to ``digits`` significant digits, no index column."""
+    shown = frame if headers is None else frame[list(headers)].rename(columns=dict(headers))
+    shown = shown.reset_index(drop=True)
+    formatted = shown.apply(lambda column: [format_value(v, digits) for v in column])
+    return _styled(formatted)
+
+
+def _styled(frame: pd.DataFrame):
+    return frame.style.hide(axis="index").set_table_styles(
+        [{"selector": "th, td", "props": [("text-align", "left"), ("padding", "0.15em 0.8em")]}])
