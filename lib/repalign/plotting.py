@@ -8,14 +8,21 @@ from collections.abc import Sequence
 import matplotlib as mpl
 import numpy as np
 
+# The page shows a figure about 720 px wide, whatever its size in inches: a font of f points in a
+# figure W inches wide reads as about 10 f / W pixels. Figures are at most PAGE_WIDTH inches wide
+# and no text is smaller than 9 points, so that nothing reads below 11 px.
+PAGE_WIDTH = 8.0
 STYLE = {
-    "figure.figsize": (8.0, 3.4),
+    "figure.figsize": (PAGE_WIDTH, 3.4),
     "figure.dpi": 110,
     "savefig.dpi": 150,
-    "font.size": 10,
-    "axes.titlesize": 10,
-    "axes.labelsize": 10,
-    "legend.fontsize": 8.5,
+    "font.size": 10.5,
+    "axes.titlesize": 10.5,
+    "axes.labelsize": 10.5,
+    "xtick.labelsize": 9.5,
+    "ytick.labelsize": 9.5,
+    "legend.fontsize": 9,
+    "legend.title_fontsize": 9,
     "legend.frameon": False,
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -52,7 +59,7 @@ def mark_threshold(ax, x: float = 1.0, label: str = "$N = D$") -> None:
     """Draw the interpolation threshold as a labelled vertical line."""
     ax.axvline(x, color=THRESHOLD_COLOR, linestyle="--", linewidth=1.0, zorder=0)
     ax.annotate(label, xy=(x, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12),
-                textcoords="offset points", color=THRESHOLD_COLOR, fontsize=8.5)
+                textcoords="offset points", color=THRESHOLD_COLOR, fontsize=9)
 
 
 def log_ratio_axis(ax, ticks=(0.1, 0.2, 0.5, 1, 2, 5, 10), label: str = "$N/D$") -> None:
