@@ -6,6 +6,7 @@ book serves itself.
 """
 
 import functools
+import html.parser
 import http.server
 import re
 import shutil
@@ -59,6 +60,61 @@ def rendered_dom(url: str, tmp_path) -> str:
     return result.stdout
 
 
+class VisibleText(html.parser.HTMLParser):
+    """The text a reader sees without clicking: no scripts, styles, or collapsed cells."""
+
+    HIDDEN = {"script", "style", "details", "head", "noscript", "template"}
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+    def __init__(self):
+        super().__init__()
+        self.depth, self.chunks = 0, []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.VOID and (self.depth or tag in self.HIDDEN):
+            self.depth += 1
+
+    def handle_endtag(self, tag):
+        if self.depth and tag not in self.VOID:
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if not self.depth:
+            self.chunks.append(data)
+
+
+def visible_text(dom: str) -> str:
+    parser = VisibleText()
+    parser.feed(dom[dom.index('<article class="bd-article"'):])
+    return " ".join(" ".join(parser.chunks).split())
+
+
+# What a reader must never see on a page: the run's diagnostics, the build machine, raw Python.
+UNWANTED = {
+    "a warning": re.compile(r"Warning\b|\bWARNING\b"),
+    "a traceback": re.compile(r"Traceback \(most recent call last\)|\w+Error: "),
+    "a local path": re.compile(r"(?<![\w.])/(?:work|tmp|home|root|usr|var)/|site-packages|\.venv/"),
+    "a parameter listing of None": re.compile(r"\b\w+ = None\b"),
+    "a dataclass repr": re.compile(r"\b[A-Z]\w*(?:Config|Result|Experiment)\(\w+="),
+    "a bare None": re.compile(r"(?<![\w'\"])None(?![\w'\"])"),
+}
+
+
+def reader_problems(text: str) -> list[str]:
+    return [f"{what}: ...{text[max(m.start() - 60, 0):m.end() + 60]}..."
+            for what, pattern in UNWANTED.items() for m in [pattern.search(text)] if m]
+
+
+def test_reader_problems_are_found_in_constructed_pages():
+    clean = '<article class="bd-article"><p>Alignment rises.</p><details><pre>d = None</pre></details></article>'
+    assert reader_problems(visible_text(clean)) == []
+    for shown in ("<pre>/work/main/lib/repalign/x.py:3: RuntimeWarning: invalid value</pre>",
+                  "<pre>d = None  # input dimension</pre>", "<pre>SNRConfig(d=16, width=8)</pre>",
+                  "<pre>Traceback (most recent call last):</pre>", "<td>None</td>"):
+        page = f'<article class="bd-article"><p>Text.</p>{shown}</article>'
+        assert reader_problems(visible_text(page)), shown
+
+
 def fetch(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=10) as response:
         return response.read()
@@ -78,6 +134,7 @@ def test_page_loads_with_rendered_math_and_figures(site, page, tmp_path):
     for src in re.findall(r'<img[^>]*\ssrc="([^"]+)"', article):
         image = fetch(urllib.parse.urljoin(site + page, src))
         assert image.startswith(PNG_SIGNATURE) and len(image) > 1000, src
+    assert not reader_problems(visible_text(dom)), reader_problems(visible_text(dom))
     external = re.findall(r'<(?:script|link)[^>]*\s(?:src|href)="(https?://(?!127\.0\.0\.1)[^"]+)"', dom)
     assert not external, f"the page loads from the network: {external}"
 
