@@ -40,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import repalign.metrics as metrics  # noqa: E402
-from repalign.metrics import alignment_matrix, cka  # noqa: E402
+from repalign.metrics import alignment_matrix, allpairs, cka  # noqa: E402
 
 TOLERANCE = 1e-10
 MEMORY_LIMIT = 2 * 10**9  # "2 GB"
@@ -75,13 +75,13 @@ def pair_loop(function, reps: np.ndarray, pairs) -> dict:
 @contextlib.contextmanager
 def forced_linear_form(form: str | None):
     """Make alignment_matrix use the given linear-CKA form (None: its own choice)."""
-    original = metrics._linear_form
+    original = allpairs._linear_form
     if form is not None:
-        metrics._linear_form = lambda *args: form
+        allpairs._linear_form = lambda *args: form
     try:
         yield
     finally:
-        metrics._linear_form = original
+        allpairs._linear_form = original
 
 
 def best_time(function, repeats: int, warm_up: bool = True):
@@ -115,7 +115,7 @@ def print_table(rows, reference: str) -> None:
 def part_one(members: int, n: int, width: int, textbook_pairs: int, repeats: int) -> bool:
     reps = make_ensemble(members, n, width)
     pairs = [(i, j) for i in range(members) for j in range(i + 1, members)]
-    form = metrics._linear_form([width] * members, n, metrics.DEFAULT_MAX_BYTES)
+    form = allpairs._linear_form([width] * members, n, metrics.DEFAULT_MAX_BYTES)
     other = "features" if form == "gram" else "gram"
     print(f"\n== Part 1: K={members}, n={n}, width={width}, {len(pairs)} pairs; "
           f"alignment_matrix chooses the {form} form ==")
@@ -164,7 +164,7 @@ def part_one(members: int, n: int, width: int, textbook_pairs: int, repeats: int
 def part_two(members: int, n: int, width: int, loop_pairs: int, repeats: int) -> bool:
     reps = make_ensemble(members, n, width)
     pairs = [(i, j) for i in range(members) for j in range(i + 1, members)]
-    form = metrics._linear_form([width] * members, n, metrics.DEFAULT_MAX_BYTES)
+    form = allpairs._linear_form([width] * members, n, metrics.DEFAULT_MAX_BYTES)
     print(f"\n== Part 2: K={members}, n={n}, width={width}, {len(pairs)} pairs; Gram stack would be "
           f"{members * n * n * 8 / MIB:.0f} MiB; default max_bytes "
           f"{metrics.DEFAULT_MAX_BYTES / MIB:.0f} MiB; alignment_matrix chooses the {form} form ==")

@@ -1,10 +1,14 @@
+import os
 import shutil
+import subprocess
+import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from repalign import paths
+from repalign import Experiment, paths
 
 BROKEN_CHAPTER = textwrap.dedent('''\
     ---
@@ -38,3 +42,64 @@ def broken_book(tmp_path) -> Path:
     (tmp_path / "chapters" / "broken.md").write_text(BROKEN_CHAPTER)
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: chapters/broken\n")
     return tmp_path
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """The experiments a sweep actually computes (not read from the cache), in order."""
+    from repalign import sweep as sweep_module
+
+    calls = []
+    real = sweep_module.compute_entry
+
+    def counting(exp, threads=None):
+        calls.append(exp)
+        return real(exp, threads)
+
+    monkeypatch.setattr(sweep_module, "compute_entry", counting)
+    return calls
+
+
+@dataclass(frozen=True)
+class SlowSweep:
+    """A sweep of 16 points that takes seconds, for the resume and concurrent-writer tests."""
+
+    fields: tuple = (("d", 60), ("members", 3), ("n_probe", 200), ("steps", 20000), ("tol", 1e-10))
+    grid: tuple = (("n_train", (10, 20, 30, 40, 80, 90, 100, 110)), ("seed", (0, 1)))
+    points: int = 16
+
+    @property
+    def base(self) -> Experiment:
+        return Experiment(**dict(self.fields))
+
+    def script(self) -> str:
+        grid = {name: list(values) for name, values in self.grid}
+        return textwrap.dedent(f"""
+            import sys
+            from repalign import Experiment
+            from repalign.cache import ResultCache
+            from repalign.sweep import sweep
+            sweep(Experiment(**{dict(self.fields)!r}), {grid!r}, cache=ResultCache(sys.argv[1]), progress=False)
+        """)
+
+    def start(self, folder: Path, *, one_thread: bool = False) -> subprocess.Popen:
+        """The sweep in another process, writing into the cache ``folder``."""
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"} if one_thread else None
+        return subprocess.Popen([sys.executable, "-c", self.script(), str(folder)], env=env)
+
+    @staticmethod
+    def entries(folder: Path) -> int:
+        """Complete entries in a cache folder (the json is written last)."""
+        return len(list(folder.glob("*.json"))) if folder.exists() else 0
+
+    def run_here(self, folder: Path):
+        from repalign.cache import ResultCache
+        from repalign.sweep import sweep
+
+        grid = {name: list(values) for name, values in self.grid}
+        return sweep(self.base, grid, cache=ResultCache(folder), progress=False)
+
+
+@pytest.fixture
+def slow_sweep() -> SlowSweep:
+    return SlowSweep()

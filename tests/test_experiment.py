@@ -79,7 +79,7 @@ def test_identical_members_align_perfectly():
 @pytest.mark.parametrize("alpha", [0.5, 2.0])
 def test_mean_alignment_of_trained_linear_networks_matches_the_finite_size_theory(alpha):
     """D = 100, K = 8, six independent ensembles. Tolerance: 4 standard errors over the
-    ensembles, plus 0.01 for the theory's stated accuracy at D = 100 (science.md, section 3)."""
+    ensembles, plus 0.01 for the theory's stated accuracy at D = 100 (repalign.theory)."""
     base = Experiment(data="teacher-linear", d=100, n_train=int(alpha * 100), snr=2.0, members=8, width=20,
                       n_probe=2000, tol=1e-8)
     values = np.array([run_experiment(base.replace(seed=s)).alignment["cka"] for s in range(6)])

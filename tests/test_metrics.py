@@ -1,4 +1,4 @@
-"""Tests for repalign.metrics.
+"""Tests for repalign.metrics (pairwise definitions, the all-pairs layer and the registry).
 
 Tolerances: 1e-10 (or tighter) where two computations are mathematically equal
 and well conditioned in float64; Monte-Carlo checks use bounds derived from the
@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 import repalign.metrics as metrics_module
-from repalign.metrics import (METRICS, Metric, _centre, _centred_gram, _gram_rows, _linear_form,
-                              _linear_hsic_features, _linear_hsic_matrix_features,
-                              _linear_hsic_matrix_gram, alignment_matrix, cka, mean_alignment,
-                              mutual_knn, procrustes)
+from repalign.metrics import METRICS, Metric, alignment_matrix, cka, mean_alignment, mutual_knn, procrustes
+from repalign.metrics import allpairs
+from repalign.metrics.allpairs import (_gram_rows, _linear_form, _linear_hsic_matrix_features,
+                                       _linear_hsic_matrix_gram)
+from repalign.metrics.pairwise import _centre, _centred_gram, _linear_hsic_features
 
 NAMES = sorted(METRICS)
 EXACT = 1e-10
@@ -202,7 +203,7 @@ def test_chosen_form_gives_the_same_matrix_as_either_form(monkeypatch, debiased,
     reps = ensemble(np.random.default_rng(14), widths)
     chosen = alignment_matrix(reps, "cka", debiased=debiased)
     for form in ("gram", "features"):
-        monkeypatch.setattr(metrics_module, "_linear_form", lambda *args, form=form: form)
+        monkeypatch.setattr(allpairs, "_linear_form", lambda *args, form=form: form)
         np.testing.assert_allclose(alignment_matrix(reps, "cka", debiased=debiased), chosen,
                                    rtol=0, atol=EXACT)
     np.testing.assert_allclose(chosen, [[cka(a, b, debiased=debiased) for b in reps] for a in reps],

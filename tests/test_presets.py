@@ -1,11 +1,14 @@
 """Chapter configurations: presets, overrides and the type checks shared with the CLI."""
 
+import math
 from typing import Literal
 
+import numpy as np
 import pytest
 
 from repalign import book, paths
-from repalign.presets import CHAPTERS, PRESET_NAMES, QuestionConfig, coerce
+from repalign.presets import (CHAPTERS, PRESET_NAMES, DecouplingConfig, LinearConfig, QuestionConfig,
+                              RealDataConfig, SampleSizeConfig, SNRConfig, coerce)
 
 
 def test_paper_is_the_default_and_smoke_is_smaller():
@@ -29,7 +32,7 @@ def test_unknown_preset_and_parameter_are_named():
 @pytest.mark.parametrize("value, annotation, expected", [
     (3, float, 3.0), (2.5, float, 2.5), (float("inf"), float, float("inf")), (3, int, 3),
     ([1, 2.5], tuple[float, ...], (1.0, 2.5)), ("smoke", Literal["paper", "smoke"], "smoke"),
-    (True, bool, True), ("x", str, "x"),
+    (True, bool, True), ("x", str, "x"), (np.int64(3), int, 3), (np.float32(0.5), float, 0.5),
 ])
 def test_coerce_accepts_lossless_conversions(value, annotation, expected):
     assert coerce("p", value, annotation) == expected
@@ -70,3 +73,48 @@ def test_every_preset_of_every_chapter_builds():
     for config in CHAPTERS.values():
         for preset in PRESET_NAMES:
             config.from_preset(preset)
+
+
+@pytest.mark.parametrize("config, kwargs, message", [
+    (LinearConfig, {"repeats": 1}, "repeats must be an integer >= 2 (a spread needs two), got 1"),
+    (SNRConfig, {"members": 2}, "members must be an integer >= 3 (a jackknife needs three), got 2"),
+    (SNRConfig, {"n_classes": 17}, "n_classes must be an integer <= 16"),
+    (SNRConfig, {"networks": ("linear", "cnn")}, "networks must be a non-empty tuple of distinct names from"),
+    (SampleSizeConfig, {"widths": (4, 4)}, "widths must be at least two distinct integers >= 1"),
+    (SampleSizeConfig, {"n_ratios": (1.0, 2.0)}, "n_ratios must hold at least three distinct finite positive"),
+    (DecouplingConfig, {"alphas": (1.0, 2.0)}, "other than N = d (d = 40)"),
+    (DecouplingConfig, {"ridge": math.inf}, "ridge must be a finite positive number, got inf"),
+    (LinearConfig, {"ridges": ()}, "ridges must hold at least one finite positive number, got ()"),
+])
+def test_refusals_name_the_field_and_what_it_allows(config, kwargs, message):
+    with pytest.raises(ValueError) as err:
+        config.from_preset("paper", **kwargs)
+    assert message in str(err.value)
+
+
+# --- the real-data chapter -----------------------------------------------------------------------
+
+
+def test_real_data_is_registered_and_smoke_uses_the_scikit_learn_sets():
+    assert CHAPTERS["real_data"] is RealDataConfig
+    smoke = RealDataConfig.from_preset("smoke")
+    assert (smoke.class_data, smoke.reg_data) == ("digits", "diabetes")
+    assert RealDataConfig.from_preset("paper") == RealDataConfig()
+    assert (RealDataConfig().class_data, RealDataConfig().reg_data) == ("fashion-mnist", "concrete")
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"class_d": 1}, "class_d"), ({"class_d": 785}, "class_d"), ({"class_data": "digits", "class_d": 65}, "class_d"),
+    ({"members": 2}, "members"), ({"repeats": 1}, "repeats"), ({"reg_width": 0}, "reg_width"),
+    ({"n_ratios": (0.5, 1.0)}, "n_ratios"), ({"snr_ratios": ()}, "snr_ratios"), ({"snrs": (1.0,)}, "snrs"),
+    ({"noises": ("labels", "labels")}, "noises"), ({"snr": 0.0}, "snr"), ({"boot": 5}, "boot"),
+    ({"lr": math.inf}, "lr"), ({"n_probe": 5}, "n_probe"),
+])
+def test_real_data_bad_values_are_refused(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        RealDataConfig.from_preset("paper", **kwargs)
+
+
+def test_an_unknown_real_data_set_is_a_type_error():
+    with pytest.raises(TypeError, match="class_data"):
+        RealDataConfig.from_preset("paper", class_data="cifar10")

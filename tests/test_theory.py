@@ -1,6 +1,6 @@
 """repalign.theory against exact finite-size moments and Monte Carlo of minimum-norm solutions.
 
-Finite-size expectations (science.md, section 3; inverse-Wishart moments, Gaussian design,
+Finite-size expectations (the Methods page of the book; inverse-Wishart moments, Gaussian design,
 shared clean inputs, ||beta*|| = 1):
     N < D - 1:  E b1.b2 = N/D,   E||b||^2 = N/D + sigma^2 N/(D-N-1),  E||b-beta*||^2 = (1-N/D) + sigma^2 N/(D-N-1)
     N > D + 1:  E b1.b2 = 1,     E||b||^2 = 1 + sigma^2 D/(N-D-1),    E||b-beta*||^2 = sigma^2 D/(N-D-1)

@@ -3,9 +3,12 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from repalign.threshold import extremum, interpolation_threshold, mean_curve, n_parameters, reference_size
+from repalign import Experiment
+from repalign.threshold import (extremum, interpolation_threshold, mean_curve, n_parameters, network, network_name,
+                                reference_size, reference_sizes)
 
 
 def test_threshold_is_the_largest_interpolated_size_per_repeat():
@@ -109,3 +112,40 @@ def test_reference_sizes_follow_the_parameter_count():
         reference_size("cnn", d=16, width=8)
     with pytest.raises(ValueError, match="n_classes"):
         reference_size("mlp1", d=16, width=8, n_classes=1)
+
+
+def test_network_names_read_both_ways():
+    assert network("linear") == ("linear", 1) and network("mlp2") == ("mlp", 2) and network("mlp5") == ("mlp", 5)
+    assert network_name("linear", 1) == "linear" and network_name("mlp", 3) == "mlp3"
+    for name in ("mlp0", "mlp", "cnn", 3):
+        with pytest.raises(ValueError, match="network must be one of"):
+            network(name)
+    with pytest.raises(ValueError, match="depth must be an integer >= 1"):
+        network_name("mlp", 0)
+
+
+def test_reference_sizes_apply_the_one_formula_to_every_row():
+    """A sweep table's rows: linear network, MLPs of depth 1 and 2, classification, and real data
+    whose ``d`` is None (its native dimension) or a number of principal components."""
+    rows = [Experiment(d=50), Experiment(d=16, model="mlp", width=8, lr=0.1, optimizer="adam"),
+            Experiment(data="teacher-linear-class", d=16, n_classes=3, model="mlp", depth=2, width=8, lr=0.1),
+            Experiment(data="diabetes", d=None, model="mlp", width=4, lr=0.1),
+            Experiment(data="digits", d=10, model="mlp", width=8, lr=0.1)]
+    table = pd.DataFrame([exp.to_dict() for exp in rows])
+    assert reference_sizes(table).tolist() == [
+        50.0, 145.0, reference_size("mlp2", d=16, width=8, n_classes=3), reference_size("mlp1", d=10, width=4),
+        reference_size("mlp1", d=10, width=8, n_classes=10)]
+    assert reference_sizes(table)[2] == pytest.approx((8 * 17 + 8 * 9 + 3 * 9) / 3)
+    with pytest.raises(ValueError, match="missing.*'width'"):
+        reference_sizes(table.drop(columns="width"))
+
+
+def test_reference_sizes_equal_the_parameter_count_that_training_reports():
+    """N_ref of an MLP row is P / C with P the count of the trained network (``n_parameters``)."""
+    from repalign import run_experiment
+
+    exp = Experiment(data="teacher-linear-class", d=6, n_classes=3, n_train=12, model="mlp", width=5,
+                     optimizer="adam", lr=0.01, steps=2, members=2, n_probe=20)
+    with pytest.warns(RuntimeWarning):
+        trained = run_experiment(exp)
+    assert reference_sizes(pd.DataFrame([exp.to_dict()]))[0] == trained.n_parameters / 3

@@ -12,7 +12,7 @@ F64 = dict(dtype=torch.float64, device=torch.device("cpu"))
 
 
 def linear_problem(k=4, n=30, d=60, h=10, snr=4.0, init_scale=1e-3, seed=0):
-    """K members on shared clean inputs with their own label noise (science.md, section 3)."""
+    """K members on shared clean inputs with their own label noise (the Methods page of the book)."""
     rng = np.random.default_rng(seed)
     beta = rng.standard_normal(d)
     beta /= np.linalg.norm(beta)

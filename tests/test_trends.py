@@ -1,16 +1,13 @@
-"""Monotonicity statistics and the flip <-> SNR equivalence (repalign.trends), and the untrained floor."""
+"""Monotonicity statistics and the flip <-> SNR equivalence (repalign.trends)."""
 
 import math
-import warnings
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from repalign import Experiment, run_experiment
 from repalign.data import flip_labels
 from repalign.trends import _spearman_rows, flip_for_snr, paired_steps, snr_for_flip, snr_trend
-from repalign.untrained import untrained_alignment
 
 SNRS = np.array([0.1, 1.0, 10.0, 100.0, math.inf])
 
@@ -94,18 +91,3 @@ def test_the_equivalent_snr_is_the_snr_of_one_hot_targets():
     signal = mean_given_clean.var(axis=0).sum()
     noise = (onehot - mean_given_clean).var(axis=0).sum()
     assert signal / noise == pytest.approx(s, rel=0.02)
-
-
-def test_untrained_alignment_is_the_alignment_before_training():
-    exp = Experiment(data="teacher-linear", d=8, n_train=20, model="mlp", width=6, members=3, optimizer="gd",
-                     lr=1e-12, steps=1, tol=0.0, n_probe=80, metrics=("cka", "procrustes"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        trained = run_experiment(exp).alignment
-    floor = untrained_alignment(exp)
-    for name in exp.metrics:
-        assert floor[name] == pytest.approx(trained[name], abs=1e-6)
-    same = untrained_alignment(exp.replace(shared_init=True))
-    assert same["cka"] == pytest.approx(1.0)
-    with pytest.raises(TypeError, match="Experiment"):
-        untrained_alignment({"d": 8})

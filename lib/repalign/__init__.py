@@ -1,18 +1,50 @@
 """repalign: representational alignment of ensembles trained on noisy copies of a data set.
 
 The package behind the book *Signal, Noise and Sample Size: When Do Neural Networks Align?*,
-a computational companion to Umar & Laio (arXiv 2605.26973). Modules:
+a computational companion to Umar & Laio (arXiv 2605.26973). Its modules, by layer:
 
-- ``repalign.experiment``: ``Experiment`` and ``run_experiment``, one trained ensemble
-  (also importable as ``from repalign import Experiment, run_experiment``);
-- ``repalign.data``, ``repalign.models``, ``repalign.training``: noisy ensembles of data sets,
-  stacked networks, and training all members at once;
-- ``repalign.metrics``: alignment measures over whole ensembles;
+Engine: one trained ensemble, and grids of them
+
+- ``repalign.data``: the data sets (synthetic teachers; real sets located or downloaded,
+  split once, standardised and PCA-reduced) and each ensemble's noisy training sets;
+- ``repalign.models``: networks stacked over the members of an ensemble;
+- ``repalign.training``: all members trained at once, each with its own stopping rule;
+- ``repalign.experiment``: ``Experiment`` and ``run_experiment``, one ensemble trained and
+  measured (also importable as ``from repalign import Experiment, run_experiment``);
+- ``repalign.sweep``: grids of experiments, cached point by point, and several grids as one
+  table (``sweep``, ``sweep_many``);
+- ``repalign.cache``: the content-addressed result cache;
+- ``repalign.paths``: every path the project uses;
+- ``repalign.validate``: the argument checks of every entry point.
+
+Mathematics: what the linear network does in closed form, and how alignment is measured
+
 - ``repalign.theory``: closed-form alignment and test error of the linear network;
+- ``repalign.derivation``: the same formulas derived symbolically with SymPy;
+- ``repalign.metrics``: alignment between representations: ``repalign.metrics.pairwise``
+  (CKA, Procrustes, mutual k-NN for one pair), ``repalign.metrics.allpairs`` (all pairs of
+  an ensemble at once) and ``repalign.metrics.registry`` (``METRICS``,
+  ``alignment_matrix``, ``mean_alignment``).
+
+Analysis: from sweep tables to the book's statements
+
+- ``repalign.threshold``: the interpolation threshold, extrema of curves, and the one
+  reference size N_ref (``reference_size``, ``reference_sizes``);
+- ``repalign.trends``: whether alignment rises with the SNR; label flips as an SNR;
+- ``repalign.claims``: the verdict rule of each of the book's claims;
+- ``repalign.decoupling``: alignment against generalisation: regimes, rank correlations,
+  counterexamples, the exact ridge estimator;
+- ``repalign.untrained``: the alignment floor, measured before any training.
+
+Book: the chapters' configurations, sweeps, figures, and the runner
+
 - ``repalign.presets``: each chapter's configuration and its named presets;
+- ``repalign.book_sweeps``: the sweeps behind the book's figures, declared in one place;
 - ``repalign.plotting``: the book's figure style;
 - ``repalign.book``: run chapters through papermill and build the book
-  (``python -m repalign.book --help``).
+  (``python -m repalign.book --help``);
+- ``repalign.__main__``: ``python -m repalign``, sweeps from YAML specs, the result cache
+  and the book from the command line.
 """
 
 __version__ = "0.1.0"

@@ -2,18 +2,18 @@
 
 Each chapter runs its own sweeps from here, and the decoupling chapter reads all of them back
 (from the result cache: the same Experiments are cache hits). A sweep is a ``Job`` of
-``repalign.multisweep``: ``(labels, base experiment, grid)``; every label set names its
-chapter.
+``repalign.sweep``: ``(labels, base experiment, grid)``; every label set names its
+chapter. Sample sizes are ratios of N_ref, always from ``repalign.threshold.reference_size``.
 """
 
 from __future__ import annotations
 
 from .experiment import Experiment
 from .metrics import METRICS
-from .multisweep import Job
 from .data import native_shape, real_split
 from .presets import LinearConfig, RealDataConfig, SampleSizeConfig, SNRConfig
-from .threshold import network, reference_size
+from .sweep import Job
+from .threshold import n_parameters, network, network_name, reference_size
 from .trends import flip_for_snr
 
 TEACHERS = {"regression": "teacher-linear", "classification": "teacher-linear-class"}
@@ -92,15 +92,19 @@ def sample_size_base(cfg: SampleSizeConfig, task: str) -> Experiment:
 
 def sample_size_parameters(cfg: SampleSizeConfig, width: int, task: str) -> int:
     """P of one member of the chapter's MLP at this width."""
-    from .models import Architecture
+    return n_parameters(network_name("mlp", cfg.depth), d=cfg.d, width=width,
+                        n_outputs=sample_size_outputs(cfg, task))
 
-    return Architecture.of("mlp", d_in=cfg.d, width=width, depth=cfg.depth, n_out=sample_size_outputs(cfg, task),
-                           activation="relu").n_parameters
+
+def sample_size_reference(cfg: SampleSizeConfig, task: str) -> float:
+    """N_ref of the chapter's MLP: P for regression, P / C for classification (N C = P)."""
+    return reference_size(network_name("mlp", cfg.depth), d=cfg.d, width=cfg.width,
+                          n_classes=cfg.n_classes if task == "classification" else None)
 
 
 def sample_size_sizes(cfg: SampleSizeConfig, task: str) -> list[int]:
-    """The sample sizes: the chapter's ratios times N_ref = P / outputs (N C = P), N >= 2."""
-    ref = sample_size_parameters(cfg, cfg.width, task) / sample_size_outputs(cfg, task)
+    """The sample sizes: the chapter's ratios times N_ref, N >= 2."""
+    ref = sample_size_reference(cfg, task)
     return sorted({max(2, round(r * ref)) for r in cfg.n_ratios})
 
 

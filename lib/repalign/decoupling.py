@@ -20,20 +20,11 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from . import data as datasets
 from . import metrics
 from .experiment import Experiment, experiment_data
 
 REGIMES = ("below", "near", "above")
-NEAR = (0.8, 1.25)  # N / N_ref counted as "near the threshold"
-
-
-def reference_size(table: pd.DataFrame) -> np.ndarray:
-    """N_ref per row of a sweep table: D for the linear network, P for an MLP on regression and
-    P / C for an MLP on C-class classification (N C = P)."""
-    outputs = [datasets.native_shape(name, c)[1] if datasets.task_of(name) == "classification" else 1
-               for name, c in zip(table.data, table.n_classes)]
-    return np.where(table.model == "linear", table.d, table.n_parameters / np.array(outputs)).astype(float)
+NEAR = (0.8, 1.25)  # N / N_ref (repalign.threshold.reference_sizes) counted as "near the threshold"
 
 
 def regime(ratio) -> np.ndarray:

@@ -3,9 +3,10 @@
 The chapter on the linear network displays these steps; a test checks ``repalign.theory``
 against their lambdified results. Notation: ``alpha = N/D``, ``S = ||beta*||^2 / sigma^2``
 with ``||beta*|| = 1``, and ``x = |1 - alpha|`` the distance to the interpolation threshold.
-Shared clean inputs, label noise, minimum-norm solutions, proportional limit (science.md,
-section 3): below the threshold ``E b1.b2 = alpha`` and ``E||b||^2 = alpha + sigma^2 alpha/(1 - alpha)``;
-above it ``E b1.b2 = 1`` and ``E||b||^2 = 1 + sigma^2/(alpha - 1)``.
+Shared clean inputs, label noise, minimum-norm solutions, proportional limit (the Methods
+page of the book): below the threshold ``E b1.b2 = alpha`` and
+``E||b||^2 = alpha + sigma^2 alpha/(1 - alpha)``; above it ``E b1.b2 = 1`` and
+``E||b||^2 = 1 + sigma^2/(alpha - 1)``.
 """
 
 from __future__ import annotations

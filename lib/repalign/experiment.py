@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from . import data as datasets
-from . import metrics
+from . import metrics, validate
 from .models import ACTIVATIONS, MODELS, Architecture, end_to_end, forward, init_params
 from .training import LOSSES, OPTIMIZERS, TrainingReport, linear_gd_learning_rates, train_autograd, train_linear_gd
 
@@ -31,16 +31,11 @@ DTYPES = ("float32", "float64")
 DEFAULT_INIT_SCALE = {"linear": 1e-3, "mlp": 1.0}  # small for the linear network: min-norm limit
 
 
+_OWNER = "Experiment"  # messages name the field as Experiment.<field>
+
+
 def _fail(name: str, value, allowed: str):
-    raise ValueError(f"Experiment.{name} must be {allowed}; got {value!r}")
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    validate.fail(name, value, allowed, owner=_OWNER)
 
 
 @dataclass(frozen=True)
@@ -102,45 +97,32 @@ class Experiment:
                    "optimizer": OPTIMIZERS, "loss": ("auto", *LOSSES), "device": DEVICES, "dtype": DTYPES,
                    "activation": tuple(a for a in ACTIVATIONS if a != "identity")}
         for name, allowed in choices.items():
-            if not isinstance(getattr(self, name), str) or getattr(self, name) not in allowed:
-                _fail(name, getattr(self, name), f"one of {allowed}")
+            validate.choice(name, getattr(self, name), allowed, owner=_OWNER)
         for name in ("shared_inputs", "shared_init"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                _fail(name, getattr(self, name), "True or False")
+            validate.flag(name, getattr(self, name), owner=_OWNER)
         for name, minimum in {"n_train": 1, "width": 1, "depth": 1, "members": 2, "steps": 1, "n_probe": 4,
                               "teacher_width": 1, "n_classes": 2, "seed": 0}.items():
-            if not _is_int(getattr(self, name)) or getattr(self, name) < minimum:
-                _fail(name, getattr(self, name), f"an integer >= {minimum}")
-        if self.d is not None and (not _is_int(self.d) or self.d < 1):
-            _fail("d", self.d, "None or an integer >= 1")
-        if self.batch_size is not None and (not _is_int(self.batch_size) or self.batch_size < 1):
-            _fail("batch_size", self.batch_size, "None (full batch) or an integer >= 1")
+            validate.integer(name, getattr(self, name), minimum=minimum, owner=_OWNER)
+        validate.integer("d", self.d, minimum=1, allow_none=True, owner=_OWNER)
+        validate.integer("batch_size", self.batch_size, minimum=1, allow_none="full batch", owner=_OWNER)
         if self.optimizer == "gd" and self.batch_size is not None:
             _fail("batch_size", self.batch_size, "None with optimizer='gd' (use 'sgd' or 'adam' for minibatches)")
-        for name, allowed, ok in [
-            ("snr", "a positive number (inf: no noise)", lambda v: v > 0),
-            ("tol", "a finite number >= 0", lambda v: math.isfinite(v) and v >= 0),
-            ("weight_decay", "a finite number >= 0", lambda v: math.isfinite(v) and v >= 0),
-            ("flip", "a probability", lambda v: 0 <= v <= 1),
-        ]:
-            if not (_is_number(getattr(self, name)) and ok(getattr(self, name))):
-                _fail(name, getattr(self, name), allowed)
-        if self.init_scale is not None and not (_is_number(self.init_scale) and math.isfinite(self.init_scale)
-                                                and self.init_scale > 0):
-            _fail("init_scale", self.init_scale, "None or a finite positive number")
+        validate.snr("snr", self.snr, owner=_OWNER)
+        validate.number("tol", self.tol, at_least=0, owner=_OWNER)
+        validate.number("weight_decay", self.weight_decay, at_least=0, owner=_OWNER)
+        validate.probability("flip", self.flip, owner=_OWNER)
+        validate.number("init_scale", self.init_scale, greater_than=0, allow_none=True, owner=_OWNER)
         if self.loss == "cross_entropy" and self.task == "regression":
             _fail("loss", self.loss, f"'mse' or 'auto' for the regression data set {self.data!r}")
         if self.lr == "auto":
             if not (self.model == "linear" and self.optimizer == "gd" and self.resolved_loss == "mse"):
                 _fail("lr", self.lr, "a positive number ('auto' needs model='linear', optimizer='gd' and squared loss)")
-        elif not (_is_number(self.lr) and 0 < self.lr < math.inf):
-            _fail("lr", self.lr, "a positive number or 'auto'")
+        else:
+            validate.number("lr", self.lr, greater_than=0, allowed="a positive number or 'auto'", owner=_OWNER)
         if self.model == "linear" and self.depth != 1:
             _fail("depth", self.depth, "1 for model='linear' (one hidden layer)")
         self._validate_data()
-        if not all(isinstance(m, str) for m in self.metrics) or not self.metrics \
-                or any(m not in metrics.METRICS for m in self.metrics):
-            _fail("metrics", self.metrics, f"a non-empty tuple of names from {tuple(metrics.METRICS)}")
+        validate.names("metrics", self.metrics, metrics.METRICS, distinct=False, owner=_OWNER)
 
     def _validate_data(self) -> None:
         """The dimension, and only noise that will really be applied (so results record it truly)."""

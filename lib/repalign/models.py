@@ -3,7 +3,7 @@
 Two models:
 
 - ``"linear"``: the single-hidden-layer linear network ``f(x) = W2 W1 x`` without biases
-  (science.md, section 3), width H and one or C outputs;
+  (the Methods page of the book), width H and one or C outputs;
 - ``"mlp"``: ``depth`` hidden layers of width H with biases and a ``relu`` or ``tanh``
   activation, and a linear read-out.
 

@@ -1,4 +1,9 @@
-"""The book's figure style: one look for every chapter (book-outline.md, "Figures")."""
+"""The book's figure style: one look for every chapter.
+
+One palette for ordered values (darker means larger, an SNR of inf darkest), one mark for
+the interpolation threshold, plain-number log axes for sample ratios, and the matplotlib
+settings every chapter applies with ``use_book_style()``.
+"""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, get_args, get_origin
 
+from . import validate
 from .data.registry import TASKS, dataset, names
 
 PRESET_NAMES = ("paper", "smoke")
@@ -55,11 +56,9 @@ def coerce(name: str, value: Any, annotation: Any) -> Any:
             fail()
         return tuple(coerce(f"{name}[{i}]", v, t) for i, (v, t) in enumerate(zip(value, item_types)))
     if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            fail()
-        return float(value)
+        return float(value) if validate.is_number(value) else fail()
     if annotation is int:
-        return value if isinstance(value, int) and not isinstance(value, bool) else fail()
+        return int(value) if validate.is_integer(value) else fail()
     if annotation in (bool, str):
         return value if isinstance(value, annotation) else fail()
     raise TypeError(f"parameter {name!r}: unsupported annotation {annotation!r}")
@@ -113,17 +112,26 @@ class ChapterConfig:
 
 def _check_snrs(snrs: tuple[float, ...]) -> None:
     # Two distinct values at least: a claim about the order of curves needs curves to order.
-    if len(set(snrs)) < 2 or any(not (s > 0) for s in snrs):
-        raise ValueError(f"snrs must hold at least two distinct positive numbers (inf allowed), got {snrs!r}")
+    validate.numbers("snrs", snrs, count=2, distinct=True, greater_than=0, finite=False)
+
+
+def _check_minimums(cfg, why: dict[str, str] | None = None, **minimums: int) -> None:
+    """Each named integer field of ``cfg`` at least its minimum (``why``: the reason, per field)."""
+    for name, minimum in minimums.items():
+        validate.integer(name, getattr(cfg, name), minimum=minimum, why=(why or {}).get(name))
+
+
+_SPREAD = "a spread needs two"
+_JACKKNIFE = "a jackknife needs three"
 
 
 def _check_alphas(alphas: tuple[float, ...], d: int, *, minimum: int) -> None:
     """At least ``minimum`` ratios N/D, each a whole sample count N >= 1, never N = D."""
+    validate.numbers("alphas", alphas, count=minimum, greater_than=0)
     counts = [a * d for a in alphas]
-    if len(alphas) < minimum or any(c < 1 or abs(c - round(c)) > 1e-9 or round(c) == d for c in counts):
-        several = "" if minimum == 1 else "two or more "
-        raise ValueError(f"alphas must give {several}whole sample counts N = alpha d >= 1 other than N = d; "
-                         f"got {alphas}")
+    if any(c < 1 or abs(c - round(c)) > 1e-9 or round(c) == d for c in counts):
+        validate.fail("alphas", alphas, f"ratios N/d giving whole sample counts N = alpha d >= 1 other than "
+                                        f"N = d (d = {d})")
 
 
 @dataclass(frozen=True)
@@ -146,16 +154,12 @@ class QuestionConfig(ChapterConfig):
 
     def __post_init__(self) -> None:
         _check_snrs(self.snrs)
-        if not 0 < self.alpha_min < self.alpha_max < math.inf:
-            raise ValueError(f"need 0 < alpha_min < alpha_max < inf, got {self.alpha_min} and {self.alpha_max}")
-        if self.n_alpha < 2:
-            raise ValueError(f"n_alpha must be at least 2, got {self.n_alpha}")
-        if not (self.snr_example > 0 and math.isfinite(self.snr_example)):
-            raise ValueError(f"snr_example must be a finite positive number, got {self.snr_example}")
-        if self.spike_d < 10 or self.spike_draws < 2:
-            raise ValueError(f"need spike_d >= 10 and spike_draws >= 2, got {self.spike_d} and {self.spike_draws}")
-        if not 0 < self.alpha_example < 1:
-            raise ValueError(f"alpha_example must lie in (0, 1), got {self.alpha_example}")
+        validate.number("alpha_min", self.alpha_min, greater_than=0)
+        validate.number("alpha_max", self.alpha_max, greater_than=self.alpha_min,
+                        allowed=f"a finite number > alpha_min = {self.alpha_min:g}")
+        _check_minimums(self, n_alpha=2, spike_d=10, spike_draws=2, why={"spike_draws": _SPREAD})
+        validate.number("snr_example", self.snr_example, greater_than=0)
+        validate.number("alpha_example", self.alpha_example, greater_than=0, less_than=1)
 
 
 @dataclass(frozen=True)
@@ -188,19 +192,14 @@ class LinearConfig(ChapterConfig):
 
     def __post_init__(self) -> None:
         _check_snrs(self.snrs)
-        if self.d < 10 or self.members < 2 or self.width < 1 or self.repeats < 2:
-            raise ValueError("need d >= 10, members >= 2, width >= 1 and repeats >= 2 (a spread needs two), got "
-                             f"d={self.d}, members={self.members}, width={self.width}, repeats={self.repeats}")
+        spread = dict.fromkeys(("repeats", "spike_draws", "spike_inputs", "ridge_draws"), _SPREAD)
+        _check_minimums(self, spread, d=10, members=2, width=1, repeats=2, spike_draws=2, spike_inputs=2,
+                        ridge_draws=2, n_probe=4, steps=1, seed=0)
         _check_alphas(self.alphas, self.d, minimum=1)
-        if not (0 < self.spike_snr < math.inf):
-            raise ValueError(f"spike_snr must be a finite positive number, got {self.spike_snr}")
-        if self.spike_draws < 2 or self.spike_inputs < 2 or self.ridge_draws < 2:
-            raise ValueError("need spike_draws, spike_inputs and ridge_draws >= 2 (a spread needs two), got "
-                             f"{self.spike_draws}, {self.spike_inputs} and {self.ridge_draws}")
+        validate.number("spike_snr", self.spike_snr, greater_than=0)
+        validate.number("tol", self.tol, at_least=0)
         for name in ("ridges", "init_scales"):
-            values = getattr(self, name)
-            if not values or any(not (0 < v < math.inf) for v in values):
-                raise ValueError(f"{name} must hold at least one finite positive number, got {values!r}")
+            validate.numbers(name, getattr(self, name), count=1, greater_than=0)
 
 
 _METRIC_NAMES = Literal["cka", "cka_debiased", "cka_rbf", "procrustes", "mutual_knn"]  # repalign.metrics.METRICS
@@ -210,28 +209,26 @@ _NOISES = ("labels", "inputs")
 
 
 def _check_choices(name: str, values: tuple[str, ...], allowed: tuple[str, ...]) -> None:
-    if not values or len(set(values)) != len(values) or any(v not in allowed for v in values):
-        raise ValueError(f"{name} must be a non-empty tuple of distinct names from {allowed}, got {values!r}")
+    validate.names(name, values, allowed)
+
+
+def _check_training(cfg) -> None:
+    """Adam's learning rate, the tolerance, and the budget and bookkeeping fields."""
+    validate.number("lr", cfg.lr, greater_than=0)
+    validate.number("tol", cfg.tol, at_least=0)
+    _check_minimums(cfg, steps=1, n_probe=10, workers=1, seed=0)
 
 
 def _check_common(cfg) -> None:
     """Checks shared by the SNR and sample-size chapters (the fields both have)."""
-    if cfg.d < 2 or cfg.width < 1 or cfg.members < 3 or cfg.repeats < 2 or cfg.n_classes < 2:
-        raise ValueError("need d >= 2, width >= 1, members >= 3 (a jackknife needs three), repeats >= 2 (a "
-                         f"spread needs two) and n_classes >= 2, got d={cfg.d}, width={cfg.width}, "
-                         f"members={cfg.members}, repeats={cfg.repeats}, n_classes={cfg.n_classes}")
-    if cfg.n_classes > cfg.d:
-        raise ValueError(f"n_classes must be at most d (teacher-linear-class), got {cfg.n_classes} > {cfg.d}")
-    if not (cfg.lr > 0 and math.isfinite(cfg.lr)) or not (cfg.tol >= 0 and math.isfinite(cfg.tol)):
-        raise ValueError(f"need a finite lr > 0 and a finite tol >= 0, got lr={cfg.lr}, tol={cfg.tol}")
-    if cfg.steps < 1 or cfg.n_probe < 10 or cfg.workers < 1 or cfg.seed < 0:
-        raise ValueError(f"need steps >= 1, n_probe >= 10, workers >= 1 and seed >= 0, got steps={cfg.steps}, "
-                         f"n_probe={cfg.n_probe}, workers={cfg.workers}, seed={cfg.seed}")
+    _check_minimums(cfg, {"members": _JACKKNIFE, "repeats": _SPREAD}, d=2, width=1, members=3, repeats=2,
+                    n_classes=2)
+    validate.integer("n_classes", cfg.n_classes, maximum=cfg.d, why="teacher-linear-class has at most d classes")
+    _check_training(cfg)
 
 
 def _check_ratios(name: str, ratios: tuple[float, ...], minimum: int) -> None:
-    if len(ratios) < minimum or len(set(ratios)) != len(ratios) or any(not (0 < r < math.inf) for r in ratios):
-        raise ValueError(f"{name} must hold at least {minimum} distinct finite positive numbers, got {ratios!r}")
+    validate.numbers(name, ratios, count=minimum, distinct=True, greater_than=0)
 
 
 @dataclass(frozen=True)
@@ -275,8 +272,7 @@ class SNRConfig(ChapterConfig):
         _check_choices("tasks", self.tasks, _TASKS)
         _check_choices("noises", self.noises, _NOISES)
         _check_ratios("n_ratios", self.n_ratios, 1)
-        if self.linear_steps < 1:
-            raise ValueError(f"linear_steps must be >= 1, got {self.linear_steps}")
+        _check_minimums(self, linear_steps=1)
 
 
 @dataclass(frozen=True)
@@ -311,12 +307,11 @@ class SampleSizeConfig(ChapterConfig):
     def __post_init__(self) -> None:
         _check_common(self)
         _check_ratios("n_ratios", self.n_ratios, 3)
-        if self.depth < 1 or not (self.snr > 0) or self.boot < 10 or self.width_sweep_n < 1:
-            raise ValueError(f"need depth >= 1, snr > 0 (inf allowed), boot >= 10 and width_sweep_n >= 1, got "
-                             f"depth={self.depth}, snr={self.snr}, boot={self.boot}, "
-                             f"width_sweep_n={self.width_sweep_n}")
-        if len(self.widths) < 2 or len(set(self.widths)) != len(self.widths) or min(self.widths) < 1:
-            raise ValueError(f"widths must hold at least two distinct integers >= 1, got {self.widths!r}")
+        _check_minimums(self, depth=1, boot=10, width_sweep_n=1)
+        validate.snr("snr", self.snr)
+        widths_ok = len(self.widths) >= 2 and len(set(self.widths)) == len(self.widths)
+        if not widths_ok or not all(validate.is_integer(w) and w >= 1 for w in self.widths):
+            validate.fail("widths", self.widths, "at least two distinct integers >= 1")
 
 
 
@@ -368,20 +363,14 @@ class RealDataConfig(ChapterConfig):
         _check_choices("noises", self.noises, _NOISES)
         _check_ratios("n_ratios", self.n_ratios, 3)
         _check_ratios("snr_ratios", self.snr_ratios, 1)
-        if self.members < 3 or self.repeats < 2 or self.class_width < 1 or self.reg_width < 1:
-            raise ValueError("need members >= 3 (a jackknife needs three), repeats >= 2 (a spread needs two), "
-                             f"class_width >= 1 and reg_width >= 1, got members={self.members}, "
-                             f"repeats={self.repeats}, class_width={self.class_width}, reg_width={self.reg_width}")
+        _check_minimums(self, {"members": _JACKKNIFE, "repeats": _SPREAD}, members=3, repeats=2, class_width=1,
+                        reg_width=1)
         native_d = dataset(self.class_data).input_dim
         if not 2 <= self.class_d <= native_d:
             raise ValueError(f"class_d must lie in [2, {native_d}] for {self.class_data}, got {self.class_d}")
-        if not (self.snr > 0) or self.boot < 10:
-            raise ValueError(f"need snr > 0 (inf allowed) and boot >= 10, got snr={self.snr}, boot={self.boot}")
-        if not (self.lr > 0 and math.isfinite(self.lr)) or not (self.tol >= 0 and math.isfinite(self.tol)):
-            raise ValueError(f"need a finite lr > 0 and a finite tol >= 0, got lr={self.lr}, tol={self.tol}")
-        if self.steps < 1 or self.n_probe < 10 or self.workers < 1 or self.seed < 0:
-            raise ValueError(f"need steps >= 1, n_probe >= 10, workers >= 1 and seed >= 0, got steps={self.steps}, "
-                             f"n_probe={self.n_probe}, workers={self.workers}, seed={self.seed}")
+        validate.snr("snr", self.snr)
+        _check_minimums(self, boot=10)
+        _check_training(self)
 
 @dataclass(frozen=True)
 class DecouplingConfig(ChapterConfig):
@@ -408,15 +397,11 @@ class DecouplingConfig(ChapterConfig):
 
     def __post_init__(self) -> None:
         _check_snrs(self.snrs)
-        if self.d < 10 or self.members < 3 or self.width < 1 or self.repeats < 2:
-            raise ValueError("need d >= 10, members >= 3, width >= 1 and repeats >= 2, got "
-                             f"d={self.d}, members={self.members}, width={self.width}, repeats={self.repeats}")
+        _check_minimums(self, {"members": _JACKKNIFE, "repeats": _SPREAD}, d=10, members=3, width=1, repeats=2,
+                        boot=10, n_probe=10, seed=0)
         _check_alphas(self.alphas, self.d, minimum=2)
         for name in ("large_init", "ridge", "z"):
-            if not (0 < getattr(self, name) < math.inf):
-                raise ValueError(f"{name} must be a finite positive number, got {getattr(self, name)!r}")
-        if self.boot < 10 or self.n_probe < 10:
-            raise ValueError(f"need boot >= 10 and n_probe >= 10, got {self.boot} and {self.n_probe}")
+            validate.number(name, getattr(self, name), greater_than=0)
 
 
 # Chapter file stem -> its configuration. A test checks each chapter's parameters cell against it.

@@ -1,15 +1,23 @@
 """Grids of experiments: validated up front, cached point by point, resumable, parallel.
 
     table = sweep(Experiment(d=100, members=8), {"n_train": [50, 200], "snr": [1.0, 4.0]})
+    table = sweep_many([({"network": "mlp1"}, base, {"n_train": [50, 100], "seed": [0, 1]}), ...],
+                       workers=2)
 
 Every grid point is an Experiment built (and so validated) before any work starts. Points
 already in the result cache are read back; the others are computed serially, on a local
 process pool, or on a Dask cluster, and each is stored as soon as it is done, so a sweep that
 is stopped resumes where it was. The table has one row per grid point and metric.
+
+A chapter often needs grids that are not one product (the sample sizes depend on the
+network, the noise knob on the task): ``sweep_many`` runs several ``Job``s as one table,
+starting at most one local Dask cluster for all of them, and only when some point is not in
+the result cache yet, so that a fully cached chapter starts no process at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import os
@@ -20,11 +28,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import validate
 from .cache import ResultCache, from_entry, to_entry
 from .experiment import Experiment, ExperimentResult, run_experiment
 
 EXECUTORS = ("serial", "process", "dask")
 FIELDS = tuple(f.name for f in dataclasses.fields(Experiment))
+Job = tuple[Mapping[str, object], Experiment, Mapping[str, Sequence]]  # (labels, base experiment, grid)
 
 
 class SweepSpecError(ValueError):
@@ -113,8 +123,11 @@ def sweep(base: Experiment, grid: Mapping[str, Sequence], *, executor: str = "se
     ``executor``: "serial", "process" (a local process pool of ``workers``) or "dask"
     (``client``: a distributed.Client, a scheduler address, or None for a LocalCluster).
     """
-    if executor not in EXECUTORS:
-        raise SweepSpecError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+    try:
+        validate.choice("executor", executor, EXECUTORS)
+        validate.integer("workers", workers, minimum=1, allow_none="all cores")
+    except ValueError as err:
+        raise SweepSpecError(str(err)) from None
     experiments = grid_experiments(base, grid)
     cache = cache or ResultCache()
     done: dict[Experiment, tuple[ExperimentResult, bool]] = {}  # result, and whether it was cached
@@ -156,6 +169,80 @@ def results_table(results: list[tuple[ExperimentResult, bool]], grid_fields: lis
     table = pd.DataFrame(rows)
     table.attrs["grid"] = grid_fields
     return table
+
+
+# --- several sweeps as one table ------------------------------------------------------------
+
+
+def missing_points(jobs: Sequence[Job], cache: ResultCache | None = None) -> int:
+    """How many grid points of ``jobs`` are not in the result cache (every point is validated)."""
+    cache = cache or ResultCache()
+    return sum(not all(p.exists() for p in cache.paths(exp))
+               for _, base, grid in jobs for exp in grid_experiments(base, grid))
+
+
+def _check_jobs(jobs: Sequence[Job]) -> None:
+    if not jobs:
+        raise ValueError("jobs must hold at least one (labels, base, grid) triple")
+    for labels, base, _grid in jobs:
+        if not isinstance(labels, Mapping) or not isinstance(base, Experiment):
+            raise ValueError("each job must be (labels: mapping, base: Experiment, grid: mapping)")
+
+
+def sweep_many(jobs: Sequence[Job], *, workers: int = 1, progress: bool = False, quiet: bool = True,
+               cache: ResultCache | None = None) -> pd.DataFrame:
+    """Concatenated ``sweep`` tables of ``jobs``, each row tagged with its job's labels.
+
+    ``jobs``: ``(labels, base, grid)`` triples; ``labels`` is a mapping of extra columns (for
+    example the network's or the task's name). ``workers`` > 1 computes the missing points on a
+    local Dask cluster of that many single-threaded processes, started once; serial work runs
+    on one torch thread. ``quiet``: the workers drop RuntimeWarnings (unconverged members),
+    which the caller reads from the table's ``converged_fraction`` instead.
+    """
+    validate.integer("workers", workers, minimum=1)
+    _check_jobs(jobs)
+    cache = cache or ResultCache()
+    client = None
+    if workers > 1 and missing_points(jobs, cache):
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+        if quiet:
+            client.run(_ignore_runtime_warnings)
+    try:
+        with _one_thread():
+            tables = []
+            for labels, base, grid in jobs:
+                executor = "dask" if client is not None else "serial"
+                table = sweep(base, grid, executor=executor, client=client, progress=progress, cache=cache)
+                tables.append(table.assign(**dict(labels)))
+    finally:
+        if client is not None:
+            client.close()
+            client.cluster.close()
+    return pd.concat(tables, ignore_index=True)
+
+
+def _ignore_runtime_warnings() -> None:
+    """Run in each worker: its unconverged-member warnings would flood the notebook's output."""
+    import warnings
+
+    warnings.simplefilter("ignore", RuntimeWarning)
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """Serial work in this process on one torch thread: small networks gain nothing from more,
+    and on a shared machine idle threads spin (measured here: 10-20x slowdowns)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # --- sweep specifications (YAML) -------------------------------------------------------------

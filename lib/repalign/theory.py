@@ -1,7 +1,8 @@
 r"""Closed-form alignment and test error of the single-hidden-layer linear network.
 
-Setting (science.md, section 3): teacher ``y = beta* . x + eps`` with ``x ~ N(0, I_D)``,
-``||beta*||^2 = 1`` and ``eps ~ N(0, sigma^2)``, so the SNR is ``S = 1 / sigma^2``; ``alpha = N/D``.
+Setting (the Methods page of the book, and the chapter on the linear network): teacher
+``y = beta* . x + eps`` with ``x ~ N(0, I_D)``, ``||beta*||^2 = 1`` and ``eps ~ N(0, sigma^2)``,
+so the SNR is ``S = 1 / sigma^2``; ``alpha = N/D``.
 Gradient descent from a small initialisation converges to the minimum-norm least-squares
 end-to-end vector ``b = X^+ y``, the hidden layer becomes rank one, and the linear CKA of two
 members on isotropic probes is ``cos^2`` of the angle between their end-to-end vectors.
@@ -14,8 +15,9 @@ In the proportional limit (N, D -> infinity at fixed alpha), label noise:
 - excess test error: ``(1 - alpha) + sigma^2 alpha / (1 - alpha)`` below the threshold and
   ``sigma^2 / (alpha - 1)`` above it (Hastie et al. 2019; Advani & Saxe 2017).
 
-At finite size (integer ``d``, shared clean inputs) ``alignment`` uses the second-order
-estimate of science.md, section 3, with ``G = (X^T X)^+`` and its inverse-Wishart moments:
+At finite size (integer ``d``, shared clean inputs) ``alignment`` uses a second-order
+estimate (compared with trained ensembles in the chapter on the linear network), with
+``G = (X^T X)^+`` and its inverse-Wishart moments:
 
     A2 = [m^2 + 2 sigma^2 E beta*^T G beta* + sigma^4 E tr G^2] / (m + sigma^2 E tr G)^2,
 

@@ -12,49 +12,88 @@ from pairs of members of one ensemble.
 Reference sizes (Belkin et al. 2019): a network with P parameters interpolates up to about
 N = P samples for a scalar output and N C = P for C outputs fitted with the squared loss.
 The linear network is the exception: its end-to-end map has D parameters per output, so it
-interpolates up to N = D whatever its width.
+interpolates up to N = D whatever its width. ``reference_size`` is the one place this rule
+is written; ``reference_sizes(table)`` applies it to every row of a sweep table.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from .models import Architecture
+from . import data as datasets
+from . import validate
+from .models import MODELS, Architecture
 
 NETWORKS = {"linear": ("linear", 1), "mlp1": ("mlp", 1), "mlp2": ("mlp", 2)}  # name -> (model, depth)
 KINDS = ("min", "max")
+_DEEPER_MLP = re.compile(r"mlp([1-9][0-9]*)")  # "mlp<depth>" beyond the named networks
 
 
 def network(name: str) -> tuple[str, int]:
-    """``(model, depth)`` of a network name in NETWORKS (for ``repalign.Experiment``)."""
-    if name not in NETWORKS:
-        raise ValueError(f"network must be one of {tuple(NETWORKS)}, got {name!r}")
-    return NETWORKS[name]
+    """``(model, depth)`` of a network name: one in NETWORKS, or ``"mlp<depth>"`` for any depth >= 1."""
+    if name in NETWORKS:
+        return NETWORKS[name]
+    deeper = _DEEPER_MLP.fullmatch(name) if isinstance(name, str) else None
+    if deeper is None:
+        validate.fail("network", name, f"one of {tuple(NETWORKS)} or 'mlp<depth>'")
+    return "mlp", int(deeper.group(1))
+
+
+def network_name(model: str, depth: int = 1) -> str:
+    """The name of ``(model, depth)`` that :func:`network` reads: "linear", or "mlp<depth>"."""
+    if validate.choice("model", model, MODELS) == "linear":
+        return "linear"
+    return f"mlp{validate.integer('depth', depth, minimum=1)}"
 
 
 def n_parameters(name: str, *, d: int, width: int, n_outputs: int = 1) -> int:
     """P of one member of the network ``name`` (biases included for the MLPs)."""
     model, depth = network(name)
-    if n_outputs < 1:
-        raise ValueError(f"n_outputs must be >= 1, got {n_outputs!r}")
+    d, width = validate.integer("d", d, minimum=1), validate.integer("width", width, minimum=1)
+    n_outputs = validate.integer("n_outputs", n_outputs, minimum=1)
     return Architecture.of(model, d_in=d, width=width, depth=depth, n_out=n_outputs, activation="relu").n_parameters
 
 
 def reference_size(name: str, *, d: int, width: int, n_classes: int | None = None) -> float:
-    """The N at which the parameter count predicts the threshold.
+    """The N at which the parameter count predicts the threshold (the one formula of the book).
 
     Linear network: D. MLP: P for regression (``n_classes=None``), P / C for C-class
     classification fitted with the squared loss on one-hot targets (N C = P).
     """
-    if n_classes is not None and (isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2):
-        raise ValueError(f"n_classes must be None (regression) or an integer >= 2, got {n_classes!r}")
+    n_classes = validate.integer("n_classes", n_classes, minimum=2, allow_none="regression")
     if network(name)[0] == "linear":
-        return float(d)
+        return float(validate.integer("d", d, minimum=1))
     outputs = 1 if n_classes is None else n_classes
     return n_parameters(name, d=d, width=width, n_outputs=outputs) / outputs
+
+
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _row_reference_size(model: str, depth, data: str, d, width, n_classes) -> float:
+    """:func:`reference_size` of one experiment's fields (``d`` None: the data set's native dimension)."""
+    native_d, classes = datasets.native_shape(data, int(n_classes))
+    classification = datasets.task_of(data) == "classification"
+    return reference_size(network_name(model, int(depth)), d=int(native_d if _is_missing(d) else d),
+                          width=int(width), n_classes=classes if classification else None)
+
+
+def reference_sizes(table) -> np.ndarray:
+    """N_ref per row of a sweep table (``repalign.sweep``), each by :func:`reference_size`.
+
+    Reads the columns ``model``, ``depth``, ``data``, ``d``, ``width`` and ``n_classes``.
+    """
+    columns = ("model", "depth", "data", "d", "width", "n_classes")
+    missing = [c for c in columns if c not in table]
+    if missing:
+        raise ValueError(f"table must have the columns {columns} of a sweep table; missing {missing}")
+    rows = zip(*(table[c] for c in columns))
+    return np.array([_row_reference_size(*row) for row in rows], dtype=float)
 
 
 def _columns(x, values, groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -91,8 +130,7 @@ def interpolation_threshold(x, interpolated, groups, *, side: str = "largest") -
     ``side="smallest"`` gives the smallest ``x`` still interpolated instead (a model-wise sweep:
     the smallest network that fits), and ``next_up`` is then the grid value just below it.
     """
-    if side not in SIDES:
-        raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+    validate.choice("side", side, SIDES)
     x, flags, groups = _columns(x, interpolated, groups)
     if flags.dtype != bool:
         raise ValueError(f"interpolated must be booleans, got dtype {flags.dtype}")
@@ -186,10 +224,9 @@ def extremum(x, values, groups, *, kind: str = "min", boot: int = 2000, level: f
     values may be the extremum to lo <= x <= hi (e.g. a local peak near a threshold when the
     curve is highest elsewhere); the refinement still uses the neighbours outside it.
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    if boot < 10 or not 0 < level < 1:
-        raise ValueError(f"need boot >= 10 and 0 < level < 1, got boot={boot!r}, level={level!r}")
+    validate.choice("kind", kind, KINDS)
+    validate.integer("boot", boot, minimum=10)
+    validate.number("level", level, greater_than=0, less_than=1)
     x, values, groups = _columns(x, values, groups)
     if np.any(x <= 0):
         raise ValueError("x must be positive (the location is found on a log axis)")
@@ -199,7 +236,7 @@ def extremum(x, values, groups, *, kind: str = "min", boot: int = 2000, level: f
     if window is not None:
         lo, hi = window
         if not 0 < lo < hi:
-            raise ValueError(f"window must be (lo, hi) with 0 < lo < hi, got {window!r}")
+            validate.fail("window", window, "(lo, hi) with 0 < lo < hi")
         allowed = (grid >= lo) & (grid <= hi)
         if not allowed.any():
             raise ValueError(f"window {window!r} holds no grid value")

@@ -14,7 +14,7 @@ Two engines give the same iterates:
 
 - ``train_linear_gd``: full-batch gradient descent on the linear network with squared loss.
   With ``C = X^T X / N`` and ``R = X^T Y / N`` precomputed, a step costs O(K H D^2)
-  whatever N is (science.md, section 3). It runs in float64: its cost does not depend on N,
+  whatever N is (the Methods page of the book). It runs in float64: its cost does not depend on N,
   and float32 cannot resolve an excess loss below about 1e-7 of the total.
 - ``train_autograd``: any model, loss and optimiser (GD, minibatch SGD, Adam), through autograd.
 """

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from . import validate
+
 VERDICTS = ("rises monotonically", "rises, with a significant drop", "no significant trend", "falls")
 
 
@@ -143,9 +145,7 @@ def snr_trend(snr, values, groups, *, boot: int = 2000, level: float = 0.95, see
 
 
 def _check_classes(n_classes) -> int:
-    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
-        raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
-    return int(n_classes)
+    return validate.integer("n_classes", n_classes, minimum=2)
 
 
 def flip_for_snr(snr: float, n_classes: int) -> float:

@@ -1,0 +1,66 @@
+"""Similarity metrics between neural representations of the same inputs.
+
+A representation is an ``(n, p)`` matrix: ``n`` inputs (rows) seen through
+``p`` features.  Two representations of the same inputs may have different
+widths.  Inputs may be numpy arrays or torch tensors; everything is computed
+in float64, and the conversion happens *before* centring, so float32 data with
+large offsets loses nothing beyond what float32 already lost.
+
+Metrics
+-------
+cka
+    Centred kernel alignment (Kornblith et al. 2019),
+    ``HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L))`` for Gram matrices ``K, L``
+    with linear or RBF kernel.  ``debiased=True`` uses the unbiased HSIC
+    estimator of Song et al. (2012), written through U-centred Gram matrices
+    (Szekely & Rizzo 2014; Murphy et al. 2024), which removes the strong
+    positive bias of CKA when ``p`` is large compared with ``n``.
+procrustes
+    Orthogonal Procrustes similarity of centred, unit-Frobenius
+    representations: the nuclear norm of ``X^T Y``.  ``arccos`` of it is the
+    angular Procrustes shape distance of Williams et al. (2021).
+mutual_knn
+    Mean fraction of shared k nearest neighbours (Huh et al. 2024).
+
+``alignment_matrix`` computes a metric for all pairs of K representations at
+once, ``mean_alignment`` summarises such a matrix with a jackknife standard
+error, and ``METRICS`` maps metric names to functions and their properties.
+
+Layout
+------
+``repalign.metrics.pairwise``
+    the definitions above for one pair of representations;
+``repalign.metrics.allpairs``
+    the same quantities for all pairs of an ensemble at once, each member's
+    work done once and memory bounded by ``max_bytes``;
+``repalign.metrics.registry``
+    ``METRICS``, ``alignment_matrix`` and ``mean_alignment``.
+Import everything from ``repalign.metrics``.
+
+Degenerate inputs never give a silent number: a constant representation (or
+any other zero denominator) gives NaN with a ``RuntimeWarning``.  No epsilon
+is added anywhere.
+
+References
+----------
+Kornblith, Norouzi, Lee, Hinton (2019). Similarity of neural network
+representations revisited. ICML.
+Song, Smola, Gretton, Bedo, Borgwardt (2012). Feature selection via dependence
+maximization. JMLR 13.
+Szekely, Rizzo (2014). Partial distance correlation with methods for
+dissimilarities. Ann. Statist. 42.
+Williams, Kunz, Kornblith, Linderman (2021). Generalized shape metrics on
+neural representations. NeurIPS.
+Murphy, Zylberberg, Fyshe (2024). Correcting biased centered kernel alignment
+measures in biological and artificial neural networks. ICLR Re-Align workshop.
+Huh, Cheung, Wang, Isola (2024). The platonic representation hypothesis. ICML.
+"""
+
+from __future__ import annotations
+
+from .allpairs import DEFAULT_MAX_BYTES, GRAM_ROW_BLOCKS
+from .pairwise import KERNELS, cka, mutual_knn, procrustes
+from .registry import METRICS, Metric, alignment_matrix, mean_alignment
+
+__all__ = ["METRICS", "Metric", "alignment_matrix", "cka", "mean_alignment",
+           "mutual_knn", "procrustes"]

@@ -1,0 +1,82 @@
+"""The book's sweeps (repalign.book_sweeps): valid grids, sample sizes from N_ref, one clean run per point."""
+
+import math
+
+import pytest
+
+from repalign import book_sweeps
+from repalign.data import native_shape, real_split
+from repalign.presets import LinearConfig, RealDataConfig, SampleSizeConfig, SNRConfig
+from repalign.sweep import grid_experiments
+from repalign.threshold import reference_size
+from repalign.trends import snr_for_flip
+
+
+def every_job(preset: str):
+    return (book_sweeps.linear_jobs(LinearConfig.from_preset(preset))
+            + book_sweeps.snr_jobs(SNRConfig.from_preset(preset))
+            + book_sweeps.sample_size_jobs(SampleSizeConfig.from_preset(preset))
+            + book_sweeps.real_data_jobs(RealDataConfig.from_preset(preset)))
+
+
+@pytest.mark.parametrize("preset", ["paper", "smoke"])
+def test_book_sweeps_declare_valid_grids_for_every_preset(preset):
+    """Every job of every chapter builds its experiments (validation happens up front)."""
+    jobs = every_job(preset)
+    assert {labels["chapter"] for labels, _, _ in jobs} == {"linear", "snr", "sample_size", "real_data"}
+    assert sum(len(grid_experiments(base, grid)) for _, base, grid in jobs) > 0
+
+
+def test_repeat_seeds_count_up_from_the_first_seed():
+    assert book_sweeps.repeat_seeds(LinearConfig(seed=5, repeats=3)) == [5, 6, 7]
+
+
+@pytest.mark.parametrize("net", ["linear", "mlp1", "mlp2"])
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_snr_sample_sizes_are_the_ratios_times_the_reference_size(net, task):
+    cfg = SNRConfig()
+    ref = reference_size(net, d=cfg.d, width=cfg.width, n_classes=cfg.n_classes if task == "classification" else None)
+    sizes = book_sweeps.snr_sample_sizes(cfg, net, task)
+    assert list(sizes.values()) == list(cfg.n_ratios)
+    assert all(n == max(2, round(r * ref)) for n, r in sizes.items())
+
+
+def test_sample_size_grid_follows_the_parameter_count_of_the_chapter_mlp():
+    cfg = SampleSizeConfig()
+    # one hidden layer with biases: P = H (D + 1) + C (H + 1), N_ref = P / C
+    assert book_sweeps.sample_size_parameters(cfg, cfg.width, "classification") == 8 * 17 + 3 * 9
+    assert book_sweeps.sample_size_reference(cfg, "classification") == pytest.approx((8 * 17 + 3 * 9) / 3)
+    assert book_sweeps.sample_size_reference(cfg, "regression") == 8 * 17 + 9
+    deeper = SampleSizeConfig(depth=3)  # any depth: "mlp3" is read as three hidden layers
+    assert book_sweeps.sample_size_parameters(deeper, 8, "regression") == 8 * 17 + 2 * 8 * 9 + 9
+    sizes = book_sweeps.sample_size_sizes(cfg, "regression")
+    assert sizes == sorted({max(2, round(r * 145)) for r in cfg.n_ratios})
+
+
+def test_the_clean_point_is_computed_once_under_label_noise():
+    """At S = inf label and input noise are the same run: the input-noise grid leaves it out."""
+    cfg = SNRConfig.from_preset("paper", noises=("labels", "inputs"), networks=("linear",))
+    jobs = {(labels["task"], labels["noise_location"]): grid for labels, _, grid in book_sweeps.snr_jobs(cfg)}
+    assert math.inf in jobs[("regression", "labels")]["snr"]
+    assert math.inf not in jobs[("regression", "inputs")]["snr"]
+    flips = jobs[("classification", "labels")]["flip"]  # classes: flips at the equivalent SNRs
+    assert [snr_for_flip(f, cfg.n_classes) for f in flips] == pytest.approx(list(cfg.snrs))
+
+
+def test_smoke_sample_grid_fits_the_training_pools():
+    """Every N of the smoke preset's sample-size sweep exists in the scikit-learn pools."""
+    cfg = RealDataConfig.from_preset("smoke")
+    for data, d, width, classes in ((cfg.class_data, cfg.class_d, cfg.class_width, 10),
+                                    (cfg.reg_data, native_shape(cfg.reg_data)[0], cfg.reg_width, None)):
+        ref = reference_size("mlp1", d=d, width=width, n_classes=classes)
+        pool = len(real_split(data, d).x_pool)
+        assert max(cfg.n_ratios) * ref <= pool
+
+
+def test_real_data_sets_carry_their_reference_size():
+    cfg = RealDataConfig.from_preset("smoke")
+    sets = book_sweeps.real_data_sets(cfg)
+    assert sets["classification"]["n_ref"] == reference_size("mlp1", d=cfg.class_d, width=cfg.class_width,
+                                                             n_classes=10)
+    sizes = book_sweeps.real_data_sizes(sets, "regression", cfg.n_ratios)
+    assert max(sizes) <= sets["regression"]["pool"] and min(sizes) >= 2
