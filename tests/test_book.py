@@ -62,6 +62,7 @@ def test_run_writes_to_build_runs_and_injects_the_parameters(tmp_path):
     nb = nbformat.read(out, as_version=4)
     injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
     assert 'preset = "smoke"' in injected.source and "snrs = [2.0, 8.0]" in injected.source
+    assert "hide-cell" in injected.metadata.tags  # collapsed in the HTML, like the chapter's own cell
     assert book.run_output_path("question", {"preset": "smoke"}).parent.name == "runs"
 
 

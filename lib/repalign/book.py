@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import yaml
 
 from . import paths
@@ -153,7 +154,18 @@ def execute_chapter(path: Path, parameters: dict[str, Any], output: Path) -> Pat
             f"chapter {path.stem!r} ({path.name}) failed in {where}: {err.ename}: {err.evalue}\n"
             f"the executed notebook, with the traceback, is {output}"
         ) from None
+    _collapse_injected_parameters(output)
     return output
+
+
+def _collapse_injected_parameters(notebook_path: Path) -> None:
+    """Collapse papermill's injected parameters cell in the HTML, as the chapter's own one is."""
+    nb = nbformat.read(notebook_path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "hide-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "hide-cell"]
+    nbformat.write(nb, notebook_path)
 
 
 def run_chapter(name: str, pairs: list[tuple[str, str]] = (), root: Path | None = None,
