@@ -5,8 +5,12 @@ a computational companion to Umar & Laio (arXiv 2605.26973). Its modules, by lay
 
 Engine: one trained ensemble, and grids of them
 
-- ``repalign.data``: the data sets (synthetic teachers; real sets located or downloaded,
-  split once, standardised and PCA-reduced) and each ensemble's noisy training sets;
+- ``repalign.data``: the data sets and each ensemble's noisy training sets:
+  ``repalign.data.registry`` (the table of data sets: task, dimension, classes, display name,
+  source), ``repalign.data.files`` (locating, downloading and reading real data),
+  ``repalign.data.teachers`` (synthetic teachers), ``repalign.data.real`` (the fixed split,
+  standardised and PCA-reduced), ``repalign.data.seeds`` (the seed's child streams),
+  ``repalign.data.ensemble`` (noise and the noisy ensemble), ``repalign.data.checks``;
 - ``repalign.models``: networks stacked over the members of an ensemble;
 - ``repalign.training``: all members trained at once, each with its own stopping rule;
 - ``repalign.experiment``: ``Experiment`` and ``run_experiment``, one ensemble trained and
@@ -41,6 +45,7 @@ Book: the chapters' configurations, sweeps, figures, and the runner
 - ``repalign.presets``: each chapter's configuration and its named presets;
 - ``repalign.book_sweeps``: the sweeps behind the book's figures, declared in one place;
 - ``repalign.plotting``: the book's figure style;
+- ``repalign.report``: a chapter's setup and result tables, formatted for the page;
 - ``repalign.book``: run chapters through papermill and build the book
   (``python -m repalign.book --help``);
 - ``repalign.__main__``: ``python -m repalign``, sweeps from YAML specs, the result cache
