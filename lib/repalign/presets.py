@@ -241,22 +241,22 @@ class SNRConfig(ChapterConfig):
 
     d: int = 16  # input dimension D
     width: int = 8  # hidden width H (every hidden layer)
-    members: int = 6  # K
-    n_classes: int = 3  # C of the classification teacher
-    networks: tuple[str, ...] = _NETWORKS  # among "linear", "mlp1", "mlp2"
-    tasks: tuple[str, ...] = _TASKS  # among "regression", "classification"
-    noises: tuple[str, ...] = _NOISES  # noise locations, among "labels", "inputs"
-    n_ratios: tuple[float, ...] = (0.3, 0.9, 3.0)  # N / N_ref: below, near and above the threshold
-    snrs: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, math.inf)  # S; label flips of classes use the equivalent S
-    metric: _METRIC_NAMES = "cka"  # the metric of the main figure (every metric is computed)
+    members: int = 6  # ensemble size K (members per ensemble)
+    n_classes: int = 3  # classes C of the classification teacher
+    networks: tuple[str, ...] = _NETWORKS  # networks: linear; ReLU MLPs with 1 (mlp1) or 2 (mlp2) hidden layers
+    tasks: tuple[str, ...] = _TASKS  # tasks on the synthetic linear teacher
+    noises: tuple[str, ...] = _NOISES  # where the noise enters: the labels or the inputs
+    n_ratios: tuple[float, ...] = (0.3, 0.9, 3.0)  # sample sizes N/N_ref: below, near and above the threshold
+    snrs: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, math.inf)  # SNRs S (inf: no noise; flips at the equivalent S)
+    metric: _METRIC_NAMES = "cka"  # alignment metric of the main figure (every metric is computed)
     repeats: int = 3  # independent ensembles per point
-    steps: int = 1000  # Adam budget of the MLPs (full batch)
-    lr: float = 0.01  # Adam's constant learning rate
-    linear_steps: int = 20000  # gradient-descent budget of the linear network (stable step per member)
-    tol: float = 1e-5  # stop at this fraction of the initial (excess, linear network) train loss
-    n_probe: int = 300  # clean probe inputs
-    workers: int = 2  # processes of the sweep (1: serial)
-    seed: int = 0  # first seed of the repeats
+    steps: int = 1000  # full-batch Adam steps of the MLPs (the budget)
+    lr: float = 0.01  # Adam's learning rate (constant)
+    linear_steps: int = 20000  # gradient-descent steps of the linear network (stable step per member)
+    tol: float = 1e-5  # stop at this fraction of the initial train loss (excess loss, linear network)
+    n_probe: int = 300  # clean probe inputs on which alignment is measured
+    workers: int = 2  # worker processes of the sweep (1: serial)
+    seed: int = 0  # seed of the first repeat (then seed + 1, ...)
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {},
@@ -281,22 +281,22 @@ class SampleSizeConfig(ChapterConfig):
 
     d: int = 16  # input dimension D
     width: int = 8  # hidden width H of the sample-wise sweep
-    depth: int = 1  # hidden layers
-    members: int = 6  # K
-    n_classes: int = 3  # C of the classification teacher
-    snr: float = 2.0  # S of the label noise (classification: flips at the equivalent S)
-    n_ratios: tuple[float, ...] = (0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 1.0, 1.2, 1.5, 2.5, 5.0)  # N / N_ref
-    widths: tuple[int, ...] = (2, 3, 4, 5, 6, 8, 11, 16, 24)  # H of the model-wise sweep
-    width_sweep_n: int = 100  # N of the model-wise sweep (regression)
-    metric: _METRIC_NAMES = "cka"  # the metric of the figures
+    depth: int = 1  # hidden layers of the MLP
+    members: int = 6  # ensemble size K (members per ensemble)
+    n_classes: int = 3  # classes C of the classification teacher
+    snr: float = 2.0  # SNR S of the label noise (classification: flips at the equivalent S)
+    n_ratios: tuple[float, ...] = (0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 1.0, 1.2, 1.5, 2.5, 5.0)  # sample sizes N/N_ref
+    widths: tuple[int, ...] = (2, 3, 4, 5, 6, 8, 11, 16, 24)  # hidden widths H of the model-wise sweep
+    width_sweep_n: int = 100  # sample size N of the model-wise sweep (regression)
+    metric: _METRIC_NAMES = "cka"  # alignment metric of the figures
     repeats: int = 3  # independent ensembles per point
-    steps: int = 4000  # Adam budget (full batch)
-    lr: float = 0.01  # Adam's constant learning rate
-    tol: float = 1e-5  # interpolated: train loss below tol times its initial value
-    n_probe: int = 500  # clean probe inputs
-    boot: int = 2000  # bootstrap resamples of the repeats
-    workers: int = 2  # processes of the sweep (1: serial)
-    seed: int = 0  # first seed of the repeats
+    steps: int = 4000  # full-batch Adam steps (the budget)
+    lr: float = 0.01  # Adam's learning rate (constant)
+    tol: float = 1e-5  # a member interpolated: train loss below tol times its initial value
+    n_probe: int = 500  # clean probe inputs on which alignment is measured
+    boot: int = 2000  # bootstrap resamples of the ensembles (intervals of the extrema)
+    workers: int = 2  # worker processes of the sweep (1: serial)
+    seed: int = 0  # seed of the first repeat (then seed + 1, ...)
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {},
