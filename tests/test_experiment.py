@@ -1,11 +1,13 @@
 """The experiment contract: validation, determinism, and trained ensembles against theory."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
 
 from repalign import Experiment, run_experiment, theory
+from repalign.experiment import UnfinishedTraining, budget_stops_expected
 
 SMALL = dict(data="teacher-linear", d=30, n_train=15, snr=4.0, members=4, n_probe=300, steps=5000)
 
@@ -108,3 +110,15 @@ def test_members_that_do_not_reach_the_tolerance_are_reported():
     with pytest.warns(RuntimeWarning, match="did not reach tol"):
         res = run_experiment(Experiment(**{**SMALL, "steps": 3}))
     assert not res.converged.any() and (res.steps == 3).all()
+
+
+def test_budget_stops_are_silent_only_where_expected_and_divergence_still_warns():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning left would fail here
+        with budget_stops_expected():
+            res = run_experiment(Experiment(**{**SMALL, "steps": 3}))
+    assert not res.converged.any()
+    with pytest.warns(UnfinishedTraining):
+        run_experiment(Experiment(**{**SMALL, "steps": 3}))
+    with budget_stops_expected(), pytest.warns(RuntimeWarning, match="diverged"):
+        run_experiment(Experiment(**SMALL, model="mlp", optimizer="gd", lr=1e4, width=8))
