@@ -1,11 +1,15 @@
 """repalign.decoupling: regimes, rank correlations, counterexamples and the ridge reference."""
 
+import math
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from repalign import Experiment
-from repalign.decoupling import configuration_means, counterexamples, regime, ridge_ensemble, spearman_interval
+from repalign.decoupling import (configuration_means, counterexamples, regime, ridge_ensemble, spearman_interval,
+                                 z_score)
 from repalign.experiment import experiment_data
 
 
@@ -56,3 +60,13 @@ def test_ridge_ensemble_is_cos_squared_of_the_ridge_solutions():
         ridge_ensemble(exp, 0.0)
     with pytest.raises(ValueError, match="linear"):
         ridge_ensemble(exp.replace(model="mlp", lr=0.01, optimizer="adam"), 0.1)
+
+
+def test_rounding_differences_without_spread_are_no_counterexample():
+    # Identical members: alignment 1 in every repeat (standard error 0), one point off by rounding.
+    points = pd.DataFrame({"A": [1.0, 1.0 - 2.0**-52], "A_se": [0.0, 0.0], "E": [0.5, 0.1], "E_se": [0.01, 0.01]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert counterexamples(points, z=2.0).empty
+    assert z_score(1.0, 1.0, 0.0, 0.0) == 0.0 and z_score(0.9, 0.5, 0.0, 0.0) == math.inf
+    assert math.isnan(z_score(math.nan, 0.5, 0.1, 0.1)) and z_score(0.7, 0.5, 0.1, 0.0) == pytest.approx(2.0)

@@ -14,11 +14,13 @@ difference larger than ``z`` standard errors of the difference.
 from __future__ import annotations
 
 import itertools
+import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
+from scipy.stats import ConstantInputWarning, spearmanr
 
 from . import metrics
 from .experiment import Experiment, experiment_data
@@ -58,10 +60,24 @@ def spearman_interval(a, e, *, boot: int = 2000, level: float = 0.95, seed: int 
         return RankCorrelation(np.nan, np.nan, np.nan, len(a))
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(a), size=(boot, len(a)))
-    rhos = np.array([spearmanr(a[i], e[i]).statistic for i in draws])
+    with warnings.catch_warnings():  # a resample of few points can be constant: its rho is NaN, dropped below
+        warnings.simplefilter("ignore", ConstantInputWarning)
+        rhos = np.array([spearmanr(a[i], e[i]).statistic for i in draws])
     tail = (1 - level) / 2
     low, high = np.nanquantile(rhos, [tail, 1 - tail])
     return RankCorrelation(float(spearmanr(a, e).statistic), float(low), float(high), len(a))
+
+
+def z_score(x: float, y: float, se_x: float, se_y: float) -> float:
+    """(x - y) over its standard error. 0 when x and y agree to rounding (identical members give
+    an alignment of 1 in every repeat, with a standard error of 0 and differences of ~1e-16),
+    +-inf for an exact difference without spread, NaN when either value is NaN."""
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return math.nan
+    if math.isclose(x, y, rel_tol=1e-12, abs_tol=0.0):
+        return 0.0
+    se = math.hypot(se_x, se_y)
+    return math.copysign(math.inf, x - y) if se == 0 else (x - y) / se
 
 
 def counterexamples(points: pd.DataFrame, *, within: list[str] = (), z: float = 2.0) -> pd.DataFrame:
@@ -78,7 +94,7 @@ def counterexamples(points: pd.DataFrame, *, within: list[str] = (), z: float = 
         for i, j in itertools.permutations(part.index, 2):
             p, q = points.loc[i], points.loc[j]
             d_a, d_e = p.A - q.A, p.E - q.E
-            z_a, z_e = d_a / np.hypot(p.A_se, q.A_se), d_e / np.hypot(p.E_se, q.E_se)
+            z_a, z_e = z_score(p.A, q.A, p.A_se, q.A_se), z_score(p.E, q.E, p.E_se, q.E_se)
             if z_a > z and z_e > z:
                 rows.append({**dict(zip(within, group)), "better_aligned": i, "other": j, "dA": d_a, "dE": d_e,
                              "zA": z_a, "zE": z_e})

@@ -377,17 +377,17 @@ class DecouplingConfig(ChapterConfig):
     """The decoupling chapter: every configuration of the book, and a robustness grid on the linear network."""
 
     d: int = 40  # input dimension D of the robustness grid
-    members: int = 8  # K
-    width: int = 20  # hidden width H
-    alphas: tuple[float, ...] = (0.25, 0.5, 0.8, 1.25, 2.0, 4.0)  # N/D, never 1
-    snrs: tuple[float, ...] = (0.5, 2.0, 8.0, math.inf)  # S of the noise
-    repeats: int = 3  # independent ensembles per point
-    n_probe: int = 500  # clean probe inputs
-    large_init: float = 0.3  # initial std (units of 1/sqrt(fan-in)) of the initialisation setups
-    ridge: float = 0.1  # lambda of the ridge setup
-    z: float = 2.0  # standard errors that make a counterexample significant
-    boot: int = 1000  # bootstrap resamples
-    seed: int = 0  # first seed of the repeats
+    members: int = 8  # ensemble size K
+    width: int = 20  # hidden width H of the linear network
+    alphas: tuple[float, ...] = (0.25, 0.5, 0.8, 1.25, 2.0, 4.0)  # sample ratios N/D of the grid (never 1)
+    snrs: tuple[float, ...] = (0.5, 2.0, 8.0, math.inf)  # signal-to-noise ratios S of the grid
+    repeats: int = 3  # independent ensembles (seeds) per grid point
+    n_probe: int = 500  # clean probe inputs for alignment and test error
+    large_init: float = 0.3  # initial weight std of the init setups, in units of 1/√fan-in
+    ridge: float = 0.1  # penalty λ of the ridge setup
+    z: float = 2.0  # significance of a counterexample, in standard errors
+    boot: int = 1000  # bootstrap resamples per interval
+    seed: int = 0  # seed of the first repeat
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {},
