@@ -330,25 +330,25 @@ class RealDataConfig(ChapterConfig):
     classification set is projected on its first ``class_d`` principal components.
     """
 
-    class_data: _CLASSIFICATION_SETS = "fashion-mnist"  # the classification set
-    reg_data: _REGRESSION_SETS = "concrete"  # the regression set (native features)
-    class_d: int = 40  # principal components D kept of the images
-    class_width: int = 40  # hidden width H of the classification MLP
-    reg_width: int = 12  # hidden width H of the regression MLP
-    members: int = 6  # K
-    snr: float = 2.0  # S of the sample-size sweep (label noise; classification: flips at the equivalent S)
-    n_ratios: tuple[float, ...] = (0.125, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0)  # N / N_ref of the sample-size sweep
-    snrs: tuple[float, ...] = (0.25, 1.0, 4.0, math.inf)  # S of the SNR sweep
-    snr_ratios: tuple[float, ...] = (0.5, 2.0)  # N / N_ref of the SNR sweep: below and above the threshold
-    noises: tuple[str, ...] = _NOISES  # noise locations of the SNR sweep, among "labels", "inputs"
-    metric: _METRIC_NAMES = "cka"  # the metric of the figures
+    class_data: _CLASSIFICATION_SETS = "fashion-mnist"  # classification data set
+    reg_data: _REGRESSION_SETS = "concrete"  # regression data set (native features)
+    class_d: int = 40  # input dimension D of the images (principal components kept)
+    class_width: int = 40  # hidden width H, classification
+    reg_width: int = 12  # hidden width H, regression
+    members: int = 6  # ensemble size K
+    snr: float = 2.0  # SNR S of the sample-size sweep (label noise; flips at the equivalent S)
+    n_ratios: tuple[float, ...] = (0.125, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0)  # sample sizes N/N_ref of the N sweep
+    snrs: tuple[float, ...] = (0.25, 1.0, 4.0, math.inf)  # SNRs S of the SNR sweep (∞: no noise)
+    snr_ratios: tuple[float, ...] = (0.5, 2.0)  # sample sizes N/N_ref of the SNR sweep (both sides of N*)
+    noises: tuple[str, ...] = _NOISES  # where the SNR sweep adds noise: labels, inputs
+    metric: _METRIC_NAMES = "cka"  # alignment metric of the hidden layer
     repeats: int = 3  # independent ensembles per point
-    steps: int = 3000  # Adam budget (full batch)
-    lr: float = 0.01  # Adam's constant learning rate
-    tol: float = 1e-5  # interpolated: train loss below tol times its initial value
-    n_probe: int = 1000  # held-out probes (capped by the held-out split)
-    boot: int = 2000  # bootstrap resamples of the repeats
-    workers: int = 2  # processes of the sweep (1: serial)
+    steps: int = 3000  # step budget of full-batch Adam
+    lr: float = 0.01  # learning rate of Adam (constant)
+    tol: float = 1e-5  # interpolated: train loss below tol × its initial value
+    n_probe: int = 1000  # held-out probes (at most the held-out split)
+    boot: int = 2000  # bootstrap resamples over the ensembles
+    workers: int = 2  # worker processes of the sweep (1: serial)
     seed: int = 0  # first seed of the repeats
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
