@@ -138,14 +138,14 @@ def _check_alphas(alphas: tuple[float, ...], d: int, *, minimum: int) -> None:
 class QuestionConfig(ChapterConfig):
     """The opening chapter: closed-form alignment and test error of the linear network."""
 
-    snrs: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)  # S = ||beta*||^2 / sigma^2 of the curves
-    alpha_min: float = 0.05  # smallest N/D drawn
-    alpha_max: float = 10.0  # largest N/D drawn
-    n_alpha: int = 801  # points on the log-spaced N/D axis
-    snr_example: float = 4.0  # SNR of the worked numbers in the text
-    alpha_example: float = 0.5  # N/D compared with 2 - alpha_example in the text
+    snrs: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)  # SNRs S = ‖β*‖²/σ² of the curves
+    alpha_min: float = 0.05  # smallest sample ratio N/D drawn
+    alpha_max: float = 10.0  # largest sample ratio N/D drawn
+    n_alpha: int = 801  # points of the log-spaced N/D grid
+    snr_example: float = 4.0  # SNR S of the worked numbers in the text
+    alpha_example: float = 0.5  # N/D < 1 compared with its mirror 2 − N/D in the text
     spike_d: int = 200  # D = N of the finite-size Monte Carlo at the threshold
-    spike_draws: int = 200  # its draws
+    spike_draws: int = 200  # Monte-Carlo draws at the threshold
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {},
@@ -167,21 +167,21 @@ class LinearConfig(ChapterConfig):
     """The linear-network chapter: trained ensembles against the closed forms."""
 
     d: int = 100  # input dimension D
-    members: int = 8  # K
+    members: int = 8  # ensemble size K
     width: int = 20  # hidden width H
-    repeats: int = 3  # independent ensembles per point (the spread in the figures)
-    alphas: tuple[float, ...] = (0.2, 0.35, 0.5, 0.65, 0.8, 1.25, 1.5, 2.0, 3.0, 4.0)  # N/D, never 1
-    snrs: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)  # S of the label noise
-    n_probe: int = 2000  # clean probe inputs
-    tol: float = 1e-6  # stop at this fraction of the initial excess train loss
-    steps: int = 20000  # gradient-descent budget
-    seed: int = 0  # first seed of the repeats
-    spike_snr: float = 2.0  # S of the sections on the spike at N = D, the ridge and the initialisation
+    repeats: int = 3  # independent ensembles per point (the error bars)
+    alphas: tuple[float, ...] = (0.2, 0.35, 0.5, 0.65, 0.8, 1.25, 1.5, 2.0, 3.0, 4.0)  # sample ratios N/D (never 1)
+    snrs: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)  # SNRs S = 1/σ² of the label noise
+    n_probe: int = 2000  # clean probe inputs n
+    tol: float = 1e-6  # stop at this fraction of the initial excess training loss
+    steps: int = 20000  # gradient-descent step budget
+    seed: int = 0  # seed of the first ensemble
+    spike_snr: float = 2.0  # S of the spike, ridge and initialisation sections
     spike_draws: int = 200  # Monte-Carlo draws per point near N = D
-    spike_inputs: int = 200  # input matrices X at N = D for the alignment conditional on X
-    ridges: tuple[float, ...] = (0.01, 0.1, 1.0)  # ridge strengths lambda > 0 (the first: a small one)
+    spike_inputs: int = 200  # input matrices X at N = D (alignment given X)
+    ridges: tuple[float, ...] = (0.01, 0.1, 1.0)  # ridge strengths λ > 0 (the first a small one)
     ridge_draws: int = 100  # Monte-Carlo draws per N/D and ridge
-    init_scales: tuple[float, ...] = (0.1, 0.3, 1.0)  # initial std in units of 1/sqrt(fan-in), besides 1e-3
+    init_scales: tuple[float, ...] = (0.1, 0.3, 1.0)  # initial std × √fan-in, besides the default 10⁻³
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {},
