@@ -35,7 +35,7 @@ def test_inf_sits_to_the_right_of_the_largest_finite_snr():
     assert inf_position([math.inf]) == INF_OFFSET  # no finite S: inf sits at 10^1.2
 
 
-@pytest.mark.parametrize("snrs", [SNRS, (0.25, 1.0, 4.0, math.inf), (2.0, 3.0), (math.inf,)])
+@pytest.mark.parametrize("snrs", [SNRS, (0.1, 1.0, 10.0, 100.0, 1000.0, math.inf), (2.0, 3.0), (math.inf,)])
 def test_axis_equals_the_snr_chapter(snrs):
     # chapters/snr.md, verbatim
     finite = [s for s in snrs if math.isfinite(s)]
@@ -63,7 +63,7 @@ def test_axis_equals_the_snr_chapter(snrs):
 
 
 def test_axis_without_break_equals_the_real_data_chapter():
-    snrs = (0.25, 1.0, 4.0, math.inf)
+    snrs = (0.25, 1.0, 10.0, 100.0, 1000.0, math.inf)  # five finite values: powers of ten only
     # chapters/real_data.md, verbatim
     finite = [s for s in snrs if math.isfinite(s)]
     top = max(finite) if finite else 1.0
@@ -77,4 +77,11 @@ def test_axis_without_break_equals_the_real_data_chapter():
     new = _axes()
     snr_axis(new, snrs, axis_break=False)
     assert _state(new) == _state(old)
-    assert _state(new)[1:3] == ([1.0, INF_AT], ["1", r"$\infty$"])
+    assert _state(new)[1:3] == ([1.0, 10.0, 100.0, 1000.0, INF_AT], ["1", "10", "100", "1000", r"$\infty$"])
+
+
+def test_a_short_grid_labels_every_value():
+    snrs = (0.25, 1.0, 4.0, math.inf)  # the real-data chapter's paper grid
+    ax = _axes()
+    snr_axis(ax, snrs, axis_break=False)
+    assert _state(ax)[1:3] == ([0.25, 1.0, 4.0, inf_position(snrs)], ["0.25", "1", "4", r"$\infty$"])

@@ -104,13 +104,18 @@ def snr_positions(values, snrs=None) -> np.ndarray:
     return np.where(np.isinf(values), inf_position(values if snrs is None else snrs), values)
 
 
+MAX_LABELLED_SNRS = 4  # beyond this many finite SNRs, only powers of ten are labelled
+
+
 def snr_axis(ax, snrs, *, axis_break: bool = True) -> None:
-    """A log x axis for the SNR grid ``snrs``: ticks at its finite powers of ten (all its finite
-    values if none is one) and at inf, labelled "∞", no minor ticks; ``axis_break`` draws a white
-    band between the largest finite S and inf, so that the distance to inf is not read as data."""
+    """A log x axis for the SNR grid ``snrs``: ticks at every finite value of a short grid (up to
+    MAX_LABELLED_SNRS, so a reader sees where each curve point lies), else at its powers of ten,
+    and at inf, labelled "∞"; no minor ticks. ``axis_break`` draws a white band between the
+    largest finite S and inf, so that the distance to inf is not read as data."""
     finite = _finite(snrs)
     ax.set_xscale("log")
-    ticks = [s for s in finite if math.log10(s).is_integer()] or finite
+    decades = [s for s in finite if math.log10(s).is_integer()]
+    ticks = finite if len(finite) <= MAX_LABELLED_SNRS or not decades else decades
     ax.set_xticks(ticks + [inf_position(snrs)], [f"{s:g}" for s in ticks] + [r"$\infty$"])
     ax.minorticks_off()
     if finite and axis_break:
