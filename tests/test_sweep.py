@@ -10,7 +10,8 @@ import pytest
 
 from repalign import Experiment
 from repalign.cache import ResultCache
-from repalign.sweep import SweepSpecError, grid_experiments, missing_points, sweep, sweep_many
+from repalign.sweep import (MemberCounts, SweepSpecError, grid_experiments, member_counts, missing_points, sweep,
+                            sweep_many)
 
 BASE = Experiment(d=30, members=3, n_probe=200, metrics=("cka", "procrustes"))
 GRID = {"n_train": [10, 50], "snr": [1.0, 4.0]}
@@ -109,3 +110,8 @@ def test_bad_jobs_are_named():
         sweep_many([])
     with pytest.raises(ValueError, match="each job"):
         sweep_many([({}, {"d": 6}, {"seed": [0]})])
+
+
+def test_member_counts_sum_how_members_ended_over_rows():
+    table = pd.DataFrame({"members": [4, 8], "converged_fraction": [0.5, 1.0], "diverged_fraction": [0.25, 0.0]})
+    assert member_counts(table) == MemberCounts(trained=12, on_budget=1, diverged=1)

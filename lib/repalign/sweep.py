@@ -171,6 +171,24 @@ def results_table(results: list[tuple[ExperimentResult, bool]], grid_fields: lis
     return table
 
 
+@dataclasses.dataclass(frozen=True)
+class MemberCounts:
+    """How the members of a sweep table's ensembles ended (each ensemble counted once per row)."""
+
+    trained: int
+    on_budget: int  # stopped by the step budget before reaching the tolerance
+    diverged: int
+
+
+def member_counts(table: pd.DataFrame) -> MemberCounts:
+    """Members trained, stopped on the step budget, and diverged, summed over ``table``'s rows."""
+    def count(fraction) -> int:
+        return int((fraction * table.members).round().sum())
+
+    return MemberCounts(trained=int(table.members.sum()), diverged=count(table.diverged_fraction),
+                        on_budget=count(1 - table.converged_fraction - table.diverged_fraction))
+
+
 # --- several sweeps as one table ------------------------------------------------------------
 
 
@@ -196,8 +214,8 @@ def sweep_many(jobs: Sequence[Job], *, workers: int = 1, progress: bool = False,
     ``jobs``: ``(labels, base, grid)`` triples; ``labels`` is a mapping of extra columns (for
     example the network's or the task's name). ``workers`` > 1 computes the missing points on a
     local Dask cluster of that many single-threaded processes, started once; serial work runs
-    on one torch thread. ``quiet``: the workers drop RuntimeWarnings (unconverged members),
-    which the caller reads from the table's ``converged_fraction`` instead.
+    on one torch thread. ``quiet``: the workers drop budget-stop warnings (members that did not
+    reach the tolerance), which the caller reads from the table (``member_counts``) instead.
     """
     validate.integer("workers", workers, minimum=1)
     _check_jobs(jobs)
@@ -209,7 +227,7 @@ def sweep_many(jobs: Sequence[Job], *, workers: int = 1, progress: bool = False,
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
         if quiet:
-            client.run(_ignore_runtime_warnings)
+            client.run(_ignore_budget_stops)
     try:
         with _one_thread():
             tables = []
@@ -224,11 +242,14 @@ def sweep_many(jobs: Sequence[Job], *, workers: int = 1, progress: bool = False,
     return pd.concat(tables, ignore_index=True)
 
 
-def _ignore_runtime_warnings() -> None:
-    """Run in each worker: its unconverged-member warnings would flood the notebook's output."""
+def _ignore_budget_stops() -> None:
+    """Run in each worker: its budget-stop warnings would flood the notebook's output (the table
+    counts them); a divergence still warns."""
     import warnings
 
-    warnings.simplefilter("ignore", RuntimeWarning)
+    from .experiment import UnfinishedTraining
+
+    warnings.simplefilter("ignore", UnfinishedTraining)
 
 
 @contextlib.contextmanager
