@@ -50,13 +50,13 @@ def counted(monkeypatch):
     from repalign import sweep as sweep_module
 
     calls = []
-    real = sweep_module.compute_entry
+    real = sweep_module.compute_entries
 
-    def counting(exp, threads=None):
-        calls.append(exp)
-        return real(exp, threads)
+    def counting(experiments, threads=None):
+        calls.extend(experiments)
+        return real(experiments, threads)
 
-    monkeypatch.setattr(sweep_module, "compute_entry", counting)
+    monkeypatch.setattr(sweep_module, "compute_entries", counting)
     return calls
 
 

@@ -203,21 +203,6 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def _train(exp: Experiment, arch: Architecture, params, x, y, batch_seeds) -> TrainingReport:
-    loss = exp.resolved_loss
-    fast = exp.model == "linear" and exp.optimizer == "gd" and loss == "mse" and exp.weight_decay == 0
-    if exp.lr == "auto":
-        lr = linear_gd_learning_rates(x, y)
-    else:
-        lr = torch.full((exp.members,), float(exp.lr), dtype=torch.float64, device=x.device)
-    if fast:
-        return train_linear_gd(params, x, y, lr=lr, steps=exp.steps, tol=exp.tol)
-    return train_autograd(arch, params, x, y, loss=loss, optimizer=exp.optimizer, lr=lr.to(x.dtype),
-                          steps=exp.steps, tol=exp.tol, weight_decay=exp.weight_decay,
-                          batch_size=exp.batch_size,
-                          batch_rngs=[np.random.default_rng(s) for s in batch_seeds])
-
-
 def _errors(out: torch.Tensor, y: np.ndarray, task: str) -> np.ndarray:
     """Per member (K,): MSE for regression, error rate for classification."""
     out = out.detach().double().cpu().numpy()
@@ -239,10 +224,36 @@ def experiment_data(exp: Experiment) -> datasets.EnsembleData:
         teacher_width=exp.teacher_width, seed=_seeds(exp)[0])
 
 
-def run_experiment(exp: Experiment) -> ExperimentResult:
-    """Draw the data, train all members at once, and measure alignment and errors."""
+def stack_key(exp: Experiment) -> tuple:
+    """Experiments with equal keys can train as one stack: the same shapes and the same update
+    rule. SNR, noise, flips, seed, data draw, initialisation, member count and tolerance may
+    differ (they are per member); Adam's learning rate may not (one fused optimiser per stack)."""
+    native_d, classes = datasets.native_shape(exp.data, exp.n_classes)
+    n_out = classes if exp.task == "classification" else 1
+    labels = exp.task == "classification" and exp.resolved_loss == "cross_entropy"  # targets are class indices
+    return (exp.model, exp.d or native_d, exp.width, exp.depth, exp.activation, n_out, exp.n_train, labels,
+            exp.resolved_loss, exp.optimizer, exp.lr if exp.optimizer == "adam" else None, exp.batch_size,
+            exp.weight_decay, exp.steps, exp.dtype, resolve_device(exp.device).type)
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    """One experiment's data, drawn, and its members' initial weights: its share of a stack."""
+
+    exp: Experiment
+    ens: datasets.EnsembleData
+    arch: Architecture
+    params: list[torch.Tensor]
+    x: torch.Tensor  # (K, N, D) training inputs
+    y: torch.Tensor  # (K, N) targets or labels, or (K, N, C) one-hot targets
+    lr: torch.Tensor  # (K,) float64
+    batch_seeds: list[np.random.SeedSequence]
+    seconds: float  # spent drawing
+
+
+def _draw(exp: Experiment) -> _Drawn:
     start = time.perf_counter()
-    data_seed, init_seed, batch_seed = _seeds(exp)
+    _, init_seed, batch_seed = _seeds(exp)
     ens = experiment_data(exp)
     device, dtype = resolve_device(exp.device), getattr(torch, exp.dtype)
     n_out = ens.n_classes if ens.task == "classification" else 1
@@ -250,28 +261,86 @@ def run_experiment(exp: Experiment) -> ExperimentResult:
                            n_out=n_out, activation=exp.activation)
     init_seeds = [init_seed] * exp.members if exp.shared_init else init_seed.spawn(exp.members)
     params = init_params(arch, init_seeds, exp.resolved_init_scale, dtype=dtype, device=device)
-
     x = torch.as_tensor(ens.x_train, dtype=dtype, device=device)
     if ens.task == "classification" and exp.resolved_loss == "mse":  # squared loss on one-hot targets
         y = torch.nn.functional.one_hot(torch.as_tensor(ens.y_train, device=device), ens.n_classes).to(dtype)
     else:
         y = torch.as_tensor(ens.y_train, device=device)
         y = y.to(dtype) if ens.task == "regression" else y
-    report = _train(exp, arch, params, x, y, batch_seed.spawn(exp.members))
+    if exp.lr == "auto":
+        lr = linear_gd_learning_rates(x, y)
+    else:
+        lr = torch.full((exp.members,), float(exp.lr), dtype=torch.float64, device=device)
+    return _Drawn(exp, ens, arch, params, x, y, lr, batch_seed.spawn(exp.members), time.perf_counter() - start)
 
+
+def _train_stack(drawn: list[_Drawn]) -> list[tuple[list[torch.Tensor], TrainingReport]]:
+    """Train the members of every drawn experiment as one stack; each one's weights and report."""
+    first = drawn[0].exp
+    params = [torch.cat(layer) for layer in zip(*(d.params for d in drawn))]
+    x, y, lr = (torch.cat([getattr(d, name) for d in drawn]) for name in ("x", "y", "lr"))
+    tol = torch.cat([torch.full((d.exp.members,), d.exp.tol, dtype=torch.float64) for d in drawn]).to(x.device)
+    loss = first.resolved_loss
+    if first.model == "linear" and first.optimizer == "gd" and loss == "mse" and first.weight_decay == 0:
+        report = train_linear_gd(params, x, y, lr=lr, steps=first.steps, tol=tol)
+    else:
+        report = train_autograd(drawn[0].arch, params, x, y, loss=loss, optimizer=first.optimizer, lr=lr.to(x.dtype),
+                                steps=first.steps, tol=tol, weight_decay=first.weight_decay,
+                                batch_size=first.batch_size,
+                                batch_rngs=[np.random.default_rng(s) for d in drawn for s in d.batch_seeds])
+    bounds = np.cumsum([0] + [d.exp.members for d in drawn])
+    return [([p[a:b] for p in params], _report_slice(report, a, b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _report_slice(report: TrainingReport, start: int, stop: int) -> TrainingReport:
+    return TrainingReport(*(getattr(report, f.name)[start:stop] for f in dataclasses.fields(TrainingReport)))
+
+
+def run_stack(experiments: list[Experiment]) -> list[ExperimentResult]:
+    """Run several experiments with the same ``stack_key`` as one stack of all their members.
+
+    Each experiment's results are those of ``run_experiment`` on it alone: its members draw
+    the same data and initial weights, and members never interact. Each result's
+    ``wall_time`` is its own drawing and measuring plus its members' share of the training.
+    """
+    if not experiments:
+        return []
+    keys = {stack_key(exp) for exp in experiments}
+    if len(keys) > 1:
+        raise ValueError("run_stack needs experiments with one stack_key (the same shapes and update rule); "
+                         f"got {len(keys)} different keys")
+    drawn = [_draw(exp) for exp in experiments]
+    start = time.perf_counter()
+    trained = _train_stack(drawn)
+    training = time.perf_counter() - start
+    total = sum(exp.members for exp in experiments)
+    return [_measure(d, params, report, d.seconds + training * d.exp.members / total)
+            for d, (params, report) in zip(drawn, trained)]
+
+
+def run_experiment(exp: Experiment) -> ExperimentResult:
+    """Draw the data, train all members at once, and measure alignment and errors."""
+    return run_stack([exp])[0]
+
+
+def _measure(drawn: _Drawn, params: list[torch.Tensor], report: TrainingReport, seconds: float) -> ExperimentResult:
+    """Alignment on the probe set and errors of one trained experiment; warns about its members
+    that diverged or stopped on the step budget."""
+    start = time.perf_counter()
+    exp, ens, arch, x = drawn.exp, drawn.ens, drawn.arch, drawn.x
     with torch.no_grad():
         out_train, _ = forward(arch, params, x)
-        out_probe, hidden = forward(arch, params, torch.as_tensor(ens.x_probe, dtype=dtype, device=device))
+        out_probe, hidden = forward(arch, params, torch.as_tensor(ens.x_probe, dtype=x.dtype, device=x.device))
     reps = hidden.double().cpu().numpy()
     diverged = report.diverged
     if diverged.any():
         warnings.warn(f"{int(diverged.sum())} of {exp.members} members diverged: their errors and "
-                      "alignments are NaN", RuntimeWarning, stacklevel=2)
+                      "alignments are NaN", RuntimeWarning, stacklevel=3)
     unfinished = ~report.converged & ~diverged
     if unfinished.any():  # reported, not hidden: near a threshold the budget acts as a regulariser
         warnings.warn(f"{int(unfinished.sum())} of {exp.members} members did not reach tol={exp.tol:g} "
                       f"within {exp.steps} steps (see result.converged and result.train_loss)",
-                      UnfinishedTraining, stacklevel=2)
+                      UnfinishedTraining, stacklevel=3)
     matrices, means, stderrs = {}, {}, {}
     alive = np.flatnonzero(~diverged)
     for name in exp.metrics:
@@ -288,4 +357,4 @@ def run_experiment(exp: Experiment) -> ExperimentResult:
         train_loss=report.train_loss, steps=report.steps, converged=report.converged, diverged=diverged,
         n_parameters=arch.n_parameters,
         end_to_end=end_to_end(arch, params).double().cpu().numpy() if exp.model == "linear" else None,
-        wall_time=time.perf_counter() - start)
+        wall_time=seconds + time.perf_counter() - start)

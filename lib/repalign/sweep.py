@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import math
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,7 +31,8 @@ import pandas as pd
 
 from . import validate
 from .cache import ResultCache, from_entry, to_entry
-from .experiment import Experiment, ExperimentResult, run_experiment
+from .data import native_shape
+from .experiment import Experiment, ExperimentResult, run_stack, stack_key
 
 EXECUTORS = ("serial", "process", "dask")
 FIELDS = tuple(f.name for f in dataclasses.fields(Experiment))
@@ -64,20 +66,68 @@ def grid_experiments(base: Experiment, grid: Mapping[str, Sequence]) -> list[Exp
     return experiments
 
 
-def compute_entry(exp: Experiment, threads: int | None = None) -> tuple[dict, dict]:
-    """Run one experiment and return it as plain arrays and metadata (what workers send back).
+STACK_BYTES = 256 * 2**20  # memory bound of one stack's training tensors
+MIN_STACK_MEMBERS = 64  # below this, per-step overhead dominates: a parallel sweep splits no further
+
+
+def _member_bytes(exp: Experiment) -> int:
+    """What one member holds while it trains: inputs, targets, and the activations kept for the
+    backward pass (a bound on their order, used to chunk stacks)."""
+    d, classes = native_shape(exp.data, exp.n_classes)
+    width = exp.d or d
+    return exp.n_train * (width + 2 * exp.width * exp.depth + 2 * classes) * (8 if exp.dtype == "float64" else 4)
+
+
+def _pieces(group: list[Experiment], count: int) -> list[list[Experiment]]:
+    """``group`` cut into ``count`` consecutive pieces of about equal member counts."""
+    total = sum(exp.members for exp in group)
+    pieces, current, filled = [], [], 0
+    for exp in group:
+        current.append(exp)
+        filled += exp.members
+        if filled >= total * (len(pieces) + 1) / count and len(pieces) < count - 1:
+            pieces.append(current)
+            current = []
+    return pieces + [current] if current else pieces
+
+
+def plan_stacks(experiments: Sequence[Experiment], *, workers: int = 1,
+                max_bytes: int = STACK_BYTES) -> list[list[Experiment]]:
+    """Experiments grouped into stacks that train together, largest first.
+
+    Points with the same ``stack_key`` share a stack, cut into pieces when its training
+    tensors would exceed ``max_bytes``, and, for ``workers`` > 1, into pieces of about a
+    ``2 workers``-th of all members (never below ``MIN_STACK_MEMBERS``), so that every worker
+    has work until the end.
+    """
+    groups: dict[tuple, list[Experiment]] = {}
+    for exp in experiments:
+        groups.setdefault(stack_key(exp), []).append(exp)
+    total = sum(exp.members for exp in experiments)
+    share = math.inf if workers == 1 else max(MIN_STACK_MEMBERS, total / (2 * workers))
+    stacks = []
+    for group in groups.values():
+        members = sum(exp.members for exp in group)
+        count = max(math.ceil(members * _member_bytes(group[0]) / max_bytes), int(members // share))
+        stacks += _pieces(group, min(count, len(group)))
+    return sorted(stacks, key=lambda s: -sum(exp.members * exp.steps for exp in s))
+
+
+def compute_entries(experiments: list[Experiment], threads: int | None = None) -> list[tuple[dict, dict]]:
+    """Run one stack of experiments and return each as plain arrays and metadata (what workers
+    send back).
 
     ``threads`` caps torch's and BLAS's threads: parallel workers on a small machine must not
     each start one thread per core, or they wait on each other.
     """
     if threads is None:
-        return to_entry(run_experiment(exp))
+        return [to_entry(res) for res in run_stack(experiments)]
     import torch
     from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(threads)
     with threadpool_limits(threads):
-        return to_entry(run_experiment(exp))
+        return [to_entry(res) for res in run_stack(experiments)]
 
 
 def _progress_bar(total: int, enabled: bool):
@@ -87,18 +137,17 @@ def _progress_bar(total: int, enabled: bool):
     return tqdm(total=total, desc="sweep", unit="point", disable=bool(quiet))
 
 
-def _computed(missing: list[Experiment], executor: str, client, workers: int | None):
-    """Yield (experiment, entry) as points finish."""
+def _computed(stacks: list[list[Experiment]], executor: str, client, workers: int | None):
+    """Yield (experiments, entries) as stacks finish."""
     if executor == "serial":
-        for exp in missing:
-            yield exp, compute_entry(exp)
+        for stack in stacks:
+            yield stack, compute_entries(stack)
     elif executor == "process":
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        workers = workers or os.cpu_count() or 1
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(compute_entry, exp, 1): exp for exp in missing}
+            futures = {pool.submit(compute_entries, stack, 1): stack for stack in stacks}
             for future in as_completed(futures):
                 yield futures[future], future.result()
     else:
@@ -107,8 +156,8 @@ def _computed(missing: list[Experiment], executor: str, client, workers: int | N
         own = not isinstance(client, Client)
         client = Client(client) if own else client  # None: a LocalCluster; a str: a scheduler address
         try:
-            futures = client.map(compute_entry, missing, threads=1, pure=False)
-            index = {future.key: exp for future, exp in zip(futures, missing)}
+            futures = client.map(compute_entries, stacks, threads=1, pure=False)
+            index = {future.key: stack for future, stack in zip(futures, stacks)}
             for future in as_completed(futures):
                 yield index[future.key], future.result()
         finally:
@@ -116,34 +165,70 @@ def _computed(missing: list[Experiment], executor: str, client, workers: int | N
                 client.close()
 
 
-def sweep(base: Experiment, grid: Mapping[str, Sequence], *, executor: str = "serial", client=None,
-          workers: int | None = None, progress: bool = True, cache: ResultCache | None = None) -> pd.DataFrame:
-    """Run (or read from the cache) every point of ``grid`` around ``base``; return a tidy table.
+def _parallelism(executor: str, client, workers: int | None) -> int:
+    """How many stacks can train at once."""
+    if executor == "serial":
+        return 1
+    if executor == "process" or client is None:
+        return workers or os.cpu_count() or 1
+    try:
+        return max(1, len(client.scheduler_info()["workers"]))
+    except (AttributeError, KeyError, TypeError):
+        return workers or 1
 
-    ``executor``: "serial", "process" (a local process pool of ``workers``) or "dask"
-    (``client``: a distributed.Client, a scheduler address, or None for a LocalCluster).
-    """
+
+def run_points(experiments: Sequence[Experiment], *, executor: str = "serial", client=None,
+               workers: int | None = None, stack: bool = True, progress: bool = True,
+               cache: ResultCache | None = None) -> dict[Experiment, tuple[ExperimentResult, bool]]:
+    """Every experiment's result, and whether it came from the cache; the missing ones are
+    computed in stacks (``plan_stacks``), or one by one with ``stack=False``, and each is
+    stored as soon as its stack is done."""
+    cache = cache or ResultCache()
+    done: dict[Experiment, tuple[ExperimentResult, bool]] = {}
+    for exp in experiments:
+        if exp not in done:
+            hit = cache.load(exp)
+            if hit is not None:
+                done[exp] = (hit, True)
+    missing = list(dict.fromkeys(exp for exp in experiments if exp not in done))
+    if executor == "process":
+        workers = workers or os.cpu_count() or 1
+    stacks = (plan_stacks(missing, workers=_parallelism(executor, client, workers)) if stack
+              else [[exp] for exp in missing])
+    with _progress_bar(len(done) + len(missing), progress) as bar:
+        bar.update(len(done))
+        bar.set_postfix(cached=len(done))
+        for points, entries in _computed(stacks, executor, client, workers):
+            for exp, (arrays, meta) in zip(points, entries):
+                res = from_entry(arrays, meta)
+                cache.store(res)
+                done[exp] = (res, False)
+            bar.update(len(points))
+    return done
+
+
+def _check_executor(executor: str, workers) -> None:
     try:
         validate.choice("executor", executor, EXECUTORS)
         validate.integer("workers", workers, minimum=1, allow_none="all cores")
     except ValueError as err:
         raise SweepSpecError(str(err)) from None
+
+
+def sweep(base: Experiment, grid: Mapping[str, Sequence], *, executor: str = "serial", client=None,
+          workers: int | None = None, stack: bool = True, progress: bool = True,
+          cache: ResultCache | None = None) -> pd.DataFrame:
+    """Run (or read from the cache) every point of ``grid`` around ``base``; return a tidy table.
+
+    ``executor``: "serial", "process" (a local process pool of ``workers``) or "dask"
+    (``client``: a distributed.Client, a scheduler address, or None for a LocalCluster).
+    ``stack``: train the points that share their shapes as one stack (``plan_stacks``; the
+    executors distribute stacks), or each point alone (the per-point path, for comparison).
+    """
+    _check_executor(executor, workers)
     experiments = grid_experiments(base, grid)
-    cache = cache or ResultCache()
-    done: dict[Experiment, tuple[ExperimentResult, bool]] = {}  # result, and whether it was cached
-    for exp in experiments:
-        hit = cache.load(exp)
-        if hit is not None:
-            done[exp] = (hit, True)
-    missing = list(dict.fromkeys(exp for exp in experiments if exp not in done))
-    with _progress_bar(len(done) + len(missing), progress) as bar:
-        bar.update(len(done))
-        bar.set_postfix(cached=len(done))
-        for exp, (arrays, meta) in _computed(missing, executor, client, workers):
-            res = from_entry(arrays, meta)
-            cache.store(res)
-            done[exp] = (res, False)
-            bar.update(1)
+    done = run_points(experiments, executor=executor, client=client, workers=workers, stack=stack,
+                      progress=progress, cache=cache)
     return results_table([done[exp] for exp in experiments], list(grid))
 
 
@@ -207,19 +292,23 @@ def _check_jobs(jobs: Sequence[Job]) -> None:
             raise ValueError("each job must be (labels: mapping, base: Experiment, grid: mapping)")
 
 
-def sweep_many(jobs: Sequence[Job], *, workers: int = 1, progress: bool = False, quiet: bool = True,
-               cache: ResultCache | None = None) -> pd.DataFrame:
+def sweep_many(jobs: Sequence[Job], *, workers: int = 1, stack: bool = True, progress: bool = False,
+               quiet: bool = True, cache: ResultCache | None = None) -> pd.DataFrame:
     """Concatenated ``sweep`` tables of ``jobs``, each row tagged with its job's labels.
 
     ``jobs``: ``(labels, base, grid)`` triples; ``labels`` is a mapping of extra columns (for
-    example the network's or the task's name). ``workers`` > 1 computes the missing points on a
-    local Dask cluster of that many single-threaded processes, started once; serial work runs
-    on one torch thread. ``quiet``: the workers drop budget-stop warnings (members that did not
-    reach the tolerance), which the caller reads from the table (``member_counts``) instead.
+    example the network's or the task's name). The missing points of all jobs are computed
+    together, so points of different jobs that share their shapes share a stack. ``workers``
+    > 1 computes them on a local Dask cluster of that many single-threaded processes, started
+    only when some point is missing; serial work runs on one torch thread. ``quiet``: the
+    workers drop budget-stop warnings (members that did not reach the tolerance), which the
+    caller reads from the table (``member_counts``) instead.
     """
     validate.integer("workers", workers, minimum=1)
     _check_jobs(jobs)
     cache = cache or ResultCache()
+    grids = [grid_experiments(base, grid) for _, base, grid in jobs]
+    everything = [exp for points in grids for exp in points]
     client = None
     if workers > 1 and missing_points(jobs, cache):
         from distributed import Client, LocalCluster
@@ -230,15 +319,14 @@ def sweep_many(jobs: Sequence[Job], *, workers: int = 1, progress: bool = False,
             client.run(_ignore_budget_stops)
     try:
         with _one_thread():
-            tables = []
-            for labels, base, grid in jobs:
-                executor = "dask" if client is not None else "serial"
-                table = sweep(base, grid, executor=executor, client=client, progress=progress, cache=cache)
-                tables.append(table.assign(**dict(labels)))
+            done = run_points(everything, executor="dask" if client is not None else "serial", client=client,
+                              stack=stack, progress=progress, cache=cache)
     finally:
         if client is not None:
             client.close()
             client.cluster.close()
+    tables = [results_table([done[exp] for exp in points], list(grid)).assign(**dict(labels))
+              for (labels, _, grid), points in zip(jobs, grids)]
     return pd.concat(tables, ignore_index=True)
 
 

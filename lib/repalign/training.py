@@ -50,27 +50,36 @@ def _per_member(value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 class _Tracker:
-    """Which members still train, when they stopped, and why."""
+    """Which members still train, when they stopped, and why.
 
-    def __init__(self, members: int, tol: float, device: torch.device):
-        self.tol = tol
+    The loops work on the *work set*: the members not yet set aside, ``rows`` into the stack.
+    Stopped members are frozen; once at most half of the work set still trains, ``shrink``
+    sets the stopped ones aside, so a stack costs what its active members cost (a stack of
+    a whole grid holds members that stop after ten steps next to members that run the budget).
+    Members never interact, so setting some aside changes no other member's arithmetic.
+    """
+
+    def __init__(self, members: int, tol: float | torch.Tensor, device: torch.device):
+        self.rows = torch.arange(members, device=device)
+        self.tol = torch.as_tensor(tol, dtype=torch.float64, device=device).expand(members).clone()
         self.active = torch.ones(members, dtype=torch.bool, device=device)
         self.converged = torch.zeros_like(self.active)
         self.diverged = torch.zeros_like(self.active)
         self.steps = torch.zeros(members, dtype=torch.long, device=device)
-        self.initial = None
+        self.threshold = None  # tol x the initial excess loss, set by the first convergence check
+        self._final = {name: getattr(self, name).clone() for name in ("converged", "diverged", "steps")}
 
     def observe(self, excess: torch.Tensor, *, convergence: bool = True) -> None:
-        """Record the excess loss of the current parameters (before the next update).
+        """Record the excess loss of the work set's current parameters (before the next update).
 
         ``convergence=False`` only looks for divergence (a minibatch loss says nothing about
         convergence on the whole training set).
         """
         excess = excess.detach()
-        if self.initial is None and convergence:
-            self.initial = excess.clone()
+        if self.threshold is None and convergence:
+            self.threshold = self.tol.to(excess.dtype) * excess
         bad = ~torch.isfinite(excess) & self.active
-        done = (excess <= self.tol * self.initial) & self.active & ~bad if convergence else torch.zeros_like(bad)
+        done = (excess <= self.threshold) & self.active & ~bad if convergence else torch.zeros_like(bad)
         self.diverged |= bad
         self.converged |= done
         self.active &= ~(bad | done)
@@ -78,14 +87,48 @@ class _Tracker:
     def stepped(self) -> None:
         self.steps += self.active
 
+    def at_sync(self, step: int) -> bool:
+        return step % _SYNC_EVERY == 0
+
     def finished(self, step: int) -> bool:
-        return step % _SYNC_EVERY == 0 and not bool(self.active.any())
+        return self.at_sync(step) and not bool(self.active.any())
+
+    def worth_shrinking(self, step: int) -> bool:
+        """At a sync step: at most half of the work set still trains (and some member does)."""
+        if not self.at_sync(step):
+            return False
+        kept = int(self.active.sum())
+        return 0 < kept and 2 * kept <= len(self.active)
+
+    def shrink(self) -> torch.Tensor:
+        """Set the stopped members aside; return the mask of the work rows kept (the caller
+        shrinks its own per-member tensors with it, after writing them back)."""
+        keep = self.active
+        self._set_aside(~keep)
+        for name in ("rows", "tol", "active", "converged", "diverged", "steps", "threshold"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, value[keep])
+        return keep
+
+    def _set_aside(self, which: torch.Tensor) -> None:
+        rows = self.rows[which]
+        for name, final in self._final.items():
+            final[rows] = getattr(self, name)[which]
 
     def report(self, final_loss: torch.Tensor) -> TrainingReport:
+        """The whole stack's report; ``final_loss`` (K,) is every member's final loss."""
+        self._set_aside(torch.ones_like(self.active))
+        converged, diverged, steps = (self._final[n].cpu().numpy() for n in ("converged", "diverged", "steps"))
         loss = final_loss.detach().double().cpu().numpy()
-        diverged = self.diverged.cpu().numpy() | ~np.isfinite(loss)
-        return TrainingReport(self.steps.cpu().numpy(), np.where(diverged, np.nan, loss),
-                              self.converged.cpu().numpy() & ~diverged, diverged)
+        diverged = diverged | ~np.isfinite(loss)
+        return TrainingReport(steps, np.where(diverged, np.nan, loss), converged & ~diverged, diverged)
+
+
+def _write_back(full: list[torch.Tensor], work: list[torch.Tensor], rows: torch.Tensor) -> None:
+    """Copy the work set's members into the whole stack's tensors."""
+    for f, w in zip(full, work):
+        f[rows] = w.detach().to(f.dtype)
 
 
 # --- linear network, gradient descent, squared loss --------------------------------------
@@ -107,14 +150,15 @@ def linear_gd_learning_rates(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def train_linear_gd(params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor, *, lr: torch.Tensor,
-                    steps: int, tol: float) -> TrainingReport:
+                    steps: int, tol: float | torch.Tensor) -> TrainingReport:
     """Full-batch GD on ``1/(2N) ||X W1^T W2^T - Y||^2`` per member, in place, in float64.
 
-    ``x`` (K, N, D), ``y`` (K, N) or (K, N, C), ``lr`` (K,). The excess loss is
-    ``1/2 tr((B - B+)^T C (B - B+))`` with ``B+ = C^+ R``, computed as ``1/2 tr((B - B+)^T G)``
-    from the gradient ``G = C B - R``: no cancellation between large terms.
+    ``x`` (K, N, D), ``y`` (K, N) or (K, N, C), ``lr`` (K,), ``tol`` a number or (K,). The
+    excess loss is ``1/2 tr((B - B+)^T C (B - B+))`` with ``B+ = C^+ R``, computed as
+    ``1/2 tr((B - B+)^T G)`` from the gradient ``G = C B - R``: no cancellation between large terms.
     """
-    w1, w2 = (p.detach().double() for p in params)
+    full = [p.detach().double().clone() for p in params]
+    w1, w2 = full
     x, y = x.double(), y.double().reshape(*y.shape[:2], -1)
     n = x.shape[1]
     c = torch.bmm(x.transpose(1, 2), x) / n  # (K, D, D)
@@ -128,15 +172,21 @@ def train_linear_gd(params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor
         tracker.observe(0.5 * ((b - b_min_norm) * g).sum(dim=(1, 2)))
         if step == steps or tracker.finished(step):
             break
+        if tracker.worth_shrinking(step):
+            _write_back(full, (w1, w2), tracker.rows)
+            keep = tracker.shrink()
+            w1, w2, g, c, r, b_min_norm, lr = (t[keep] for t in (w1, w2, g, c, r, b_min_norm, lr))
         grad_w1 = torch.bmm(w2.transpose(1, 2), g.transpose(1, 2))  # (K, H, D)
         grad_w2 = torch.bmm(w1, g).transpose(1, 2)  # (K, C, H)
         mask = tracker.active.view(-1, 1, 1)
         w1 = torch.where(mask, w1 - lr * grad_w1, w1)
         w2 = torch.where(mask, w2 - lr * grad_w2, w2)
         tracker.stepped()
-    for p, new in zip(params, (w1, w2)):
+    _write_back(full, (w1, w2), tracker.rows)
+    for p, new in zip(params, full):
         p.copy_(new.to(p.dtype))
-    residual = torch.bmm(x, b) - y  # b is the end-to-end map of the final weights
+    b = torch.bmm(full[0].transpose(1, 2), full[1].transpose(1, 2))  # the final end-to-end maps
+    residual = torch.bmm(x, b) - y
     return tracker.report(0.5 * residual.pow(2).sum(dim=(1, 2)) / n)
 
 
@@ -167,47 +217,59 @@ def _batches(n: int, batch_size: int | None, rngs: list[np.random.Generator], de
 
 
 def train_autograd(arch: Architecture, params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor, *,
-                   loss: str, optimizer: str, lr: torch.Tensor, steps: int, tol: float,
+                   loss: str, optimizer: str, lr: torch.Tensor, steps: int, tol: float | torch.Tensor,
                    weight_decay: float = 0.0, batch_size: int | None = None,
                    batch_rngs: list[np.random.Generator] | None = None) -> TrainingReport:
     """Train every member in place with GD (full batch), SGD or Adam (minibatches or full).
 
-    Convergence is checked on the full training set: at every step for full-batch training
-    (the loss comes with the gradient), once per epoch for minibatches (an extra forward pass,
-    skipped when ``tol = 0``); divergence is checked on every step's loss.
+    ``lr`` (K,) (Adam takes one value for all), ``tol`` a number or (K,). Convergence is
+    checked on the full training set: at every step for full-batch training (the loss comes
+    with the gradient), once per epoch for minibatches (an extra forward pass, skipped when
+    ``tol = 0``); divergence is checked on every step's loss.
     """
     k, n = x.shape[:2]
     full_batch = batch_size is None or batch_size >= n
     epoch = 1 if full_batch else n // batch_size
     tracker = _Tracker(k, tol, x.device)
-    adam = _adam(params, lr, weight_decay) if optimizer == "adam" else None
+    check_convergence = bool((tracker.tol > 0).any())
+    work = [p.detach().clone() for p in params]  # the work set's parameters
+    adam = _adam(work, lr, weight_decay) if optimizer == "adam" else None
     batches = _batches(n, batch_size, batch_rngs or [], x.device)
-    rows = torch.arange(k, device=x.device).unsqueeze(1)
+    stack_x, stack_y = x, y  # x, y, lr shrink with the work set
 
-    def full_loss() -> torch.Tensor:
+    def losses_of(ps, xs, ys) -> torch.Tensor:
         with torch.no_grad():
-            return member_losses(forward(arch, params, x)[0], y, loss)
+            return member_losses(forward(arch, ps, xs)[0], ys, loss)
 
     for step in range(steps + 1):
-        if not full_batch and step % epoch == 0 and (tol > 0 or step == 0):
-            tracker.observe(full_loss())
-        index = next(batches)
-        xb, yb = (x, y) if index is None else (x[rows, index], y[rows, index])
-        params_grad = [p.requires_grad_(True) for p in params]
+        if not full_batch and step % epoch == 0 and (check_convergence or step == 0):
+            tracker.observe(losses_of(work, x, y))
+        index = next(batches)  # every member's draw, so each member's sequence is its own
+        if index is None:
+            xb, yb = x, y
+        else:
+            index, members = index[tracker.rows], torch.arange(len(x), device=x.device).unsqueeze(1)
+            xb, yb = x[members, index], y[members, index]
+        params_grad = [p.requires_grad_(True) for p in work]
         losses = member_losses(forward(arch, params_grad, xb)[0], yb, loss)
         tracker.observe(losses, convergence=full_batch)
         if step == steps or tracker.finished(step):
             break
         grads = torch.autograd.grad(losses.sum(), params_grad)
         with torch.no_grad():
+            if tracker.worth_shrinking(step):
+                _write_back(params, work, tracker.rows)
+                keep = tracker.shrink()
+                shrunk = [p[keep] for p in work]
+                adam = _shrunk_adam(adam, work, shrunk, keep) if adam is not None else None
+                work, grads, x, y, lr = shrunk, [g[keep] for g in grads], x[keep], y[keep], lr[keep]
             if adam is None:
-                _gradient_step(params, grads, lr * tracker.active, weight_decay)  # lr 0 freezes a member
+                _gradient_step(work, grads, lr * tracker.active, weight_decay)  # lr 0 freezes a member
             else:
-                _masked_step(adam, params, grads, tracker.active)
+                _masked_step(adam, work, grads, tracker.active)
         tracker.stepped()
-    for p in params:
-        p.requires_grad_(False)
-    return tracker.report(full_loss())
+    _write_back(params, work, tracker.rows)
+    return tracker.report(losses_of(params, stack_x, stack_y))
 
 
 def _gradient_step(params, grads, step_size: torch.Tensor, weight_decay: float) -> None:
@@ -218,16 +280,28 @@ def _gradient_step(params, grads, step_size: torch.Tensor, weight_decay: float) 
         p.sub_(g.mul_(_per_member(step_size, p)))
 
 
-def _adam(params, lr: torch.Tensor, weight_decay: float) -> torch.optim.Adam:
+def _adam(params, lr: torch.Tensor | float, weight_decay: float) -> torch.optim.Adam:
     """torch's Adam on the stacked weights: elementwise, so every member gets its own Adam.
 
     The fused kernel is about 2.5x faster than the same update written as tensor operations
     (measured on 16 stacked 784-256-10 MLPs, benchmarks/training.py).
     """
-    if not bool((lr == lr[0]).all()):
-        raise ValueError("Adam takes one learning rate for all members")
-    return torch.optim.Adam(params, lr=float(lr[0]), betas=ADAM_BETAS, eps=ADAM_EPS,
-                            weight_decay=weight_decay, fused=True)
+    if isinstance(lr, torch.Tensor):
+        if not bool((lr == lr[0]).all()):
+            raise ValueError("Adam takes one learning rate for all members")
+        lr = float(lr[0])
+    return torch.optim.Adam(params, lr=lr, betas=ADAM_BETAS, eps=ADAM_EPS, weight_decay=weight_decay, fused=True)
+
+
+def _shrunk_adam(adam: torch.optim.Adam, old: list[torch.Tensor], new: list[torch.Tensor],
+                 keep: torch.Tensor) -> torch.optim.Adam:
+    """The same Adam on the kept members' parameters ``new``, with their moments and step count."""
+    group = adam.param_groups[0]
+    shrunk = _adam(new, group["lr"], group["weight_decay"])
+    for o, p in zip(old, new):
+        shrunk.state[p] = {name: value[keep] if value.dim() else value.clone()
+                           for name, value in adam.state.get(o, {}).items()}
+    return shrunk
 
 
 def _masked_step(optimizer: torch.optim.Optimizer, params, grads, active: torch.Tensor) -> None:
