@@ -19,13 +19,16 @@ INF = math.inf
 LINEAR = Experiment(d=12, width=6, members=3, n_probe=60, steps=1500, tol=1e-6, metrics=("cka", "procrustes"))
 MLP = Experiment(d=12, model="mlp", width=6, members=3, optimizer="adam", lr=0.01, loss="mse", steps=100, tol=1e-3,
                  n_probe=60, metrics=("cka", "procrustes"))
-# Two architectures, three N, two SNRs, two seeds and two member counts: 24 points per architecture.
+# Two architectures, three N, two SNRs, two seeds and two member counts: 24 points per architecture;
+# and 8 MLP points with input noise (each member its own inputs; shared inputs are one matrix).
 GRID = {"n_train": [6, 9, 24], "snr": [1.0, INF], "seed": [0, 1], "members": [3, 4]}
+INPUT_NOISE = {"n_train": [9], "snr": [1.0, 4.0], "seed": [0, 1], "members": [3, 4]}
 TOLERANCE = {"float32": 1e-6, "float64": 1e-10}  # on every entry of every alignment matrix
 
 
 def _mixed_grid(dtype: str, mlp: Experiment = MLP) -> list[Experiment]:
-    return [exp for base in (LINEAR, mlp) for exp in grid_experiments(base.replace(dtype=dtype), GRID)]
+    points = [exp for base in (LINEAR, mlp) for exp in grid_experiments(base.replace(dtype=dtype), GRID)]
+    return points + grid_experiments(mlp.replace(dtype=dtype, noise="inputs"), INPUT_NOISE)
 
 
 @pytest.mark.parametrize("dtype, optimizer", [("float32", "adam"), ("float32", "gd"), ("float64", "gd"),
@@ -33,7 +36,8 @@ def _mixed_grid(dtype: str, mlp: Experiment = MLP) -> list[Experiment]:
 def test_a_mixed_grid_gives_the_per_point_numbers_when_stacked(tmp_path, dtype, optimizer):
     """Members stop at different steps (the stack sheds them as it goes) and still match."""
     points = _mixed_grid(dtype, MLP.replace(optimizer=optimizer, lr=0.01 if optimizer == "adam" else 0.05))
-    assert len(plan_stacks(points)) == 6  # one stack per architecture and N
+    # linear: one stack per N; MLP: per N and member count (shared inputs), and the input-noise stack
+    assert len(plan_stacks(points)) == 3 + 6 + 1
     with budget_stops_expected():
         stacked = run_points(points, cache=ResultCache(tmp_path / "stacked"), progress=False)
         alone = run_points(points, stack=False, cache=ResultCache(tmp_path / "alone"), progress=False)
@@ -124,7 +128,7 @@ def test_stacks_group_points_by_their_shapes_and_respect_the_memory_bound():
     stacks = plan_stacks(points)
     assert sum(len(s) for s in stacks) == len(points) and {e for s in stacks for e in s} == set(points)
     assert all(len({stack_key(exp) for exp in stack}) == 1 for stack in stacks)
-    assert len(stacks) == 7  # 2 architectures x 3 N, and the other width
+    assert len(stacks) == 3 + 6 + 1 + 1  # as in the mixed grid, and the other width
     small = plan_stacks(points, max_bytes=12 * 6 * 4 * 50)  # a few members' worth
     assert len(small) > len(stacks) and {e for s in small for e in s} == set(points)
 

@@ -224,16 +224,31 @@ def experiment_data(exp: Experiment) -> datasets.EnsembleData:
         teacher_width=exp.teacher_width, seed=_seeds(exp)[0])
 
 
+def _linear_gd(exp: Experiment) -> bool:
+    """Trained by the linear network's own gradient-descent engine (``train_linear_gd``)."""
+    return exp.model == "linear" and exp.optimizer == "gd" and exp.resolved_loss == "mse" and exp.weight_decay == 0
+
+
+def input_group(exp: Experiment) -> int:
+    """How many consecutive members share one training input matrix in training: all of them
+    when their clean inputs are shared and no input noise is drawn (full-batch autograd
+    training; their first layer is then one product), else 1."""
+    clean = exp.noise == "labels" or math.isinf(exp.snr)
+    full_batch = exp.batch_size is None or exp.batch_size >= exp.n_train
+    return exp.members if exp.shared_inputs and clean and full_batch and not _linear_gd(exp) else 1
+
+
 def stack_key(exp: Experiment) -> tuple:
     """Experiments with equal keys can train as one stack: the same shapes and the same update
-    rule. SNR, noise, flips, seed, data draw, initialisation, member count and tolerance may
-    differ (they are per member); Adam's learning rate may not (one fused optimiser per stack)."""
+    rule. SNR, noise, flips, seed, data draw, initialisation, tolerance and member count may
+    differ (they are per member); Adam's learning rate may not (one fused optimiser per stack),
+    nor the member count of points whose members share their inputs (``input_group``)."""
     native_d, classes = datasets.native_shape(exp.data, exp.n_classes)
     n_out = classes if exp.task == "classification" else 1
     labels = exp.task == "classification" and exp.resolved_loss == "cross_entropy"  # targets are class indices
     return (exp.model, exp.d or native_d, exp.width, exp.depth, exp.activation, n_out, exp.n_train, labels,
             exp.resolved_loss, exp.optimizer, exp.lr if exp.optimizer == "adam" else None, exp.batch_size,
-            exp.weight_decay, exp.steps, exp.dtype, resolve_device(exp.device).type)
+            exp.weight_decay, exp.steps, exp.dtype, resolve_device(exp.device).type, input_group(exp))
 
 
 @dataclass(frozen=True)
@@ -244,7 +259,7 @@ class _Drawn:
     ens: datasets.EnsembleData
     arch: Architecture
     params: list[torch.Tensor]
-    x: torch.Tensor  # (K, N, D) training inputs
+    x: torch.Tensor  # (K / input_group, N, D) training inputs
     y: torch.Tensor  # (K, N) targets or labels, or (K, N, C) one-hot targets
     lr: torch.Tensor  # (K,) float64
     batch_seeds: list[np.random.SeedSequence]
@@ -261,7 +276,7 @@ def _draw(exp: Experiment) -> _Drawn:
                            n_out=n_out, activation=exp.activation)
     init_seeds = [init_seed] * exp.members if exp.shared_init else init_seed.spawn(exp.members)
     params = init_params(arch, init_seeds, exp.resolved_init_scale, dtype=dtype, device=device)
-    x = torch.as_tensor(ens.x_train, dtype=dtype, device=device)
+    x = torch.as_tensor(ens.x_train[::input_group(exp)], dtype=dtype, device=device)
     if ens.task == "classification" and exp.resolved_loss == "mse":  # squared loss on one-hot targets
         y = torch.nn.functional.one_hot(torch.as_tensor(ens.y_train, device=device), ens.n_classes).to(dtype)
     else:
@@ -281,7 +296,7 @@ def _train_stack(drawn: list[_Drawn]) -> list[tuple[list[torch.Tensor], Training
     x, y, lr = (torch.cat([getattr(d, name) for d in drawn]) for name in ("x", "y", "lr"))
     tol = torch.cat([torch.full((d.exp.members,), d.exp.tol, dtype=torch.float64) for d in drawn]).to(x.device)
     loss = first.resolved_loss
-    if first.model == "linear" and first.optimizer == "gd" and loss == "mse" and first.weight_decay == 0:
+    if _linear_gd(first):
         report = train_linear_gd(params, x, y, lr=lr, steps=first.steps, tol=tol)
     else:
         report = train_autograd(drawn[0].arch, params, x, y, loss=loss, optimizer=first.optimizer, lr=lr.to(x.dtype),
@@ -331,7 +346,7 @@ def _measure(drawn: _Drawn, params: list[torch.Tensor], report: TrainingReport, 
     with torch.no_grad():
         out_train, _ = forward(arch, params, x)
         out_probe, hidden = forward(arch, params, torch.as_tensor(ens.x_probe, dtype=x.dtype, device=x.device))
-    reps = hidden.double().cpu().numpy()
+    reps = hidden.double().contiguous().cpu().numpy()
     diverged = report.diverged
     if diverged.any():
         warnings.warn(f"{int(diverged.sum())} of {exp.members} members diverged: their errors and "

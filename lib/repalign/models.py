@@ -78,23 +78,34 @@ def _layers(arch: Architecture, params: list[torch.Tensor]):
 
 
 def _affine(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-    """``h @ w^T + b`` for every member at once: h (K, n, in), w (K, out, in), b (K, out)."""
-    wt = w.transpose(1, 2)
-    return torch.bmm(h, wt) if b is None else torch.baddbmm(b.unsqueeze(1), h, wt)
+    """``w h + b`` for every member at once, features first: h (K, in, n), w (K, out, in),
+    b (K, out); returns (K, out, n)."""
+    return torch.bmm(w, h) if b is None else torch.baddbmm(b.unsqueeze(-1), w, h)
 
 
 def forward(arch: Architecture, params: list[torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Outputs (K, n, n_out) and last hidden layer (K, n, width) of every member.
 
-    ``x`` is (K, n, d_in), each member's own inputs, or (n, d_in), inputs common to all.
+    ``x`` is (K, n, d_in), each member's own inputs; (G, n, d_in), inputs shared by each of
+    G groups of K / G consecutive members; or (n, d_in), inputs common to all.
+
+    Layers run features first (``W h``, h of shape (K, width, n)): the m members of a group
+    then take their first layer as one product ``[W_1; ...; W_m] x_g^T`` whose result is
+    already each member's (width, n) block, with no copy (small products cost their call,
+    not their arithmetic). The returned tensors are transposed views.
     """
     layers = _layers(arch, params)
-    h = x if x.dim() == 3 else x.expand(len(params[0]), *x.shape)
     act = ACTIVATIONS[arch.activation]
-    for w, b in layers[:-1]:
+    groups = x if x.dim() == 3 else x.unsqueeze(0)
+    members, g = len(params[0]), len(groups)
+    w, b = layers[0]
+    w = w.reshape(g, -1, w.shape[-1])  # (G, m width, d_in): the group's first layers stacked
+    b = None if b is None else b.reshape(g, -1)
+    h = act(_affine(groups.transpose(1, 2), w, b).view(members, arch.width, -1))
+    for w, b in layers[1:-1]:
         h = act(_affine(h, w, b))
     w, b = layers[-1]
-    return _affine(h, w, b), h
+    return _affine(h, w, b).transpose(1, 2), h.transpose(1, 2)
 
 
 def end_to_end(arch: Architecture, params: list[torch.Tensor]) -> torch.Tensor:

@@ -21,6 +21,9 @@ Two engines give the same iterates:
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +35,27 @@ OPTIMIZERS = ("gd", "sgd", "adam")
 LOSSES = ("mse", "cross_entropy")
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults
 _SYNC_EVERY = 25  # steps between checks whether every member has stopped (a host sync)
+
+
+@functools.cache
+def keep_freed_memory() -> bool:
+    """Ask glibc's allocator to keep freed buffers for reuse instead of returning them to the OS.
+
+    A training step allocates and frees the same few large tensors thousands of times. By
+    default glibc hands every buffer above 128 KiB back to the OS when it is freed and takes
+    it again, page by page, when the next step writes into it; for a stack of a few hundred
+    small networks those page faults cost about a third of the step (benchmarks/stacking.py).
+    Raising the mmap and trim thresholds keeps the memory in the heap, at the cost of holding
+    on to the peak footprint. Returns whether it was applied (only glibc has ``mallopt``).
+    """
+    M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    return all(mallopt(option, value) == 1 for option, value in
+               ((M_MMAP_THRESHOLD, 32 * 2**20), (M_TRIM_THRESHOLD, 2**30), (M_TOP_PAD, 64 * 2**20)))
 
 
 @dataclass(frozen=True)
@@ -59,7 +83,8 @@ class _Tracker:
     Members never interact, so setting some aside changes no other member's arithmetic.
     """
 
-    def __init__(self, members: int, tol: float | torch.Tensor, device: torch.device):
+    def __init__(self, members: int, tol: float | torch.Tensor, device: torch.device, group: int = 1):
+        self.group = group  # members that share their inputs leave the work set together
         self.rows = torch.arange(members, device=device)
         self.tol = torch.as_tensor(tol, dtype=torch.float64, device=device).expand(members).clone()
         self.active = torch.ones(members, dtype=torch.bool, device=device)
@@ -93,17 +118,21 @@ class _Tracker:
     def finished(self, step: int) -> bool:
         return self.at_sync(step) and not bool(self.active.any())
 
+    def _live_groups(self) -> torch.Tensor:
+        return self.active.view(-1, self.group).any(dim=1)
+
     def worth_shrinking(self, step: int) -> bool:
-        """At a sync step: at most half of the work set still trains (and some member does)."""
+        """At a sync step: at most half of the work set's groups still train (and some does)."""
         if not self.at_sync(step):
             return False
-        kept = int(self.active.sum())
-        return 0 < kept and 2 * kept <= len(self.active)
+        live = self._live_groups()
+        kept = int(live.sum())
+        return 0 < kept and 2 * kept <= len(live)
 
     def shrink(self) -> torch.Tensor:
-        """Set the stopped members aside; return the mask of the work rows kept (the caller
-        shrinks its own per-member tensors with it, after writing them back)."""
-        keep = self.active
+        """Set the groups whose members all stopped aside; return the mask of the work rows
+        kept (the caller shrinks its own per-member tensors with it, after writing them back)."""
+        keep = self._live_groups().repeat_interleave(self.group)
         self._set_aside(~keep)
         for name in ("rows", "tol", "active", "converged", "diverged", "steps", "threshold"):
             value = getattr(self, name)
@@ -222,15 +251,19 @@ def train_autograd(arch: Architecture, params: list[torch.Tensor], x: torch.Tens
                    batch_rngs: list[np.random.Generator] | None = None) -> TrainingReport:
     """Train every member in place with GD (full batch), SGD or Adam (minibatches or full).
 
-    ``lr`` (K,) (Adam takes one value for all), ``tol`` a number or (K,). Convergence is
-    checked on the full training set: at every step for full-batch training (the loss comes
-    with the gradient), once per epoch for minibatches (an extra forward pass, skipped when
-    ``tol = 0``); divergence is checked on every step's loss.
+    ``x`` (K, N, D) or, for full batches, (G, N, D): inputs shared by each of G groups of
+    consecutive members (``models.forward``). ``lr`` (K,) (Adam takes one value for all),
+    ``tol`` a number or (K,). Convergence is checked on the full training set: at every step
+    for full-batch training (the loss comes with the gradient), once per epoch for minibatches
+    (an extra forward pass, skipped when ``tol = 0``); divergence is checked on every step's loss.
     """
-    k, n = x.shape[:2]
+    keep_freed_memory()
+    k, n = len(params[0]), x.shape[1]
     full_batch = batch_size is None or batch_size >= n
+    if not full_batch and len(x) != k:  # each member draws its own minibatches
+        x = x.repeat_interleave(k // len(x), dim=0)
     epoch = 1 if full_batch else n // batch_size
-    tracker = _Tracker(k, tol, x.device)
+    tracker = _Tracker(k, tol, x.device, group=k // len(x))
     check_convergence = bool((tracker.tol > 0).any())
     work = [p.detach().clone() for p in params]  # the work set's parameters
     adam = _adam(work, lr, weight_decay) if optimizer == "adam" else None
@@ -262,7 +295,8 @@ def train_autograd(arch: Architecture, params: list[torch.Tensor], x: torch.Tens
                 keep = tracker.shrink()
                 shrunk = [p[keep] for p in work]
                 adam = _shrunk_adam(adam, work, shrunk, keep) if adam is not None else None
-                work, grads, x, y, lr = shrunk, [g[keep] for g in grads], x[keep], y[keep], lr[keep]
+                x = x[keep.view(len(x), -1)[:, 0]]  # the kept groups' inputs
+                work, grads, y, lr = shrunk, [g[keep] for g in grads], y[keep], lr[keep]
             if adam is None:
                 _gradient_step(work, grads, lr * tracker.active, weight_decay)  # lr 0 freezes a member
             else:

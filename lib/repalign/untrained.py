@@ -33,5 +33,5 @@ def untrained_alignment(exp: Experiment) -> dict[str, float]:
     params = init_params(arch, seeds, exp.resolved_init_scale, dtype=torch.float64, device=torch.device("cpu"))
     with torch.no_grad():
         _, hidden = forward(arch, params, torch.as_tensor(ens.x_probe, dtype=torch.float64))
-    reps = hidden.numpy()
+    reps = hidden.contiguous().numpy()
     return {name: metrics.mean_alignment(metrics.alignment_matrix(reps, name))[0] for name in exp.metrics}
