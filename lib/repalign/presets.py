@@ -169,7 +169,7 @@ class LinearConfig(ChapterConfig):
     d: int = 100  # input dimension D
     members: int = 8  # ensemble size K
     width: int = 20  # hidden width H
-    repeats: int = 3  # independent ensembles per point (the error bars)
+    repeats: int = 10  # independent ensembles per point (the error bars)
     alphas: tuple[float, ...] = (0.2, 0.35, 0.5, 0.65, 0.8, 1.25, 1.5, 2.0, 3.0, 4.0)  # sample ratios N/D (never 1)
     snrs: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)  # SNRs S = 1/σ² of the label noise
     n_probe: int = 2000  # clean probe inputs n
@@ -182,19 +182,20 @@ class LinearConfig(ChapterConfig):
     ridges: tuple[float, ...] = (0.01, 0.1, 1.0)  # ridge strengths λ > 0 (the first a small one)
     ridge_draws: int = 100  # Monte-Carlo draws per N/D and ridge
     init_scales: tuple[float, ...] = (0.1, 0.3, 1.0)  # initial std × √fan-in, besides the default 10⁻³
+    workers: int = 2  # worker processes of the sweeps (1: serial)
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {},
         "smoke": {"d": 30, "members": 4, "repeats": 2, "alphas": (0.5, 2.0), "snrs": (1.0, 4.0), "n_probe": 300,
                   "spike_draws": 20, "spike_inputs": 20, "ridges": (0.01, 1.0), "ridge_draws": 5,
-                  "init_scales": (1.0,)},
+                  "init_scales": (1.0,), "workers": 1},
     }
 
     def __post_init__(self) -> None:
         _check_snrs(self.snrs)
         spread = dict.fromkeys(("repeats", "spike_draws", "spike_inputs", "ridge_draws"), _SPREAD)
         _check_minimums(self, spread, d=10, members=2, width=1, repeats=2, spike_draws=2, spike_inputs=2,
-                        ridge_draws=2, n_probe=4, steps=1, seed=0)
+                        ridge_draws=2, n_probe=4, steps=1, seed=0, workers=1)
         _check_alphas(self.alphas, self.d, minimum=1)
         validate.number("spike_snr", self.spike_snr, greater_than=0)
         validate.number("tol", self.tol, at_least=0)
@@ -249,7 +250,7 @@ class SNRConfig(ChapterConfig):
     n_ratios: tuple[float, ...] = (0.3, 0.9, 3.0)  # sample sizes N/N_ref: below, near and above the threshold
     snrs: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, math.inf)  # SNRs S (inf: no noise; flips at the equivalent S)
     metric: _METRIC_NAMES = "cka"  # alignment metric of the main figure (every metric is computed)
-    repeats: int = 3  # independent ensembles per point
+    repeats: int = 10  # independent ensembles per point
     steps: int = 1000  # full-batch Adam steps of the MLPs (the budget)
     lr: float = 0.01  # Adam's learning rate (constant)
     linear_steps: int = 20000  # gradient-descent steps of the linear network (stable step per member)
@@ -289,7 +290,7 @@ class SampleSizeConfig(ChapterConfig):
     widths: tuple[int, ...] = (2, 3, 4, 5, 6, 8, 11, 16, 24)  # hidden widths H of the model-wise sweep
     width_sweep_n: int = 100  # sample size N of the model-wise sweep (regression)
     metric: _METRIC_NAMES = "cka"  # alignment metric of the figures
-    repeats: int = 3  # independent ensembles per point
+    repeats: int = 10  # independent ensembles per point
     steps: int = 4000  # full-batch Adam steps (the budget)
     lr: float = 0.01  # Adam's learning rate (constant)
     tol: float = 1e-5  # a member interpolated: train loss below tol times its initial value
@@ -335,14 +336,14 @@ class RealDataConfig(ChapterConfig):
     class_d: int = 40  # input dimension D of the images (principal components kept)
     class_width: int = 40  # hidden width H, classification
     reg_width: int = 12  # hidden width H, regression
-    members: int = 6  # ensemble size K
+    members: int = 4  # ensemble size K
     snr: float = 2.0  # SNR S of the sample-size sweep (label noise; flips at the equivalent S)
     n_ratios: tuple[float, ...] = (0.125, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0)  # sample sizes N/N_ref of the N sweep
     snrs: tuple[float, ...] = (0.25, 1.0, 4.0, math.inf)  # SNRs S of the SNR sweep (∞: no noise)
     snr_ratios: tuple[float, ...] = (0.5, 2.0)  # sample sizes N/N_ref of the SNR sweep (both sides of N*)
     noises: tuple[str, ...] = _NOISES  # where the SNR sweep adds noise: labels, inputs
     metric: _METRIC_NAMES = "cka"  # alignment metric of the hidden layer
-    repeats: int = 3  # independent ensembles per point
+    repeats: int = 10  # independent ensembles per point
     steps: int = 3000  # step budget of full-batch Adam
     lr: float = 0.01  # learning rate of Adam (constant)
     tol: float = 1e-5  # interpolated: train loss below tol × its initial value
@@ -381,24 +382,25 @@ class DecouplingConfig(ChapterConfig):
     width: int = 20  # hidden width H of the linear network
     alphas: tuple[float, ...] = (0.25, 0.5, 0.8, 1.25, 2.0, 4.0)  # sample ratios N/D of the grid (never 1)
     snrs: tuple[float, ...] = (0.5, 2.0, 8.0, math.inf)  # signal-to-noise ratios S of the grid
-    repeats: int = 3  # independent ensembles (seeds) per grid point
+    repeats: int = 10  # independent ensembles (seeds) per grid point
     n_probe: int = 500  # clean probe inputs for alignment and test error
     large_init: float = 0.3  # initial weight std of the init setups, in units of 1/√fan-in
     ridge: float = 0.1  # penalty λ of the ridge setup
     z: float = 2.0  # significance of a counterexample, in standard errors
     boot: int = 1000  # bootstrap resamples per interval
+    workers: int = 2  # worker processes of the sweeps (1: serial)
     seed: int = 0  # seed of the first repeat
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {},
         "smoke": {"d": 20, "members": 4, "alphas": (0.5, 2.0), "snrs": (1.0, math.inf), "repeats": 2,
-                  "n_probe": 100, "boot": 100},
+                  "n_probe": 100, "boot": 100, "workers": 1},
     }
 
     def __post_init__(self) -> None:
         _check_snrs(self.snrs)
         _check_minimums(self, {"members": _JACKKNIFE, "repeats": _SPREAD}, d=10, members=3, width=1, repeats=2,
-                        boot=10, n_probe=10, seed=0)
+                        boot=10, n_probe=10, seed=0, workers=1)
         _check_alphas(self.alphas, self.d, minimum=2)
         for name in ("large_init", "ridge", "z"):
             validate.number(name, getattr(self, name), greater_than=0)
