@@ -133,12 +133,18 @@ def test_stacks_group_points_by_their_shapes_and_respect_the_memory_bound():
     assert len(small) > len(stacks) and {e for s in small for e in s} == set(points)
 
 
-def test_a_parallel_sweep_cuts_stacks_for_its_workers_but_not_below_the_minimum():
-    points = grid_experiments(MLP, {"snr": [1.0, 2.0, 4.0, 8.0], "seed": list(range(20))})  # 80 points, 240 members
-    assert len(plan_stacks(points, workers=1)) == 1
-    pieces = plan_stacks(points, workers=2)
+def test_a_parallel_sweep_halves_its_largest_stacks_for_its_workers_but_not_below_the_minimum():
+    big = grid_experiments(MLP.replace(n_train=24), {"snr": [1.0, 2.0, 4.0, 8.0], "seed": list(range(40))})
+    small = grid_experiments(MLP.replace(n_train=6), {"seed": [0, 1]})  # 6 members: never cut
+    assert len(plan_stacks(big + small, workers=1)) == 2
+    pieces = plan_stacks(big + small, workers=2)
+    work = [sum(exp.members * exp.steps * exp.n_train for exp in stack) for stack in pieces]
     members = [sum(exp.members for exp in stack) for stack in pieces]
-    assert len(pieces) == 240 // MIN_STACK_MEMBERS and min(members) >= MIN_STACK_MEMBERS
+    assert work == sorted(work, reverse=True) and max(work) <= sum(work) / 4  # a quarter: two workers
+    assert min(m for m in members if m != 6) >= MIN_STACK_MEMBERS
+    assert sum(map(len, pieces)) == len(big + small) and {exp for stack in pieces for exp in stack} == set(big + small)
+    lone = plan_stacks(grid_experiments(MLP, {"seed": list(range(30))}), workers=8)  # 90 members: one stack
+    assert len(lone) == 1
 
 
 def test_run_stack_refuses_points_of_different_shapes():

@@ -91,26 +91,35 @@ def _pieces(group: list[Experiment], count: int) -> list[list[Experiment]]:
     return pieces + [current] if current else pieces
 
 
+def _work(stack: list[Experiment]) -> int:
+    """A stack's cost in member-steps times samples (a step costs about N per member)."""
+    return sum(exp.members * exp.steps * exp.n_train for exp in stack)
+
+
 def plan_stacks(experiments: Sequence[Experiment], *, workers: int = 1,
                 max_bytes: int = STACK_BYTES) -> list[list[Experiment]]:
-    """Experiments grouped into stacks that train together, largest first.
+    """Experiments grouped into stacks that train together, the most work first.
 
     Points with the same ``stack_key`` share a stack, cut into pieces when its training
-    tensors would exceed ``max_bytes``, and, for ``workers`` > 1, into pieces of about a
-    ``2 workers``-th of all members (never below ``MIN_STACK_MEMBERS``), so that every worker
-    has work until the end.
+    tensors would exceed ``max_bytes``. For ``workers`` > 1, the stack with the most work is
+    halved while it holds more than a ``2 workers``-th of all the work (and at least twice
+    ``MIN_STACK_MEMBERS`` members), so that no worker waits long for another at the end.
     """
     groups: dict[tuple, list[Experiment]] = {}
     for exp in experiments:
         groups.setdefault(stack_key(exp), []).append(exp)
-    total = sum(exp.members for exp in experiments)
-    share = math.inf if workers == 1 else max(MIN_STACK_MEMBERS, total / (2 * workers))
     stacks = []
     for group in groups.values():
         members = sum(exp.members for exp in group)
-        count = max(math.ceil(members * _member_bytes(group[0]) / max_bytes), int(members // share))
-        stacks += _pieces(group, min(count, len(group)))
-    return sorted(stacks, key=lambda s: -sum(exp.members * exp.steps for exp in s))
+        stacks += _pieces(group, min(len(group), math.ceil(members * _member_bytes(group[0]) / max_bytes)))
+    stacks.sort(key=_work, reverse=True)
+    share = sum(map(_work, stacks)) / (2 * workers)
+    while workers > 1 and stacks and _work(stacks[0]) > share:
+        largest = stacks[0]
+        if len(largest) < 2 or sum(exp.members for exp in largest) < 2 * MIN_STACK_MEMBERS:
+            break
+        stacks = sorted(stacks[1:] + _pieces(largest, 2), key=_work, reverse=True)
+    return stacks
 
 
 def compute_entries(experiments: list[Experiment], threads: int | None = None) -> list[tuple[dict, dict]]:
