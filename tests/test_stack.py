@@ -36,8 +36,9 @@ def _mixed_grid(dtype: str, mlp: Experiment = MLP) -> list[Experiment]:
 def test_a_mixed_grid_gives_the_per_point_numbers_when_stacked(tmp_path, dtype, optimizer):
     """Members stop at different steps (the stack sheds them as it goes) and still match."""
     points = _mixed_grid(dtype, MLP.replace(optimizer=optimizer, lr=0.01 if optimizer == "adam" else 0.05))
-    # linear: one stack per N; MLP: per N and member count (shared inputs), and the input-noise stack
-    assert len(plan_stacks(points)) == 3 + 6 + 1
+    # per architecture, N and member count (members that share inputs share C or the first layer),
+    # and the input-noise stack
+    assert len(plan_stacks(points)) == 6 + 6 + 1
     with budget_stops_expected():
         stacked = run_points(points, cache=ResultCache(tmp_path / "stacked"), progress=False)
         alone = run_points(points, stack=False, cache=ResultCache(tmp_path / "alone"), progress=False)
@@ -128,7 +129,7 @@ def test_stacks_group_points_by_their_shapes_and_respect_the_memory_bound():
     stacks = plan_stacks(points)
     assert sum(len(s) for s in stacks) == len(points) and {e for s in stacks for e in s} == set(points)
     assert all(len({stack_key(exp) for exp in stack}) == 1 for stack in stacks)
-    assert len(stacks) == 3 + 6 + 1 + 1  # as in the mixed grid, and the other width
+    assert len(stacks) == 6 + 6 + 1 + 1  # as in the mixed grid, and the other width
     small = plan_stacks(points, max_bytes=12 * 6 * 4 * 50)  # a few members' worth
     assert len(small) > len(stacks) and {e for s in small for e in s} == set(points)
 
@@ -150,5 +151,8 @@ def test_a_parallel_sweep_halves_its_largest_stacks_for_its_workers_but_not_belo
 def test_run_stack_refuses_points_of_different_shapes():
     with pytest.raises(ValueError, match="stack_key"):
         run_stack([LINEAR.replace(n_train=6), LINEAR.replace(n_train=12)])
-    assert stack_key(LINEAR.replace(snr=1.0, seed=3, members=5, tol=1e-3)) == stack_key(LINEAR)
+    assert stack_key(LINEAR.replace(snr=1.0, seed=3, tol=1e-3, init_scale=0.3)) == stack_key(LINEAR)
+    independent = LINEAR.replace(shared_inputs=False)
+    assert stack_key(independent.replace(members=5)) == stack_key(independent)
+    assert stack_key(LINEAR.replace(members=5)) != stack_key(LINEAR)  # one C per group of members
     assert stack_key(MLP.replace(lr=0.02)) != stack_key(MLP)  # one Adam per stack

@@ -231,11 +231,11 @@ def _linear_gd(exp: Experiment) -> bool:
 
 def input_group(exp: Experiment) -> int:
     """How many consecutive members share one training input matrix in training: all of them
-    when their clean inputs are shared and no input noise is drawn (full-batch autograd
-    training; their first layer is then one product), else 1."""
+    when their clean inputs are shared, no input noise is drawn and batches are full (their
+    first layer, or the linear network's ``X^T X``, is then one product), else 1."""
     clean = exp.noise == "labels" or math.isinf(exp.snr)
     full_batch = exp.batch_size is None or exp.batch_size >= exp.n_train
-    return exp.members if exp.shared_inputs and clean and full_batch and not _linear_gd(exp) else 1
+    return exp.members if exp.shared_inputs and clean and full_batch else 1
 
 
 def stack_key(exp: Experiment) -> tuple:

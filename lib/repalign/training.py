@@ -163,16 +163,31 @@ def _write_back(full: list[torch.Tensor], work: list[torch.Tensor], rows: torch.
 # --- linear network, gradient descent, squared loss --------------------------------------
 
 
+def _groups(t: torch.Tensor, groups: int) -> torch.Tensor:
+    """(K, A, C) per member -> (G, A, m C): the columns of each group's m members side by side."""
+    k, a, c = t.shape
+    return t.view(groups, k // groups, a, c).permute(0, 2, 1, 3).reshape(groups, a, -1)
+
+
+def _members(t: torch.Tensor, members: int) -> torch.Tensor:
+    """The inverse of ``_groups``: (G, D, m C) -> (K, D, C)."""
+    groups, d, width = t.shape
+    m = members // groups
+    return t.view(groups, d, m, width // m).permute(0, 2, 1, 3).reshape(members, d, width // m)
+
+
 def linear_gd_learning_rates(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """A stable step size per member, ``1 / (lambda_max(C) ||b+||)``.
 
-    At balance the loss's curvature in (W1, W2) is about ``2 ||b|| lambda_max(C)``, with
-    ``b`` the end-to-end vector it converges to, the minimum-norm solution ``b+ = X^+ y``.
+    ``x`` (K, N, D), or (G, N, D) shared by groups of consecutive members; ``y`` (K, N) or
+    (K, N, C). At balance the loss's curvature in (W1, W2) is about ``2 ||b|| lambda_max(C)``,
+    with ``b`` the end-to-end vector it converges to, the minimum-norm solution ``b+ = X^+ y``.
     """
+    k, groups = len(y), len(x)
     x64, y64 = x.double(), y.double().reshape(*y.shape[:2], -1)
     gram = torch.bmm(x64.transpose(1, 2), x64) / x.shape[1]
-    lam_max = torch.linalg.eigvalsh(gram)[:, -1]
-    norm = torch.linalg.matrix_norm(torch.linalg.pinv(x64) @ y64)
+    lam_max = torch.linalg.eigvalsh(gram)[:, -1].repeat_interleave(k // groups)
+    norm = torch.linalg.matrix_norm(_members(torch.linalg.pinv(x64) @ _groups(y64, groups), k))
     if not bool((norm > 0).all()):
         raise ValueError("lr='auto' needs a non-zero least-squares solution for every member")
     return 1.0 / (lam_max * norm)
@@ -182,40 +197,47 @@ def train_linear_gd(params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor
                     steps: int, tol: float | torch.Tensor) -> TrainingReport:
     """Full-batch GD on ``1/(2N) ||X W1^T W2^T - Y||^2`` per member, in place, in float64.
 
-    ``x`` (K, N, D), ``y`` (K, N) or (K, N, C), ``lr`` (K,), ``tol`` a number or (K,). The
-    excess loss is ``1/2 tr((B - B+)^T C (B - B+))`` with ``B+ = C^+ R``, computed as
-    ``1/2 tr((B - B+)^T G)`` from the gradient ``G = C B - R``: no cancellation between large terms.
+    ``x`` (K, N, D), or (G, N, D) shared by groups of consecutive members, ``y`` (K, N) or
+    (K, N, C), ``lr`` (K,), ``tol`` a number or (K,). A group shares ``C = X^T X / N``, so its
+    members' gradients ``C B - R`` are one product ``C [B_1 ... B_m]``. The excess loss is
+    ``1/2 tr((B - B+)^T C (B - B+))`` with ``B+ = C^+ R``, computed as ``1/2 tr((B - B+)^T G)``
+    from the gradient ``G``: no cancellation between large terms.
     """
+    keep_freed_memory()
     full = [p.detach().double().clone() for p in params]
     w1, w2 = full
-    x, y = x.double(), y.double().reshape(*y.shape[:2], -1)
-    n = x.shape[1]
-    c = torch.bmm(x.transpose(1, 2), x) / n  # (K, D, D)
-    r = torch.bmm(x.transpose(1, 2), y) / n  # (K, D, C)
-    b_min_norm = torch.linalg.pinv(c, hermitian=True) @ r
+    k, n = len(w1), x.shape[1]
+    x, y = x.double(), y.double().reshape(k, n, -1)
+    c = torch.bmm(x.transpose(1, 2), x) / n  # (G, D, D)
+    r = _members(torch.bmm(x.transpose(1, 2), _groups(y, len(x))) / n, k)  # (K, D, C)
+    b_min_norm = _members(torch.linalg.pinv(c, hermitian=True) @ _groups(r, len(c)), k)
     lr = lr.double().view(-1, 1, 1)
-    tracker = _Tracker(len(w1), tol, w1.device)
+    tracker = _Tracker(k, tol, w1.device, group=k // len(x))
     for step in range(steps + 1):
         b = torch.bmm(w1.transpose(1, 2), w2.transpose(1, 2))  # (K, D, C)
-        g = torch.bmm(c, b) - r
+        g = _members(torch.bmm(c, _groups(b, len(c))), len(b)) - r
         tracker.observe(0.5 * ((b - b_min_norm) * g).sum(dim=(1, 2)))
         if step == steps or tracker.finished(step):
             break
         if tracker.worth_shrinking(step):
             _write_back(full, (w1, w2), tracker.rows)
             keep = tracker.shrink()
-            w1, w2, g, c, r, b_min_norm, lr = (t[keep] for t in (w1, w2, g, c, r, b_min_norm, lr))
-        grad_w1 = torch.bmm(w2.transpose(1, 2), g.transpose(1, 2))  # (K, H, D)
+            c = c[keep.view(len(c), -1)[:, 0]]  # the kept groups' C
+            w1, w2, g, r, b_min_norm, lr = (t[keep] for t in (w1, w2, g, r, b_min_norm, lr))
         grad_w2 = torch.bmm(w1, g).transpose(1, 2)  # (K, C, H)
-        mask = tracker.active.view(-1, 1, 1)
-        w1 = torch.where(mask, w1 - lr * grad_w1, w1)
-        w2 = torch.where(mask, w2 - lr * grad_w2, w2)
+        if g.shape[-1] == 1:  # one output: an outer product, written once instead of K tiny products
+            grad_w1 = w2.transpose(1, 2) * g.transpose(1, 2)  # (K, H, D)
+        else:
+            grad_w1 = torch.bmm(w2.transpose(1, 2), g.transpose(1, 2))
+        step_size = lr * tracker.active.view(-1, 1, 1)  # 0 freezes a stopped member
+        w1 = w1 - grad_w1.mul_(step_size)
+        w2 = w2 - grad_w2.mul_(step_size)
         tracker.stepped()
     _write_back(full, (w1, w2), tracker.rows)
     for p, new in zip(params, full):
         p.copy_(new.to(p.dtype))
     b = torch.bmm(full[0].transpose(1, 2), full[1].transpose(1, 2))  # the final end-to-end maps
-    residual = torch.bmm(x, b) - y
+    residual = _members(torch.bmm(x, _groups(b, len(x))), k) - y
     return tracker.report(0.5 * residual.pow(2).sum(dim=(1, 2)) / n)
 
 
