@@ -79,8 +79,9 @@ def test_adam_members_differ_from_training_alone_by_rounding_only():
     """Where the two paths part: torch's fused Adam can round a member's update one ulp
     differently depending on where the member sits in the stack (the vectorised body of the
     kernel against its scalar tail); gradient descent never does. One step differs by at most
-    an ulp; over 1000 steps the alignment matrices stay within about 3e-16 in float64 and 2e-7
-    in float32 (measured on 12 stacked points of the mixed grid's MLP)."""
+    an ulp. Over 1000 steps the alignment matrices of the mixed grid's MLP stay within about
+    3e-16 in float64 and 2e-7 in float32; well above the threshold, float32 runs drift further
+    apart (next test)."""
     arch, params, x, y = _mlp_members()
     lr = torch.full((len(x),), 0.01, dtype=torch.float64)
     stack = [p.clone() for p in params]
@@ -94,15 +95,20 @@ def test_adam_members_differ_from_training_alone_by_rounding_only():
 
 
 def test_long_adam_runs_agree_within_their_monte_carlo_error():
-    """1000 Adam steps of a 10-seed grid point: the stacked and per-point mean alignments agree
-    within the standard error of the mean over the seeds (a tiny fraction of it, in fact)."""
-    points = grid_experiments(MLP.replace(steps=1000, tol=0.0, n_train=12, n_probe=30), {"seed": list(range(10))})
+    """Long float32 Adam runs well above the threshold carry rounding differences along (to
+    about 1e-3 in one ensemble's alignment over 1000 steps on the SNR chapter's grid): there
+    the two paths agree within the Monte-Carlo error of the mean over independent ensembles,
+    and in float64 they agree to rounding, so the gap is single precision's, not the stack's."""
+    base = MLP.replace(d=16, width=8, n_train=200, members=4, steps=600, tol=0.0, n_probe=100, metrics=("cka",))
+    points = grid_experiments(base, {"seed": list(range(10))})
     with budget_stops_expected():
         stacked = np.array([res.alignment["cka"] for res in run_stack(points)])
         alone = np.array([run_experiment(exp).alignment["cka"] for exp in points])
+        exact = [exp.replace(dtype="float64") for exp in points[:2]]
+        gap64 = [abs(a.alignment["cka"] - run_experiment(e).alignment["cka"]) for a, e in zip(run_stack(exact), exact)]
     standard_error = alone.std(ddof=1) / math.sqrt(len(alone))
     assert abs(stacked.mean() - alone.mean()) < standard_error
-    assert np.abs(stacked - alone).max() < 1e-5  # rounding, not a different training
+    assert max(gap64) < 1e-12
 
 
 def test_members_that_stop_early_leave_the_stack_with_their_adam_state_intact():

@@ -14,9 +14,10 @@ Engine: one trained ensemble, and grids of them
 - ``repalign.models``: networks stacked over the members of an ensemble;
 - ``repalign.training``: all members trained at once, each with its own stopping rule;
 - ``repalign.experiment``: ``Experiment`` and ``run_experiment``, one ensemble trained and
-  measured (also importable as ``from repalign import Experiment, run_experiment``);
-- ``repalign.sweep``: grids of experiments, cached point by point, and several grids as one
-  table (``sweep``, ``sweep_many``);
+  measured (also importable as ``from repalign import Experiment, run_experiment``), and
+  ``run_stack``, several trained as one stack;
+- ``repalign.sweep``: grids of experiments, trained in stacks, cached point by point, and
+  several grids as one table (``sweep``, ``sweep_many``);
 - ``repalign.cache``: the content-addressed result cache;
 - ``repalign.paths``: every path the project uses;
 - ``repalign.validate``: the argument checks of every entry point.

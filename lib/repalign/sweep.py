@@ -6,8 +6,14 @@
 
 Every grid point is an Experiment built (and so validated) before any work starts. Points
 already in the result cache are read back; the others are computed serially, on a local
-process pool, or on a Dask cluster, and each is stored as soon as it is done, so a sweep that
-is stopped resumes where it was. The table has one row per grid point and metric.
+process pool, or on a Dask cluster, and each is stored as soon as its stack is done, so a
+sweep that is stopped resumes where it was. The table has one row per grid point and metric.
+
+Stacks: the pending points whose training has the same shapes (``experiment.stack_key``)
+train as one stack of all their members (``experiment.run_stack``), cut by ``plan_stacks``
+into pieces bounded in memory and sized for the workers; executors distribute stacks.
+Tiny networks spend a step on per-call overhead, not arithmetic, so a stack of fifty points
+costs little more than one (benchmarks/stacking.py). ``stack=False`` trains point by point.
 
 A chapter often needs grids that are not one product (the sample sizes depend on the
 network, the noise knob on the task): ``sweep_many`` runs several ``Job``s as one table,
