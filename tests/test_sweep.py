@@ -10,8 +10,8 @@ import pytest
 
 from repalign import Experiment
 from repalign.cache import ResultCache
-from repalign.sweep import (MemberCounts, SweepSpecError, grid_experiments, member_counts, missing_points, sweep,
-                            sweep_many)
+from repalign.sweep import (MemberCounts, SweepSpecError, grid_experiments, member_counts, missing_points,
+                            plan_stacks, sweep, sweep_many)
 
 BASE = Experiment(d=30, members=3, n_probe=200, metrics=("cka", "procrustes"))
 GRID = {"n_train": [10, 50], "snr": [1.0, 4.0]}
@@ -48,6 +48,10 @@ def test_an_empty_grid_is_refused():
 
 
 def test_a_killed_sweep_resumes_where_it_stopped(tmp_path, counted, slow_sweep):
+    """The sweep trains in stacks of several points; a point is stored when its stack is done,
+    so a kill loses only unfinished stacks, and no stored point is computed again."""
+    points = grid_experiments(slow_sweep.base, {name: list(values) for name, values in slow_sweep.grid})
+    assert all(len(stack) == 2 for stack in plan_stacks(points))  # the two seeds of each N
     folder = tmp_path / "cache"
     process = slow_sweep.start(folder)
     deadline = time.time() + 120

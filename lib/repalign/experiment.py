@@ -6,7 +6,9 @@
 
 ``Experiment`` is the full, validated description of the run (the result cache will key on
 it); ``run_experiment`` draws the data, initialises and trains every member at once, and
-measures alignment on the common clean probe set. The same Experiment gives the same numbers
+measures alignment on the common clean probe set. ``run_stack`` does the same for several
+experiments whose training has the same shapes (``stack_key``), as one stack of all their
+members, with the numbers each gets alone. The same Experiment gives the same numbers
 on the same machine: all randomness is spawned from ``seed``.
 """
 
@@ -192,7 +194,7 @@ class ExperimentResult:
     diverged: np.ndarray
     n_parameters: int  # P of one member
     end_to_end: np.ndarray | None  # (K, D, n_out) for the linear network, else None
-    wall_time: float  # seconds
+    wall_time: float  # seconds: drawing and measuring, plus its members' share of their stack's training
 
 
 def resolve_device(device: str) -> torch.device:
