@@ -119,3 +119,14 @@ def test_bad_jobs_are_named():
 def test_member_counts_sum_how_members_ended_over_rows():
     table = pd.DataFrame({"members": [4, 8], "converged_fraction": [0.5, 1.0], "diverged_fraction": [0.25, 0.0]})
     assert member_counts(table) == MemberCounts(trained=12, on_budget=1, diverged=1)
+
+
+def test_parallel_sweeps_of_one_process_share_one_local_cluster(tmp_path):
+    from repalign import sweep as sweep_module
+
+    base = Experiment(d=10, members=3, n_probe=40, steps=200)
+    first = sweep_many([({}, base, {"seed": [0, 1]})], workers=2, cache=ResultCache(tmp_path / "a"))
+    client = sweep_module._CLIENTS[2]
+    second = sweep_many([({}, base, {"seed": [2, 3]})], workers=2, cache=ResultCache(tmp_path / "b"))
+    assert sweep_module._CLIENTS[2] is client and client.status == "running"
+    assert not first.cached.any() and not second.cached.any()

@@ -23,6 +23,7 @@ the result cache yet, so that a fully cached chapter starts no process at all.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import itertools
@@ -315,7 +316,8 @@ def sweep_many(jobs: Sequence[Job], *, workers: int = 1, stack: bool = True, pro
     example the network's or the task's name). The missing points of all jobs are computed
     together, so points of different jobs that share their shapes share a stack. ``workers``
     > 1 computes them on a local Dask cluster of that many single-threaded processes, started
-    only when some point is missing; serial work runs on one torch thread. ``quiet``: the
+    only when some point is missing and kept for the process's later sweeps; serial work runs
+    on one torch thread. ``quiet``: the
     workers drop budget-stop warnings (members that did not reach the tolerance), which the
     caller reads from the table (``member_counts``) instead.
     """
@@ -324,35 +326,49 @@ def sweep_many(jobs: Sequence[Job], *, workers: int = 1, stack: bool = True, pro
     cache = cache or ResultCache()
     grids = [grid_experiments(base, grid) for _, base, grid in jobs]
     everything = [exp for points in grids for exp in points]
-    client = None
-    if workers > 1 and missing_points(jobs, cache):
-        from distributed import Client, LocalCluster
-
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-        client = Client(cluster)
-        if quiet:
-            client.run(_ignore_budget_stops)
-    try:
-        with _one_thread():
-            done = run_points(everything, executor="dask" if client is not None else "serial", client=client,
-                              stack=stack, progress=progress, cache=cache)
-    finally:
-        if client is not None:
-            client.close()
-            client.cluster.close()
+    client = _local_client(workers) if workers > 1 and missing_points(jobs, cache) else None
+    if client is not None:
+        client.run(_announce_budget_stops, not quiet)
+    with _one_thread():
+        done = run_points(everything, executor="dask" if client is not None else "serial", client=client,
+                          stack=stack, progress=progress, cache=cache)
     tables = [results_table([done[exp] for exp in points], list(grid)).assign(**dict(labels))
               for (labels, _, grid), points in zip(jobs, grids)]
     return pd.concat(tables, ignore_index=True)
 
 
-def _ignore_budget_stops() -> None:
-    """Run in each worker: its budget-stop warnings would flood the notebook's output (the table
-    counts them); a divergence still warns."""
+_CLIENTS: dict = {}  # workers -> the Client of this process's local Dask cluster
+
+
+def _local_client(workers: int):
+    """This process's local Dask cluster of ``workers`` single-threaded processes, started on
+    first need and reused by later sweeps (a start costs about 10 s: the processes, and torch
+    imported in each); it is closed when the process exits."""
+    client = _CLIENTS.get(workers)
+    if client is None or client.status != "running":
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = _CLIENTS[workers] = Client(cluster)
+    return client
+
+
+@atexit.register
+def _close_clients() -> None:
+    for client in _CLIENTS.values():
+        client.close()
+        client.cluster.close()
+    _CLIENTS.clear()
+
+
+def _announce_budget_stops(announce: bool) -> None:
+    """Run in each worker: whether its budget-stop warnings show (a sweep of many points would
+    flood the notebook's output; the table counts them). A divergence always warns."""
     import warnings
 
     from .experiment import UnfinishedTraining
 
-    warnings.simplefilter("ignore", UnfinishedTraining)
+    warnings.filterwarnings("default" if announce else "ignore", category=UnfinishedTraining)
 
 
 @contextlib.contextmanager
