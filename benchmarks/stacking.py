@@ -25,7 +25,6 @@ import tempfile
 import time
 import warnings
 
-import numpy as np
 import torch
 
 from repalign import book_sweeps

@@ -2,7 +2,6 @@
 of each point trained alone."""
 
 import math
-import warnings
 
 import numpy as np
 import pytest
