@@ -297,12 +297,11 @@ def _train_stack(drawn: list[_Drawn]) -> list[tuple[list[torch.Tensor], Training
     params = [torch.cat(layer) for layer in zip(*(d.params for d in drawn))]
     x, y, lr = (torch.cat([getattr(d, name) for d in drawn]) for name in ("x", "y", "lr"))
     tol = torch.cat([torch.full((d.exp.members,), d.exp.tol, dtype=torch.float64) for d in drawn]).to(x.device)
-    loss = first.resolved_loss
     if _linear_gd(first):
         report = train_linear_gd(params, x, y, lr=lr, steps=first.steps, tol=tol)
     else:
-        report = train_autograd(drawn[0].arch, params, x, y, loss=loss, optimizer=first.optimizer, lr=lr.to(x.dtype),
-                                steps=first.steps, tol=tol, weight_decay=first.weight_decay,
+        report = train_autograd(drawn[0].arch, params, x, y, loss=first.resolved_loss, optimizer=first.optimizer,
+                                lr=lr.to(x.dtype), steps=first.steps, tol=tol, weight_decay=first.weight_decay,
                                 batch_size=first.batch_size,
                                 batch_rngs=[np.random.default_rng(s) for d in drawn for s in d.batch_seeds])
     bounds = np.cumsum([0] + [d.exp.members for d in drawn])

@@ -80,9 +80,9 @@ MIN_STACK_MEMBERS = 64  # below this, per-step overhead dominates: a parallel sw
 def _member_bytes(exp: Experiment) -> int:
     """What one member holds while it trains: inputs, targets, and the activations kept for the
     backward pass (a bound on their order, used to chunk stacks)."""
-    d, classes = native_shape(exp.data, exp.n_classes)
-    width = exp.d or d
-    return exp.n_train * (width + 2 * exp.width * exp.depth + 2 * classes) * (8 if exp.dtype == "float64" else 4)
+    native_d, classes = native_shape(exp.data, exp.n_classes)
+    d_in = exp.d or native_d
+    return exp.n_train * (d_in + 2 * exp.width * exp.depth + 2 * classes) * (8 if exp.dtype == "float64" else 4)
 
 
 def _pieces(group: list[Experiment], count: int) -> list[list[Experiment]]:
@@ -136,13 +136,14 @@ def compute_entries(experiments: list[Experiment], threads: int | None = None) -
     ``threads`` caps torch's and BLAS's threads: parallel workers on a small machine must not
     each start one thread per core, or they wait on each other.
     """
-    if threads is None:
-        return [to_entry(res) for res in run_stack(experiments)]
-    import torch
-    from threadpoolctl import threadpool_limits
+    limits = contextlib.nullcontext()
+    if threads is not None:
+        import torch
+        from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(threads)
-    with threadpool_limits(threads):
+        torch.set_num_threads(threads)
+        limits = threadpool_limits(threads)
+    with limits:
         return [to_entry(res) for res in run_stack(experiments)]
 
 
@@ -207,8 +208,6 @@ def run_points(experiments: Sequence[Experiment], *, executor: str = "serial", c
             if hit is not None:
                 done[exp] = (hit, True)
     missing = list(dict.fromkeys(exp for exp in experiments if exp not in done))
-    if executor == "process":
-        workers = workers or os.cpu_count() or 1
     stacks = (plan_stacks(missing, workers=_parallelism(executor, client, workers)) if stack
               else [[exp] for exp in missing])
     with _progress_bar(len(done) + len(missing), progress) as bar:

@@ -77,9 +77,10 @@ class _Tracker:
     """Which members still train, when they stopped, and why.
 
     The loops work on the *work set*: the members not yet set aside, ``rows`` into the stack.
-    Stopped members are frozen; once at most half of the work set still trains, ``shrink``
-    sets the stopped ones aside, so a stack costs what its active members cost (a stack of
-    a whole grid holds members that stop after ten steps next to members that run the budget).
+    Stopped members are frozen; once at most half of the work set's input groups (``group``
+    members sharing one input matrix) still train, ``shrink`` sets the stopped groups aside,
+    so a stack costs what its active members cost (a stack of a whole grid holds members that
+    stop after ten steps next to members that run the budget).
     Members never interact, so setting some aside changes no other member's arithmetic.
     """
 
