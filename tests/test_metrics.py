@@ -16,7 +16,8 @@ from repalign.metrics import METRICS, Metric, alignment_matrix, cka, mean_alignm
 from repalign.metrics import allpairs
 from repalign.metrics.allpairs import (_gram_rows, _linear_form, _linear_hsic_matrix_features,
                                        _linear_hsic_matrix_gram)
-from repalign.metrics.pairwise import _centre, _centred_gram, _linear_hsic_features
+from repalign.metrics.pairwise import (_centre, _centred_gram, _linear_hsic_features, _median_distance,
+                                      _squared_distances)
 
 NAMES = sorted(METRICS)
 EXACT = 1e-10
@@ -359,6 +360,18 @@ def test_rbf_with_zero_median_distance_gives_nan_with_warning():
     y = np.random.default_rng(17).standard_normal((10, 2))
     with pytest.warns(RuntimeWarning, match="median"):
         assert np.isnan(cka(x, y, kernel="rbf"))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 11, 40])
+def test_rbf_bandwidth_median_from_the_upper_triangle_equals_the_full_matrix_median(n):
+    # the full matrix holds n diagonal zeros and each entry above the diagonal twice; half the
+    # points coincide, so zero distances also occur off the diagonal
+    rng = np.random.default_rng(n)
+    x = np.maximum(rng.standard_normal((n, 3)), 0.0)
+    x[: n // 2] = 0.0
+    d = _squared_distances(_centre(x))
+    assert np.array_equal(d, d.T)
+    assert _median_distance(d) == np.median(d)
 
 
 def test_unknown_kernel_lists_allowed_values():

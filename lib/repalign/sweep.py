@@ -316,9 +316,9 @@ def sweep_many(jobs: Sequence[Job], *, workers: int = 1, stack: bool = True, pro
     together, so points of different jobs that share their shapes share a stack. ``workers``
     > 1 computes them on a local Dask cluster of that many single-threaded processes, started
     only when some point is missing and kept for the process's later sweeps; serial work runs
-    on one torch thread. ``quiet``: the
-    workers drop budget-stop warnings (members that did not reach the tolerance), which the
-    caller reads from the table (``member_counts``) instead.
+    on one torch and one BLAS thread. ``quiet``: the workers drop budget-stop warnings (members
+    that did not reach the tolerance), which the caller reads from the table (``member_counts``)
+    instead.
     """
     validate.integer("workers", workers, minimum=1)
     _check_jobs(jobs)
@@ -372,14 +372,17 @@ def _announce_budget_stops(announce: bool) -> None:
 
 @contextlib.contextmanager
 def _one_thread():
-    """Serial work in this process on one torch thread: small networks gain nothing from more,
-    and on a shared machine idle threads spin (measured here: 10-20x slowdowns)."""
+    """Serial work in this process on one torch thread and one BLAS thread: small networks and
+    the metrics' n x n products gain nothing from more, and on a shared machine idle threads
+    spin (measured here: 10-20x slowdowns in training, 2x in the metrics)."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        yield
+        with threadpool_limits(1):
+            yield
     finally:
         torch.set_num_threads(before)
 
