@@ -24,7 +24,7 @@ import torch
 
 from repalign import data as datasets
 from repalign.models import Architecture, init_params
-from repalign.training import linear_gd_learning_rates, member_losses, train_autograd, train_linear_gd
+from repalign.training import linear_gd_learning_rates, member_losses, train_backprop, train_linear_gd
 
 
 def best_time(fn, repeats: int) -> float:
@@ -112,7 +112,7 @@ def case_mlp(quick: bool) -> dict:
     lr = torch.full((k,), 0.05)
 
     def ours():
-        train_autograd(arch, [p.clone() for p in init], x, y, loss="mse", optimizer="gd", lr=lr, steps=steps, tol=0.0)
+        train_backprop(arch, [p.clone() for p in init], x, y, loss="mse", optimizer="gd", lr=lr, steps=steps, tol=0.0)
 
     t_ours = best_time(ours, 2)
     t_loop = best_time(lambda: loop_training(arch, init, x, y, loss="mse", optimizer="gd", lr=lr,
@@ -133,7 +133,7 @@ def case_fashion(quick: bool) -> dict:
     rngs = lambda: [np.random.default_rng(s) for s in np.random.SeedSequence(3).spawn(k)]  # noqa: E731
 
     def ours():
-        train_autograd(arch, [p.clone() for p in init], x, y, loss="cross_entropy", optimizer="adam", lr=lr,
+        train_backprop(arch, [p.clone() for p in init], x, y, loss="cross_entropy", optimizer="adam", lr=lr,
                        steps=steps, tol=0.0, batch_size=batch, batch_rngs=rngs())
 
     t_ours = best_time(ours, 2)

@@ -12,7 +12,7 @@ from repalign.cache import ResultCache
 from repalign.experiment import budget_stops_expected, run_stack, stack_key
 from repalign.models import Architecture, init_params
 from repalign.sweep import MIN_STACK_MEMBERS, grid_experiments, plan_stacks, run_points
-from repalign.training import train_autograd
+from repalign.training import train_backprop
 
 INF = math.inf
 LINEAR = Experiment(d=12, width=6, members=3, n_probe=60, steps=1500, tol=1e-6, metrics=("cka", "procrustes"))
@@ -84,10 +84,10 @@ def test_adam_members_differ_from_training_alone_by_rounding_only():
     arch, params, x, y = _mlp_members()
     lr = torch.full((len(x),), 0.01, dtype=torch.float64)
     stack = [p.clone() for p in params]
-    train_autograd(arch, stack, x, y, loss="mse", optimizer="adam", lr=lr, steps=1, tol=0.0)
+    train_backprop(arch, stack, x, y, loss="mse", optimizer="adam", lr=lr, steps=1, tol=0.0)
     for k in range(len(x)):
         alone = [p[k:k + 1].clone() for p in params]
-        train_autograd(arch, alone, x[k:k + 1], y[k:k + 1], loss="mse", optimizer="adam", lr=lr[:1], steps=1, tol=0.0)
+        train_backprop(arch, alone, x[k:k + 1], y[k:k + 1], loss="mse", optimizer="adam", lr=lr[:1], steps=1, tol=0.0)
         for p, q in zip(stack, alone):
             ulp = torch.finfo(torch.float64).eps * q.abs().max()
             assert (p[k:k + 1] - q).abs().max() <= ulp
@@ -117,13 +117,13 @@ def test_members_that_stop_early_leave_the_stack_with_their_adam_state_intact():
     lr = torch.full((len(x),), 0.01, dtype=torch.float64)
     tol = torch.tensor([0.99, 0.0, 0.99, 0.0, 0.99, 0.0], dtype=torch.float64)
     stack = [p.clone() for p in params]
-    report = train_autograd(arch, stack, x, y, loss="mse", optimizer="gd", lr=lr, steps=80, tol=tol)
+    report = train_backprop(arch, stack, x, y, loss="mse", optimizer="gd", lr=lr, steps=80, tol=tol)
     assert report.converged.tolist() == [True, False] * 3 and report.steps.tolist()[1::2] == [80] * 3
     stack_adam = [p.clone() for p in params]
-    train_autograd(arch, stack_adam, x, y, loss="mse", optimizer="adam", lr=lr, steps=80, tol=tol)
+    train_backprop(arch, stack_adam, x, y, loss="mse", optimizer="adam", lr=lr, steps=80, tol=tol)
     for k in (1, 3, 5):
         alone = [p[k:k + 1].clone() for p in params]
-        train_autograd(arch, alone, x[k:k + 1], y[k:k + 1], loss="mse", optimizer="adam", lr=lr[:1], steps=80,
+        train_backprop(arch, alone, x[k:k + 1], y[k:k + 1], loss="mse", optimizer="adam", lr=lr[:1], steps=80,
                        tol=0.0)
         for p, q in zip(stack_adam, alone):
             torch.testing.assert_close(p[k:k + 1], q, rtol=0, atol=1e-12)

@@ -27,7 +27,7 @@ import torch
 from . import data as datasets
 from . import metrics, validate
 from .models import ACTIVATIONS, MODELS, Architecture, end_to_end, forward, init_params
-from .training import LOSSES, OPTIMIZERS, TrainingReport, linear_gd_learning_rates, train_autograd, train_linear_gd
+from .training import LOSSES, OPTIMIZERS, TrainingReport, linear_gd_learning_rates, train_backprop, train_linear_gd
 
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("float32", "float64")
@@ -300,7 +300,7 @@ def _train_stack(drawn: list[_Drawn]) -> list[tuple[list[torch.Tensor], Training
     if _linear_gd(first):
         report = train_linear_gd(params, x, y, lr=lr, steps=first.steps, tol=tol)
     else:
-        report = train_autograd(drawn[0].arch, params, x, y, loss=first.resolved_loss, optimizer=first.optimizer,
+        report = train_backprop(drawn[0].arch, params, x, y, loss=first.resolved_loss, optimizer=first.optimizer,
                                 lr=lr.to(x.dtype), steps=first.steps, tol=tol, weight_decay=first.weight_decay,
                                 batch_size=first.batch_size,
                                 batch_rngs=[np.random.default_rng(s) for d in drawn for s in d.batch_seeds])

@@ -83,29 +83,65 @@ def _affine(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.T
     return torch.bmm(w, h) if b is None else torch.baddbmm(b.unsqueeze(-1), w, h)
 
 
-def forward(arch: Architecture, params: list[torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Outputs (K, n, n_out) and last hidden layer (K, n, width) of every member.
+def layer_outputs(arch: Architecture, params: list[torch.Tensor], x: torch.Tensor) -> list[torch.Tensor]:
+    """Every layer's output, features first: the inputs (G, d_in, n), each hidden layer
+    (K, width, n), and the read-out (K, n_out, n).
 
     ``x`` is (K, n, d_in), each member's own inputs; (G, n, d_in), inputs shared by each of
     G groups of K / G consecutive members; or (n, d_in), inputs common to all.
 
-    Layers run features first (``W h``, h of shape (K, width, n)): the m members of a group
-    then take their first layer as one product ``[W_1; ...; W_m] x_g^T`` whose result is
-    already each member's (width, n) block, with no copy (small products cost their call,
-    not their arithmetic). The returned tensors are transposed views.
+    Layers run features first (``W h``): the m members of a group then take their first layer
+    as one product ``[W_1; ...; W_m] x_g^T`` whose result is already each member's (width, n)
+    block, with no copy (small products cost their call, not their arithmetic).
     """
     layers = _layers(arch, params)
     act = ACTIVATIONS[arch.activation]
-    groups = x if x.dim() == 3 else x.unsqueeze(0)
-    members, g = len(params[0]), len(groups)
+    inputs = (x if x.dim() == 3 else x.unsqueeze(0)).transpose(1, 2)
+    members, g = len(params[0]), len(inputs)
     w, b = layers[0]
     w = w.reshape(g, -1, w.shape[-1])  # (G, m width, d_in): the group's first layers stacked
     b = None if b is None else b.reshape(g, -1)
-    h = act(_affine(groups.transpose(1, 2), w, b).view(members, arch.width, -1))
+    outputs = [inputs, act(_affine(inputs, w, b).view(members, arch.width, -1))]
     for w, b in layers[1:-1]:
-        h = act(_affine(h, w, b))
+        outputs.append(act(_affine(outputs[-1], w, b)))
     w, b = layers[-1]
-    return _affine(h, w, b).transpose(1, 2), h.transpose(1, 2)
+    return outputs + [_affine(outputs[-1], w, b)]
+
+
+def forward(arch: Architecture, params: list[torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Outputs (K, n, n_out) and last hidden layer (K, n, width) of every member, as transposed
+    views of ``layer_outputs``."""
+    *_, hidden, out = layer_outputs(arch, params, x)
+    return out.transpose(1, 2), hidden.transpose(1, 2)
+
+
+# each activation's backward pass from its output h, as autograd takes it
+_ACTIVATION_BACKWARD = {"relu": lambda g, h: torch.ops.aten.threshold_backward(g, h, 0),
+                        "tanh": torch.ops.aten.tanh_backward, "identity": lambda g, h: g}
+
+
+def gradients(arch: Architecture, params: list[torch.Tensor], outputs: list[torch.Tensor],
+              grad_out: torch.Tensor) -> list[torch.Tensor]:
+    """Backpropagation by hand: every parameter's gradient of ``sum_k L_k``, given
+    ``layer_outputs`` and each member's ``dL_k / d out_k`` (K, n_out, n).
+
+    Autograd computes the same products, but on networks this small its bookkeeping costs more
+    than the arithmetic (about half of a training step); written out, a step is one product per
+    weight and one per hidden layer, and every gradient comes out contiguous.
+    """
+    layers, backward = _layers(arch, params), _ACTIVATION_BACKWARD[arch.activation]
+    grads, g = [], grad_out
+    for i in range(len(layers) - 1, -1, -1):
+        w, b = layers[i]
+        h = outputs[i]
+        if i == 0:  # per input group: (G, m width, n) (G, n, d_in)
+            gw = torch.bmm(g.reshape(len(h), -1, g.shape[-1]), h.transpose(1, 2)).view_as(w)
+        else:
+            gw = torch.bmm(g, h.transpose(1, 2))
+        grads = ([gw] if b is None else [gw, g.sum(dim=-1)]) + grads
+        if i > 0:
+            g = backward(torch.bmm(w.transpose(1, 2), g), h)
+    return grads
 
 
 def end_to_end(arch: Architecture, params: list[torch.Tensor]) -> torch.Tensor:

@@ -16,7 +16,8 @@ Two engines give the same iterates:
   With ``C = X^T X / N`` and ``R = X^T Y / N`` precomputed, a step costs O(K H D^2)
   whatever N is (the Methods page of the book). It runs in float64: its cost does not depend on N,
   and float32 cannot resolve an excess loss below about 1e-7 of the total.
-- ``train_autograd``: any model, loss and optimiser (GD, minibatch SGD, Adam), through autograd.
+- ``train_backprop``: any model, loss and optimiser (GD, minibatch SGD, Adam), by backpropagation
+  written out (``models.gradients``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .models import Architecture, forward
+from .models import Architecture, forward, gradients, layer_outputs
 
 OPTIMIZERS = ("gd", "sgd", "adam")
 LOSSES = ("mse", "cross_entropy")
@@ -242,19 +243,31 @@ def train_linear_gd(params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor
     return tracker.report(0.5 * residual.pow(2).sum(dim=(1, 2)) / n)
 
 
-# --- any model, autograd -------------------------------------------------------------------
+# --- any model, backpropagation -------------------------------------------------------------------
+
+
+def losses_and_output_gradients(out: torch.Tensor, y: torch.Tensor, loss: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-member training objective (K,), ``1/2`` mean squared error or mean cross-entropy,
+    and its gradient with respect to ``out``.
+
+    ``out`` (K, C, n), features first as ``models.layer_outputs`` computes it; ``y`` (K, n)
+    targets (C = 1) or integer labels, or (K, n, C) targets.
+    """
+    n = out.shape[-1]
+    if loss == "cross_entropy":
+        logp = torch.log_softmax(out, dim=1)
+        labels = y.long().unsqueeze(1)
+        losses = -logp.gather(1, labels).squeeze(1).mean(dim=1)
+        grad = logp.exp().scatter_add_(1, labels, torch.full(labels.shape, -1.0, dtype=out.dtype, device=out.device))
+    else:
+        grad = out - y.reshape(len(out), n, -1).transpose(1, 2).to(out.dtype)
+        losses = 0.5 * grad.pow(2).sum(dim=1).mean(dim=1)
+    return losses, grad / n  # not in place: member_losses may run under autograd
 
 
 def member_losses(out: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
-    """Per-member training objective (K,): ``1/2`` mean squared error, or mean cross-entropy.
-
-    ``out`` (K, n, C); ``y`` (K, n) targets (C = 1) or integer labels, or (K, n, C) targets.
-    """
-    if loss == "cross_entropy":
-        logp = torch.log_softmax(out, dim=-1)
-        return -logp.gather(-1, y.long().unsqueeze(-1)).squeeze(-1).mean(dim=1)
-    target = y.reshape(out.shape).to(out.dtype)
-    return 0.5 * (out - target).pow(2).sum(dim=-1).mean(dim=1)
+    """Per-member training objective (K,) of outputs ``out`` (K, n, C) (``models.forward``)."""
+    return losses_and_output_gradients(out.transpose(1, 2), y, loss)[0]
 
 
 def _batches(n: int, batch_size: int | None, rngs: list[np.random.Generator], device) -> "iter":
@@ -268,7 +281,8 @@ def _batches(n: int, batch_size: int | None, rngs: list[np.random.Generator], de
             yield torch.as_tensor(orders[:, start:start + batch_size], device=device)
 
 
-def train_autograd(arch: Architecture, params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor, *,
+@torch.no_grad()  # gradients are written out (models.gradients); nothing needs a graph
+def train_backprop(arch: Architecture, params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor, *,
                    loss: str, optimizer: str, lr: torch.Tensor, steps: int, tol: float | torch.Tensor,
                    weight_decay: float = 0.0, batch_size: int | None = None,
                    batch_rngs: list[np.random.Generator] | None = None) -> TrainingReport:
@@ -294,8 +308,7 @@ def train_autograd(arch: Architecture, params: list[torch.Tensor], x: torch.Tens
     stack_x, stack_y = x, y  # x, y, lr shrink with the work set
 
     def losses_of(ps, xs, ys) -> torch.Tensor:
-        with torch.no_grad():
-            return member_losses(forward(arch, ps, xs)[0], ys, loss)
+        return member_losses(forward(arch, ps, xs)[0], ys, loss)
 
     for step in range(steps + 1):
         if not full_batch and step % epoch == 0 and (check_convergence or step == 0):
@@ -306,31 +319,30 @@ def train_autograd(arch: Architecture, params: list[torch.Tensor], x: torch.Tens
         else:
             index, members = index[tracker.rows], torch.arange(len(x), device=x.device).unsqueeze(1)
             xb, yb = x[members, index], y[members, index]
-        params_grad = [p.requires_grad_(True) for p in work]
-        losses = member_losses(forward(arch, params_grad, xb)[0], yb, loss)
+        outputs = layer_outputs(arch, work, xb)
+        losses, grad_out = losses_and_output_gradients(outputs[-1], yb, loss)
         tracker.observe(losses, convergence=full_batch)
         if step == steps or tracker.finished(step):
             break
-        grads = torch.autograd.grad(losses.sum(), params_grad)
-        with torch.no_grad():
-            if tracker.worth_shrinking(step):
-                _write_back(params, work, tracker.rows)
-                keep = tracker.shrink()
-                shrunk = [p[keep] for p in work]
-                adam = adam.shrunk(shrunk, keep) if adam is not None else None
-                x = x[keep.view(len(x), -1)[:, 0]]  # the kept groups' inputs
-                work, grads, y, lr = shrunk, [g[keep] for g in grads], y[keep], lr[keep]
-            if adam is None:
-                _gradient_step(work, grads, lr * tracker.active, weight_decay)  # lr 0 freezes a member
-            else:
-                adam.step(grads, tracker.active)
+        grads = gradients(arch, work, outputs, grad_out)
+        if tracker.worth_shrinking(step):
+            _write_back(params, work, tracker.rows)
+            keep = tracker.shrink()
+            shrunk = [p[keep] for p in work]
+            adam = adam.shrunk(shrunk, keep) if adam is not None else None
+            x = x[keep.view(len(x), -1)[:, 0]]  # the kept groups' inputs
+            work, grads, y, lr = shrunk, [g[keep] for g in grads], y[keep], lr[keep]
+        if adam is None:
+            _gradient_step(work, grads, lr * tracker.active, weight_decay)  # lr 0 freezes a member
+        else:
+            adam.step(grads, tracker.active)
         tracker.stepped()
     _write_back(params, work, tracker.rows)
     return tracker.report(losses_of(params, stack_x, stack_y))
 
 
 def _gradient_step(params, grads, step_size: torch.Tensor, weight_decay: float) -> None:
-    """``p -= step_size_k (g + weight_decay p)``, in place (g is autograd's fresh tensor)."""
+    """``p -= step_size_k (g + weight_decay p)``, in place (g is a fresh tensor)."""
     for p, g in zip(params, grads):
         if weight_decay:
             g.add_(p, alpha=weight_decay)
