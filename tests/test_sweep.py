@@ -10,6 +10,7 @@ import pytest
 
 from repalign import Experiment
 from repalign.cache import ResultCache
+from repalign.experiment import budget_stops_expected
 from repalign.sweep import (MemberCounts, SweepSpecError, grid_experiments, member_counts, missing_points,
                             plan_stacks, sweep, sweep_many)
 
@@ -98,7 +99,8 @@ def test_jobs_are_tagged_concatenated_and_cached(tmp_path):
     base = Experiment(d=6, n_train=4, members=3, n_probe=20, steps=50, snr=2.0)
     jobs = [({"kind": "a"}, base, {"n_train": [3, 9]}), ({"kind": "b"}, base.replace(width=4), {"seed": [0, 1]})]
     assert missing_points(jobs, cache) == 4
-    table = sweep_many(jobs, cache=cache)
+    with budget_stops_expected():  # 50 steps: members stop on the budget
+        table = sweep_many(jobs, cache=cache)
     assert list(table.kind) == ["a", "a", "b", "b"]
     assert missing_points(jobs, cache) == 0
     again = sweep_many(jobs, cache=cache, workers=2)  # everything cached: no cluster is started
