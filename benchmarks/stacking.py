@@ -12,10 +12,8 @@ members) and with ``stack=True`` (every point of the same N in one stack). Print
 the ratio, where the stacked run spends its time (drawing data, training, measuring), the
 training step's largest operations (torch profiler), and how far apart the two runs' numbers
 are: per ensemble, and per grid point in units of the Monte-Carlo standard error over its
-seeds (float32 Adam carries rounding differences along a long run). Stacking removes per-step
-overhead, not the members' arithmetic; the bound this sets on the speed-up is measured too (each
-stack timed alone and next to as many more ensembles). Nothing is asserted on times; see
-benchmarks/README.md.
+seeds (float32 Adam carries rounding differences along a long run). Nothing is asserted on
+times; see benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -76,17 +74,6 @@ def where_time_goes(points) -> dict[str, float]:
     return seconds
 
 
-def marginal_seconds(stacks, repeats: int) -> float:
-    """What stacking cannot remove: the arithmetic of the members. Each stack is timed alone and
-    with as many more ensembles (other seeds) beside it; the differences, summed, are what the
-    grid's points cost on top of the per-step overhead of their stacks."""
-    total = 0.0
-    for stack in stacks:
-        twins = [exp.replace(seed=exp.seed + repeats) for exp in stack]
-        total += timed(lambda: run_stack(stack + twins))[1] - timed(lambda: run_stack(stack))[1]
-    return total
-
-
 def top_operations(points, count: int = 6) -> str:
     from torch.profiler import profile
 
@@ -111,7 +98,6 @@ def main() -> None:
                                                  cache=ResultCache(f"{folder}/alone")))
             stacked, t_stacked = timed(lambda: sweep(base, grid, stack=True, progress=False,
                                                      cache=ResultCache(f"{folder}/stacked")))
-            compute = marginal_seconds(stacks, args.repeats)
             largest = max(stacks, key=len)
             parts = where_time_goes(largest)
             profiled_steps = min(base.steps, 200)
@@ -122,9 +108,6 @@ def main() -> None:
               f"{len(stacks)} stacks of {min(map(len, stacks))}-{max(map(len, stacks))} points")
         print(f"  {'point by point (stack=False)':<34} {t_alone:8.1f} s")
         print(f"  {'stacked (stack=True)':<34} {t_stacked:8.1f} s   {t_alone / t_stacked:5.1f}x faster")
-        print(f"  the members' own arithmetic (marginal cost of the grid's points in their stacks): "
-              f"{compute:.1f} s; stacking removes per-step overhead, not this, so any stacking of "
-              f"this grid is at most about {t_alone / compute:.1f}x faster")
         print("  largest difference in an ensemble's mean alignment, by metric: "
               + ", ".join(f"{metric} {value:.1e}" for metric, value in gap.items()))
         print(f"  largest difference of a grid point's mean over the seeds, in units of its standard error: "
