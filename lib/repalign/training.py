@@ -243,7 +243,7 @@ def train_linear_gd(params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor
     return tracker.report(0.5 * residual.pow(2).sum(dim=(1, 2)) / n)
 
 
-# --- any model, backpropagation -------------------------------------------------------------------
+# --- any model, backpropagation ----------------------------------------------------------
 
 
 def losses_and_output_gradients(out: torch.Tensor, y: torch.Tensor, loss: str) -> tuple[torch.Tensor, torch.Tensor]:
