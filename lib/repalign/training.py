@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .models import Architecture, forward, gradients, layer_outputs
+from .models import Architecture, gradients, layer_outputs
 
 OPTIMIZERS = ("gd", "sgd", "adam")
 LOSSES = ("mse", "cross_entropy")
@@ -289,7 +289,7 @@ def train_backprop(arch: Architecture, params: list[torch.Tensor], x: torch.Tens
     """Train every member in place with GD (full batch), SGD or Adam (minibatches or full).
 
     ``x`` (K, N, D) or, for full batches, (G, N, D): inputs shared by each of G groups of
-    consecutive members (``models.forward``). ``lr`` (K,) (Adam takes one value for all),
+    consecutive members (``models.layer_outputs``). ``lr`` (K,) (Adam takes one value for all),
     ``tol`` a number or (K,). Convergence is checked on the full training set: at every step
     for full-batch training (the loss comes with the gradient), once per epoch for minibatches
     (an extra forward pass, skipped when ``tol = 0``); divergence is checked on every step's loss.
@@ -308,7 +308,7 @@ def train_backprop(arch: Architecture, params: list[torch.Tensor], x: torch.Tens
     stack_x, stack_y = x, y  # x, y, lr shrink with the work set
 
     def losses_of(ps, xs, ys) -> torch.Tensor:
-        return member_losses(forward(arch, ps, xs)[0], ys, loss)
+        return losses_and_output_gradients(layer_outputs(arch, ps, xs)[-1], ys, loss)[0]
 
     for step in range(steps + 1):
         if not full_batch and step % epoch == 0 and (check_convergence or step == 0):
@@ -374,8 +374,8 @@ class _Adam:
         """One update of the active members; stopped members keep their weights."""
         frozen = ~active
         kept = [p[frozen].clone() for p in self.params] if bool(frozen.any()) else None
-        # contiguous: torch 2.13's fused CPU Adam gives wrong steps for a transposed gradient
-        # (which bmm's backward returns); tests/test_training.py checks Adam against its formula
+        # a guard (models.gradients returns contiguous ones): torch 2.13's fused CPU Adam gives
+        # wrong steps for a transposed gradient; tests/test_training.py checks Adam against its formula
         grads = [g.contiguous() for g in grads]
         torch._foreach_add_(self.counts, 1)
         torch._fused_adam_(self.params, grads, self.exp_avgs, self.exp_avg_sqs, [], self.counts, amsgrad=False,
