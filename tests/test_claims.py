@@ -1,20 +1,17 @@
-"""The claims' verdict rules (repalign.claims): known answers on constructed sweeps, and equality
-with the logic the chapters ran before it moved into the library."""
+"""The claims' verdict rules (repalign.claims): known answers on constructed sweeps, and the phrases
+the chapters glue. The tests' error rates under their nulls are measured in test_verdicts.py."""
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from repalign import claims
-from repalign.claims import (CLAIMS, FAILS, HOLDS, MARKS, NOT_SHOWN, PARTLY, curve_counts, decoupling_claim,
-                             minimum_claim, robustness_grid, share_verdict, snr_claim)
-from repalign.decoupling import configuration_means, counterexamples, spearman_interval
-from repalign.metrics import METRICS
-from repalign.threshold import Extremum, extremum
-from repalign.trends import VERDICTS, snr_trend
+from repalign.claims import (CLAIMS, FAILS, HOLDS, MARKS, PARTLY, UNDECIDED, curve_counts, decoupling_claim,
+                             family_verdict, minimum_claim, robustness_grid, share_verdict, snr_claim)
+from repalign.threshold import INSIDE, OUTSIDE, Extremum
+from repalign.trends import VERDICTS
 
 D = 20
 N_GRID = (5, 10, 16, 24, 40, 80)  # N/D = 0.25 ... 4; the grid points next to N = D are 16 and 24
@@ -54,13 +51,17 @@ def trough_at(n0, slope=SNR_STEP):
 # --- the vocabulary --------------------------------------------------------------------------
 
 
-def test_share_verdict_and_marks():
+def test_share_and_family_verdicts_and_marks():
     assert [share_verdict(k, 3) for k in (3, 2, 1, 0)] == [HOLDS, PARTLY, PARTLY, FAILS]
-    assert set(MARKS) == set(claims.VERDICTS) and MARKS[HOLDS] == "✓" and MARKS[NOT_SHOWN] == "✗"
+    assert [family_verdict(*c, 3) for c in ((3, 0), (2, 0), (0, 0), (2, 1), (0, 3))] == [HOLDS, PARTLY, UNDECIDED,
+                                                                                          FAILS, FAILS]
+    assert set(MARKS) == set(claims.VERDICTS) and MARKS[HOLDS] == "✓" and MARKS[UNDECIDED] == "?"
     with pytest.raises(ValueError, match="passed"):
         share_verdict(4, 3)
     with pytest.raises(ValueError, match="cases >= 1"):
         share_verdict(0, 0)
+    with pytest.raises(ValueError, match="confirmed \\+ refuted <= cases"):
+        family_verdict(2, 2, 3)
 
 
 # --- claim 1 -------------------------------------------------------------------------------
@@ -70,19 +71,24 @@ def test_alignment_rising_with_snr_at_every_n_holds():
     c = snr_claim(sweep(trough_at(16)), boot=BOOT)
     assert (c.verdict, c.rising, c.sizes) == (HOLDS, len(N_GRID), tuple(float(n) for n in N_GRID))
     assert all(t.verdict == "rises monotonically" for t in c.trends)
-    assert c.median_rho > 0.8 and c.summary.startswith(f"{len(N_GRID)}/{len(N_GRID)} N, median ρ +")
+    assert c.median_rho > 0.8 and c.summary.startswith(f"{len(N_GRID)}/{len(N_GRID)} N rise, median ρ +")
+    assert c.p <= c.q  # every curve a discovery
     assert c.mark == "✓" and c.cell == f"✓ {c.summary}"
 
 
 def test_rising_at_some_n_only_is_partly_and_nowhere_fails():
     rises_below_d = lambda n, s: 0.5 + (SNR_STEP if n < D else -SNR_STEP) * _rank(s)  # noqa: E731
     c = snr_claim(sweep(rises_below_d), boot=BOOT)
-    assert (c.verdict, c.rising) == (PARTLY, 3)
+    assert (c.verdict, c.rising, c.falling) == (FAILS, 3, 3)  # a significant fall refutes "at every N"
     assert [t.verdict for t in c.trends] == ["rises monotonically"] * 3 + ["falls"] * 3
+    table = sweep(lambda n, s: 0.5 + SNR_STEP * _rank(s))
+    table.loc[table.n_train > D, "alignment"] = 0.5  # no order at all above D (a noisy null could be a discovery)
+    c = snr_claim(table, boot=BOOT)
+    assert (c.verdict, c.rising, c.falling) == (PARTLY, 3, 0)
     falls = snr_claim(sweep(lambda n, s: 0.5 - SNR_STEP * _rank(s)), boot=BOOT)
     assert (falls.verdict, falls.rising) == (FAILS, 0)
-    flat = snr_claim(sweep(lambda n, s: 0.5, noise=0.0), boot=BOOT)  # constant: no trend at all
-    assert flat.verdict == FAILS and all(t.verdict == "no significant trend" for t in flat.trends)
+    flat = snr_claim(sweep(lambda n, s: 0.5, noise=0.0), boot=BOOT)  # constant: no order at all
+    assert flat.verdict == UNDECIDED and all(t.verdict == "undecided" for t in flat.trends)
 
 
 # --- claim 2 -------------------------------------------------------------------------------
@@ -92,16 +98,21 @@ def test_rising_at_some_n_only_is_partly_and_nowhere_fails():
 def test_a_minimum_next_to_n_equals_d_holds(n0):
     c = minimum_claim(sweep(trough_at(n0)), d=D, boot=BOOT)
     assert (c.verdict, c.hits, c.snrs, c.neighbours) == (HOLDS, 3, SNRS[:3], (16, 24))
-    assert c.locations == (n0 / D,) * 3
+    assert c.locations == (n0 / D,) * 3 and c.decisions == (INSIDE,) * 3
     assert c.summary == f"3/3 S, N/D {n0 / D:g}, {n0 / D:g}, {n0 / D:g}"
 
 
 def test_a_minimum_elsewhere_fails_and_a_mixture_is_partly():
     c = minimum_claim(sweep(trough_at(80)), d=D, boot=BOOT)
-    assert (c.verdict, c.hits, c.locations) == (FAILS, 0, (4.0,) * 3)
+    assert (c.verdict, c.hits, c.misses, c.locations) == (FAILS, 0, 3, (4.0,) * 3)
+    assert c.decisions == (OUTSIDE,) * 3
     mixed = lambda n, s: trough_at(16 if s == 0.5 else 5)(n, s)  # noqa: E731
     c = minimum_claim(sweep(mixed), d=D, n_grid=N_GRID, snrs=SNRS, boot=BOOT)
-    assert (c.verdict, c.hits, c.locations) == (PARTLY, 1, (0.8, 0.25, 0.25))
+    assert (c.verdict, c.hits, c.misses, c.locations) == (FAILS, 1, 2, (0.8, 0.25, 0.25))
+    # Two equally deep troughs, one next to N = D and one far from it: neither side can be shown.
+    twin = lambda n, s: 0.1 + 0.2 * min(abs(math.log(n / 16)), abs(math.log(n / 80))) + SNR_STEP * _rank(s)  # noqa: E731
+    c = minimum_claim(sweep(twin), d=D, boot=BOOT)
+    assert c.verdict == UNDECIDED and c.hits == c.misses == 0
 
 
 def test_minimum_claim_input_is_checked():
@@ -129,17 +140,16 @@ def _ladder(planted: bool):
 
 
 @pytest.mark.filterwarnings("ignore::scipy.stats.ConstantInputWarning")  # resamples of 4 configurations
-def test_a_planted_counterexample_holds_and_none_is_not_shown():
-    c = decoupling_claim(_ladder(planted=True), z=2.0, boot=BOOT)
+def test_a_planted_counterexample_holds_and_none_is_undecided():
+    c = decoupling_claim(_ladder(planted=True), boot=BOOT)
     assert (c.verdict, c.pairs) == (HOLDS, 3)
     assert set(c.configurations.loc[c.found.better_aligned].n_train) == {24}
     assert set(c.configurations.loc[c.found.other].n_train) == {5, 10, 16}
     assert c.summary.startswith("3 pairs, ρ ")
-    none = decoupling_claim(_ladder(planted=False), z=2.0, boot=BOOT)
-    assert (none.verdict, none.pairs, none.mark) == (NOT_SHOWN, 0, "✗")
+    assert c.tests == 12  # 4 configurations: 12 ordered pairs, the family Holm controls
+    none = decoupling_claim(_ladder(planted=False), boot=BOOT)
+    assert (none.verdict, none.pairs, none.mark) == (UNDECIDED, 0, "?")
     assert none.correlation.rho == pytest.approx(-1.0)  # alignment and error exactly anti-ordered
-    # A bar far beyond the planted effect (z about 20) hides the pairs.
-    assert decoupling_claim(_ladder(planted=True), z=1e3, boot=BOOT).verdict == NOT_SHOWN
 
 
 # --- the robustness grid ---------------------------------------------------------------------
@@ -155,129 +165,31 @@ def _grid_table():
 
 def test_robustness_grid_counts_known_verdicts():
     grid = robustness_grid(_grid_table(), ["good", "bad"], ["cka", "procrustes"], d=D, n_grid=N_GRID, snrs=SNRS,
-                           z=2.0, boot=BOOT)
+                           boot=BOOT)
     assert grid.cells_per_claim == 4
     assert [grid.holds(k) for k in CLAIMS] == [2, 2, 2]
     assert grid.exceptions("min") == ["bad with linear CKA", "bad with Procrustes similarity"]
     assert grid.table.shape == (6, 2) and list(grid.table.index.names) == ["setup", "claim"]
     assert grid.table.loc[("good", CLAIMS["snr"]), "linear CKA"].startswith("✓ 6/6 N")
-    assert grid.table.loc[("bad", CLAIMS["dec"]), "Procrustes similarity"].startswith("✗ 0 pairs")
-    assert grid.counts.loc[CLAIMS["snr"], FAILS] == 2 and grid.counts.loc[CLAIMS["dec"], NOT_SHOWN] == 2
+    assert grid.table.loc[("bad", CLAIMS["dec"]), "Procrustes similarity"].startswith("? 0 pairs")
+    assert grid.counts.loc[CLAIMS["snr"], FAILS] == 2 and grid.counts.loc[CLAIMS["dec"], UNDECIDED] == 2
     with pytest.raises(ValueError, match="claim must be one of"):
         grid.holds("nope")
     with pytest.raises(ValueError, match="no row for setup 'other'"):
         robustness_grid(_grid_table(), ["other"], ["cka"], d=D, boot=BOOT)
 
 
-# --- the chapter's code, verbatim, as the reference ---------------------------------------------
-
-
-def chapter_grid(robust, cfg, n_grid, SETUPS, ridge_name, metric_names):
-    """chapters/decoupling.md's verdict cell as it was before repalign.claims (glue left out)."""
-    def claim_snr(part):
-        """Claim 1: at every N, alignment rises with S (Spearman over the ensembles, bootstrap)."""
-        trends = [snr_trend(rows.snr, rows.alignment, rows.seed, boot=cfg.boot, seed=cfg.seed)
-                  for _, rows in part.groupby("n_train")]
-        rising = sum(t.verdict.startswith("rises") for t in trends)
-        verdict = "holds" if rising == len(trends) else ("partly" if rising else "fails")
-        return verdict, f"{rising}/{len(trends)} N, median ρ {np.median([t.rho for t in trends]):+.2f}"
-
-    def claim_minimum(part):
-        """Claim 2: at every finite S, the alignment minimum over N sits next to N = D."""
-        below, above = max(n for n in n_grid if n < cfg.d), min(n for n in n_grid if n > cfg.d)
-        hits, where = 0, []
-        finite = [s for s in cfg.snrs if math.isfinite(s)]
-        for s in finite:
-            rows = part[part.snr == s]
-            low = extremum(rows.n_train, rows.alignment, rows.seed, kind="min", boot=cfg.boot, seed=cfg.seed)
-            hits += below <= low.grid_location <= above
-            where.append(low.grid_location / cfg.d)
-        verdict = "holds" if hits == len(finite) else ("partly" if hits else "fails")
-        return verdict, f"{hits}/{len(finite)} S, N/D " + ", ".join(f"{w:g}" for w in where)
-
-    def claim_decoupling(part):
-        """Claim 3: some configuration aligns more and generalizes worse (significant pair)."""
-        configs = configuration_means(part, ["n_train", "snr"])
-        found = counterexamples(configs, z=cfg.z)
-        r = spearman_interval(configs.A, configs.E, boot=cfg.boot, seed=cfg.seed)
-        return ("holds" if len(found) else "not shown"), f"{len(found)} pairs, ρ {r.rho:+.2f} [{r.low:+.2f}, {r.high:+.2f}]"
-
-    MARK = {"holds": "✓", "partly": "~", "fails": "✗", "not shown": "✗"}
-    CLAIMS = {"1. rises with SNR": claim_snr, "2. minimum at N = D": claim_minimum, "3. decoupled from error": claim_decoupling}
-    cells, verdicts = {}, {}
-    for setup in [*SETUPS, ridge_name]:
-        for claim, test in CLAIMS.items():
-            for m in metric_names:
-                part = robust[(robust.setup == setup) & (robust.metric == m)]
-                verdict, statistic = test(part)
-                cells[(setup, claim, METRICS[m].label)] = f"{MARK[verdict]} {statistic}"
-                verdicts[(setup, claim, m)] = verdict
-    table = pd.Series(cells).unstack()
-    table.index.names = ["setup", "claim"]
-    counts = pd.Series(verdicts).groupby(level=1).value_counts().unstack(fill_value=0)
-    holds = {key: int(counts.loc[claim].get("holds", 0)) for claim, key in zip(CLAIMS, ("snr", "min", "dec"))}
-    cells_per_claim = int(len(SETUPS) + 1) * len(metric_names)
-    failures = [f"{setup} with {METRICS[m].label}" for (setup, claim, m), v in verdicts.items()
-                if claim.startswith("2.") and v != "holds"]
-    return table, counts, holds, cells_per_claim, "; ".join(failures) if failures else "none"
-
-
-def _random_robust_table(seed=3):
-    """Noisy sweeps of random shapes: a mixture of every verdict, as a real grid gives."""
-    rng = np.random.default_rng(seed)
-    n_grid, snrs = [10, 16, 24, 40], (0.5, 2.0, 8.0, math.inf)
-    parts = []
-    for setup in ("baseline", "input noise", "ridge, lambda 0.1"):
-        for m in ("cka", "procrustes", "mutual_knn"):
-            shape_n, shape_s = rng.normal(0, 0.1, len(n_grid)), rng.normal(0, 0.05, len(snrs))
-            slope = rng.choice([-0.05, 0.0, 0.05])
-            rows = [{"setup": setup, "metric": m, "n_train": n, "snr": s, "seed": r,
-                     "alignment": 0.5 + shape_n[i] + shape_s[j] + slope * j + rng.normal(0, 0.04),
-                     "test_error": 1 + shape_n[::-1][i] - slope * j + rng.normal(0, 0.05)}
-                    for r in range(3) for i, n in enumerate(n_grid) for j, s in enumerate(snrs)]
-            parts.append(pd.DataFrame(rows))
-    return pd.concat(parts, ignore_index=True), n_grid, snrs
-
-
-def test_robustness_grid_equals_the_chapter_code():
-    robust, n_grid, snrs = _random_robust_table()
-    cfg = SimpleNamespace(boot=100, seed=4, d=20, snrs=snrs, z=2.0)
-    setups, metrics = ["baseline", "input noise"], ["cka", "procrustes", "mutual_knn"]
-    table, counts, holds, cells_per_claim, failures = chapter_grid(robust, cfg, n_grid, setups, "ridge, lambda 0.1",
-                                                                   metrics)
-    grid = robustness_grid(robust, [*setups, "ridge, lambda 0.1"], metrics, d=cfg.d, n_grid=n_grid, snrs=cfg.snrs,
-                           z=cfg.z, boot=cfg.boot, seed=cfg.seed)
-    pd.testing.assert_frame_equal(grid.table, table)
-    pd.testing.assert_frame_equal(grid.counts, counts)
-    assert {key: grid.holds(key) for key in CLAIMS} == holds
-    assert grid.cells_per_claim == cells_per_claim
-    assert ("; ".join(grid.exceptions("min")) or "none") == failures
-    # The comparison means something only if the grid mixes verdicts.
-    assert (counts > 0).sum(axis=1).max() >= 2 and len({v for r in grid.results.values() for v in [r.verdict]}) >= 3
-
-
 # --- counts and phrases of the other chapters -------------------------------------------------
 
 
-def test_curve_counts_equal_the_snr_and_real_data_chapters():
+def test_curve_counts_and_the_family_verdict():
     verdicts = pd.Series([VERDICTS[0]] * 5 + [VERDICTS[1]] * 2 + [VERDICTS[2]] * 3 + [VERDICTS[3]])
-    # chapters/snr.md, verbatim (glue replaced by a dict)
-    counts = verdicts.value_counts()
-    old = {key: int(counts.get(verdict, 0)) for key, verdict in {
-        "n_monotone": "rises monotonically", "n_drop": "rises, with a significant drop",
-        "n_flat": "no significant trend", "n_fall": "falls"}.items()}
-    all_counts = verdicts.value_counts()
-    n_rise = int(all_counts.get("rises monotonically", 0) + all_counts.get("rises, with a significant drop", 0))
-    phrase = ("holds without exception" if n_rise == len(verdicts) else
-              ("holds for most curves" if n_rise > len(verdicts) / 2 else "fails for most curves"))
-    # chapters/real_data.md
-    rising = verdicts.isin(["rises monotonically", "rises, with a significant drop"])
     c = curve_counts(verdicts)
-    assert (c.monotone, c.with_drop, c.flat, c.falls) == tuple(old.values())
-    assert (c.rising, c.total, c.claim_phrase) == (n_rise, len(verdicts), phrase) == (int(rising.sum()), 11,
-                                                                                      "holds for most curves")
-    assert curve_counts([VERDICTS[0]] * 2).claim_phrase == "holds without exception"
-    assert curve_counts([VERDICTS[2]] * 2 + [VERDICTS[0]] * 2).claim_phrase == "fails for most curves"
+    assert (c.monotone, c.with_drop, c.undecided, c.falls, c.rising, c.total) == (5, 2, 3, 1, 7, 11)
+    assert c.verdict == FAILS  # one significant fall
+    assert curve_counts([VERDICTS[0]] * 2).verdict == HOLDS
+    assert curve_counts([VERDICTS[2]] * 2 + [VERDICTS[0]] * 2).verdict == PARTLY
+    assert curve_counts([VERDICTS[2]] * 2).verdict == UNDECIDED
     with pytest.raises(ValueError, match="verdicts must be among"):
         curve_counts(["rises"])
 

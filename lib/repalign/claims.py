@@ -1,26 +1,29 @@
-"""The book's conclusions, decided in one place: the verdict rule of each claim, and the words
-and marks that report it.
+"""The book's conclusions, decided in one place: the test of each claim, the words and marks
+that report it, and the tidy table of verdicts that chapters glue their prose from.
 
     snr = snr_claim(table, boot=2000, seed=0)                          # claim 1
     low = minimum_claim(table, d=40, n_grid=n_grid, snrs=snrs)         # claim 2
-    dec = decoupling_claim(table, z=2.0)                               # claim 3
-    snr.verdict, snr.mark, snr.summary                  # "holds", "✓", "3/3 N, median ρ +0.91"
-    grid = robustness_grid(table, setups, metrics, d=40, n_grid=n_grid, snrs=snrs, z=2.0)
+    dec = decoupling_claim(table, alpha=0.05)                          # claim 3
+    snr.verdict, snr.mark, snr.summary                  # "holds", "✓", "3/3 N rise, median ρ +0.91"
+    grid = robustness_grid(table, setups, metrics, d=40, n_grid=n_grid, snrs=snrs)
 
 The three claims, tested on a sweep of the linear network over N and S (the book's Methods page
-states the rules; the chapter "Alignment is not generalization" applies them to every setup and
-metric):
+states the tests and their measured error rates; the chapter "Alignment is not generalization"
+applies them to every setup and metric):
 
-1. at every N, alignment rises with the SNR S: Spearman's rho between S and the alignment of
-   every ensemble, its 95% cluster-bootstrap interval above 0 (``trends.snr_trend``);
-2. at every finite S, the minimum of the mean alignment over N falls on one of the two grid
-   points next to the threshold N = D (``threshold.extremum``);
-3. alignment is not generalization: at least one pair of grid points has the higher alignment
-   *and* the higher test error, both by more than ``z`` standard errors
-   (``decoupling.counterexamples``).
+1. at every N, alignment rises with the SNR S: a trend test per N that permutes S within each
+   independent ensemble (``trends.snr_trend``), the N of a sweep one family at a
+   false-discovery rate of 5% (``trends.family_verdicts``);
+2. at every finite S, the minimum of the mean alignment over the whole grid lies on one of the
+   two grid points next to the threshold N = D: an intersection-union test against every other
+   grid point (``threshold.window_test``), the S one family at a false-discovery rate of 5%;
+3. alignment is not generalization: some pair of grid points has the higher alignment *and*
+   the higher test error, paired by seed, at a family-wise error of 5% over every pair
+   (``decoupling.counterexample_test``).
 
-Claims 1 and 2 hold when every N (every S) passes, hold partly when some do and fail when
-none does; claim 3 holds when a pair is found and is otherwise not shown.
+Claims 1 and 2 fail when any case of the family refutes them, hold when every case confirms
+them, hold partly when some do and none refutes, and are undecided otherwise
+(:func:`family_verdict`); claim 3 holds when a pair is found and is otherwise undecided.
 
 Input tables are tidy sweep tables (``repalign.sweep``), one row per independent ensemble,
 with the columns
@@ -47,29 +50,44 @@ import numpy as np
 import pandas as pd
 
 from . import trends as _trends
-from .decoupling import RankCorrelation, configuration_means, counterexamples, spearman_interval
-from .threshold import Extremum, extremum
+from .decoupling import RankCorrelation, counterexample_test, spearman_interval
+from .inference import ALPHA, benjamini_hochberg
+from .threshold import INSIDE, OUTSIDE, Extremum, WindowTest, extremum, window_test
+from .threshold import UNDECIDED as WINDOW_UNDECIDED
 
 # --- the vocabulary -------------------------------------------------------------------------
 
-HOLDS, PARTLY, FAILS, NOT_SHOWN = "holds", "partly", "fails", "not shown"
-VERDICTS = (HOLDS, PARTLY, FAILS, NOT_SHOWN)
-MARKS = MappingProxyType({HOLDS: "✓", PARTLY: "~", FAILS: "✗", NOT_SHOWN: "✗"})
+HOLDS, PARTLY, FAILS, UNDECIDED = "holds", "holds partly", "fails", _trends.UNDECIDED
+VERDICTS = (HOLDS, PARTLY, FAILS, UNDECIDED)
+MARKS = MappingProxyType({HOLDS: "✓", PARTLY: "~", FAILS: "✗", UNDECIDED: "?"})
 CLAIMS = MappingProxyType({"snr": "1. rises with SNR", "min": "2. minimum at N = D",
                            "dec": "3. decoupled from error"})  # key -> the title a reader sees
 
-MONOTONE, WITH_DROP, FLAT, FALLS = _trends.VERDICTS  # the verdicts of one alignment-against-S curve
+MONOTONE, WITH_DROP, FALLS = _trends.RISES, _trends.WITH_DROP, _trends.FALLS  # one curve's verdicts, or UNDECIDED  # the verdicts of one alignment-against-S curve
 RISING = (MONOTONE, WITH_DROP)  # a significant rise, with or without a significant step down
-TREND_MARKS = MappingProxyType({MONOTONE: "", WITH_DROP: "d", FLAT: "?", FALLS: "x"})  # heat-map cells
+TREND_MARKS = MappingProxyType({MONOTONE: "", WITH_DROP: "d", UNDECIDED: "?", FALLS: "x"})  # heat-map cells
 
 SWEEP_COLUMNS = ("n_train", "snr", "seed", "alignment", "test_error")
 
 
 def share_verdict(passed: int, cases: int) -> str:
-    """HOLDS when every case passed, PARTLY when some did, FAILS when none did."""
+    """An exact check over cases (a theory curve, no noise): HOLDS when every case passed,
+    PARTLY when some did, FAILS when none did."""
     if not 0 <= passed <= cases or cases < 1:
         raise ValueError(f"need 0 <= passed <= cases and cases >= 1, got passed={passed!r}, cases={cases!r}")
     return HOLDS if passed == cases else (PARTLY if passed else FAILS)
+
+
+def family_verdict(confirmed: int, refuted: int, cases: int) -> str:
+    """A claim over a family of cases (curves, SNRs), each confirmed, refuted or undecided at
+    the family's error control: FAILS when any case refutes it, HOLDS when every case confirms
+    it, PARTLY when some do and none refutes it, UNDECIDED when none is decided."""
+    if not (0 <= confirmed and 0 <= refuted and confirmed + refuted <= cases) or cases < 1:
+        raise ValueError("need confirmed, refuted >= 0, confirmed + refuted <= cases and cases >= 1, got "
+                         f"confirmed={confirmed!r}, refuted={refuted!r}, cases={cases!r}")
+    if refuted:
+        return FAILS
+    return HOLDS if confirmed == cases else (PARTLY if confirmed else UNDECIDED)
 
 
 def _require(table: pd.DataFrame, columns: Sequence[str]) -> None:
@@ -105,29 +123,39 @@ class Claim:
 
 @dataclass(frozen=True)
 class SNRClaim(Claim):
-    rising: int  # sample sizes whose alignment rises significantly with S
+    rising: int  # sample sizes whose alignment rises significantly with S (false-discovery rate q)
+    falling: int  # ... falls significantly
     sizes: tuple[float, ...]  # the sample sizes N tested, ascending
-    trends: tuple[_trends.Trend, ...]  # one per N
-    median_rho: float  # median over N of Spearman's rho
+    trends: tuple[_trends.Trend, ...]  # one per N, with its verdict in the family
+    median_rho: float  # median over N of the mean within-repeat Spearman's rho
+    q: float
+
+    @property
+    def p(self) -> float:
+        """The largest two-sided p-value: every curve is a discovery at FDR q exactly when p <= q."""
+        return max(t.p for t in self.trends)
 
     @property
     def summary(self) -> str:
-        return f"{self.rising}/{len(self.sizes)} N, median ρ {self.median_rho:+.2f}"
+        return f"{self.rising}/{len(self.sizes)} N rise, median ρ {self.median_rho:+.2f}"
 
 
-def snr_claim(table: pd.DataFrame, *, boot: int = 2000, seed: int = 0) -> SNRClaim:
+def snr_claim(table: pd.DataFrame, *, boot: int = 2000, seed: int = 0, q: float = ALPHA) -> SNRClaim:
     """Claim 1 on a sweep over N and S: at every N, does the alignment rise with S?
 
-    Each N is one curve, tested by ``trends.snr_trend`` (cluster bootstrap over the seeds,
-    ``boot`` resamples from ``seed``); it rises when its verdict is one of RISING.
+    Each N is one curve, tested by ``trends.snr_trend`` (within-repeat permutations of S,
+    ``boot`` resamples for its interval, both from ``seed``); the N of one sweep are one family,
+    decided at false-discovery rate ``q`` (``trends.family_verdicts``). :func:`family_verdict`
+    turns the curves' verdicts into the claim's.
     """
     _require(table, ("n_train", "snr", "seed", "alignment"))
-    per_n = [(n, _trends.snr_trend(rows.snr, rows.alignment, rows.seed, boot=boot, seed=seed))
-             for n, rows in table.groupby("n_train")]
-    rising = sum(t.verdict in RISING for _, t in per_n)
-    return SNRClaim(verdict=share_verdict(rising, len(per_n)), rising=rising,
-                    sizes=tuple(float(n) for n, _ in per_n), trends=tuple(t for _, t in per_n),
-                    median_rho=float(np.median([t.rho for _, t in per_n])))
+    sizes, trends = zip(*[(float(n), _trends.snr_trend(rows.snr, rows.alignment, rows.seed, boot=boot, seed=seed))
+                          for n, rows in table.groupby("n_train")])
+    trends = _trends.family_verdicts(trends, q)
+    rising = sum(t.verdict in RISING for t in trends)
+    falling = sum(t.verdict == FALLS for t in trends)
+    return SNRClaim(verdict=family_verdict(rising, falling, len(trends)), rising=rising, falling=falling,
+                    sizes=sizes, trends=tuple(trends), median_rho=float(np.median([t.rho for t in trends])), q=q)
 
 
 # --- claim 2: the alignment minimum sits at the threshold -----------------------------------
@@ -143,43 +171,65 @@ def threshold_neighbours(n_grid: Sequence[float], d: float) -> tuple[float, floa
 
 @dataclass(frozen=True)
 class MinimumClaim(Claim):
-    hits: int  # finite S whose alignment minimum is next to N = D
+    hits: int  # finite S whose alignment minimum is shown to lie next to N = D (false-discovery rate q)
+    misses: int  # ... shown to lie elsewhere
     snrs: tuple[float, ...]  # the finite S tested
-    locations: tuple[float, ...]  # N/D of the grid point of the minimum, per S
-    extrema: tuple[Extremum, ...]  # per S
-    neighbours: tuple[float, float]  # the grid values either side of N = D
+    locations: tuple[float, ...]  # N/D of the grid point of the mean curve's minimum, per S
+    extrema: tuple[Extremum, ...]  # per S, the whole grid searched
+    tests: tuple[WindowTest, ...]  # per S: is the minimum inside the window?
+    decisions: tuple[str, ...]  # per S, in the family: threshold.INSIDE, OUTSIDE or UNDECIDED
+    neighbours: tuple[float, float]  # the grid values either side of N = D: the window
+    d: float
+    q: float
+
+    @property
+    def p(self) -> float:
+        """The largest p-value of "inside": every S is a discovery at FDR q exactly when p <= q."""
+        return max(t.p_inside for t in self.tests)
 
     @property
     def summary(self) -> str:
         return f"{self.hits}/{len(self.snrs)} S, N/D " + ", ".join(f"{w:g}" for w in self.locations)
 
 
+def window_decisions(tests: Sequence[WindowTest], q: float = ALPHA) -> tuple[str, ...]:
+    """Each window test's decision in its family: inside or outside where the Benjamini-Hochberg
+    step-up over the family's p-values of that side rejects it, undecided otherwise."""
+    inside = benjamini_hochberg([t.p_inside for t in tests], q)
+    outside = benjamini_hochberg([t.p_outside for t in tests], q)
+    return tuple(INSIDE if i else OUTSIDE if o else WINDOW_UNDECIDED for i, o in zip(inside, outside))
+
+
 def minimum_claim(table: pd.DataFrame, *, d: float, n_grid: Sequence[float] | None = None,
-                  snrs: Sequence[float] | None = None, boot: int = 2000, seed: int = 0) -> MinimumClaim:
+                  snrs: Sequence[float] | None = None, boot: int = 2000, seed: int = 0,
+                  q: float = ALPHA) -> MinimumClaim:
     """Claim 2 on a sweep over N and S: at every finite S, is the alignment minimum next to N = D?
 
-    The minimum is the grid point of ``threshold.extremum`` (``kind="min"``, ``boot``
-    resamples from ``seed``); it hits when it is one of the two grid values either side of
-    ``d`` (:func:`threshold_neighbours`). ``n_grid``, ``snrs``: the sweep's grids, in the
-    order reported (default: the table's values, ascending); S = inf is left out.
+    The whole grid is searched. Per S, ``threshold.window_test`` decides whether the minimum
+    lies within the two grid values either side of ``d`` (:func:`threshold_neighbours`), the S
+    forming one family at false-discovery rate ``q`` (:func:`window_decisions`);
+    ``threshold.extremum`` locates it (``boot`` resamples from ``seed``). ``n_grid``, ``snrs``:
+    the sweep's grids (default: the table's values, ascending); S = inf is left out.
     """
     _require(table, ("n_train", "snr", "seed", "alignment"))
     n_grid = sorted(table.n_train.unique()) if n_grid is None else list(n_grid)
     snrs = sorted(table.snr.unique()) if snrs is None else list(snrs)
-    below, above = threshold_neighbours(n_grid, d)
+    window = threshold_neighbours(n_grid, d)
     finite = [s for s in snrs if math.isfinite(s)]
     if not finite:
         raise ValueError(f"snrs must hold at least one finite S, got {snrs!r}")
-    lows = []
+    lows, tests = [], []
     for s in finite:
         rows = table[table.snr == s]
         if rows.empty:
             raise ValueError(f"table has no row at snr = {s!r}")
         lows.append(extremum(rows.n_train, rows.alignment, rows.seed, kind="min", boot=boot, seed=seed))
-    hits = sum(below <= low.grid_location <= above for low in lows)
-    return MinimumClaim(verdict=share_verdict(hits, len(finite)), hits=hits, snrs=tuple(finite),
-                        locations=tuple(low.grid_location / d for low in lows), extrema=tuple(lows),
-                        neighbours=(below, above))
+        tests.append(window_test(rows.n_train, rows.alignment, rows.seed, window, alpha=q))
+    decisions = window_decisions(tests, q)
+    hits, misses = decisions.count(INSIDE), decisions.count(OUTSIDE)
+    return MinimumClaim(verdict=family_verdict(hits, misses, len(finite)), hits=hits, misses=misses,
+                        snrs=tuple(finite), locations=tuple(low.grid_location / d for low in lows),
+                        extrema=tuple(lows), tests=tuple(tests), decisions=decisions, neighbours=window, d=float(d), q=q)
 
 
 # --- claim 3: alignment is not generalization ------------------------------------------------
@@ -187,10 +237,17 @@ def minimum_claim(table: pd.DataFrame, *, d: float, n_grid: Sequence[float] | No
 
 @dataclass(frozen=True)
 class DecouplingClaim(Claim):
-    pairs: int  # significant counterexample pairs
+    pairs: int  # counterexample pairs at family-wise error alpha
+    tests: int  # ordered pairs tested
+    alpha: float
     correlation: RankCorrelation  # Spearman's rho between A and E over the configurations
-    found: pd.DataFrame = field(compare=False, repr=False)  # decoupling.counterexamples' table
+    found: pd.DataFrame = field(compare=False, repr=False)  # decoupling.counterexample_test's pairs
     configurations: pd.DataFrame = field(compare=False, repr=False)  # decoupling.configuration_means
+
+    @property
+    def p(self) -> float:
+        """The smallest pair p-value (unadjusted): NaN when no pair is significant."""
+        return float(self.found.p.min()) if len(self.found) else math.nan
 
     @property
     def summary(self) -> str:
@@ -198,32 +255,33 @@ class DecouplingClaim(Claim):
         return f"{self.pairs} pairs, ρ {r.rho:+.2f} [{r.low:+.2f}, {r.high:+.2f}]"
 
 
-def decoupling_claim(table: pd.DataFrame, *, z: float = 2.0, boot: int = 2000, seed: int = 0) -> DecouplingClaim:
+def decoupling_claim(table: pd.DataFrame, *, alpha: float = ALPHA, boot: int = 2000,
+                     seed: int = 0) -> DecouplingClaim:
     """Claim 3 on a sweep over N and S: does some grid point align more and generalize worse?
 
-    Each (N, S) is a configuration, its mean and standard error over the seeds
-    (``decoupling.configuration_means``); a counterexample is a pair whose alignment and test
-    error differences both exceed ``z`` standard errors (``decoupling.counterexamples``).
+    Each (N, S) is a configuration; a counterexample is a pair whose alignment and test error
+    are both higher, paired by seed, at family-wise error ``alpha`` over every ordered pair
+    (``decoupling.counterexample_test``). Without one the claim is undecided: no pair shows it.
     The correlation's interval: a bootstrap over configurations, ``boot`` resamples from ``seed``.
     """
     _require(table, SWEEP_COLUMNS)
-    configs = configuration_means(table, ["n_train", "snr"])
-    found = counterexamples(configs, z=z)
+    test = counterexample_test(table, ["n_train", "snr"], alpha=alpha)
+    configs = test.points
     r = spearman_interval(configs.A, configs.E, boot=boot, seed=seed)
-    return DecouplingClaim(verdict=HOLDS if len(found) else NOT_SHOWN, pairs=int(len(found)), correlation=r,
-                           found=found, configurations=configs)
+    return DecouplingClaim(verdict=HOLDS if len(test.pairs) else UNDECIDED, pairs=int(len(test.pairs)),
+                           tests=test.tests, alpha=alpha, correlation=r, found=test.pairs, configurations=configs)
 
 
 # --- every claim, setup and metric ----------------------------------------------------------
 
 
 def claim_results(table: pd.DataFrame, *, d: float, n_grid: Sequence[float] | None = None,
-                  snrs: Sequence[float] | None = None, z: float = 2.0, boot: int = 2000,
+                  snrs: Sequence[float] | None = None, alpha: float = ALPHA, boot: int = 2000,
                   seed: int = 0) -> dict[str, Claim]:
-    """The three claims on one sweep, keyed as CLAIMS."""
-    return {"snr": snr_claim(table, boot=boot, seed=seed),
-            "min": minimum_claim(table, d=d, n_grid=n_grid, snrs=snrs, boot=boot, seed=seed),
-            "dec": decoupling_claim(table, z=z, boot=boot, seed=seed)}
+    """The three claims on one sweep, keyed as CLAIMS; ``alpha``: each family's error level."""
+    return {"snr": snr_claim(table, boot=boot, seed=seed, q=alpha),
+            "min": minimum_claim(table, d=d, n_grid=n_grid, snrs=snrs, boot=boot, seed=seed, q=alpha),
+            "dec": decoupling_claim(table, alpha=alpha, boot=boot, seed=seed)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -257,10 +315,11 @@ def _claim_title(key: str) -> str:
 
 
 def robustness_grid(table: pd.DataFrame, setups: Sequence[str], metrics: Sequence[str], *, d: float,
-                    n_grid: Sequence[float] | None = None, snrs: Sequence[float] | None = None, z: float = 2.0,
-                    boot: int = 2000, seed: int = 0, labels: Mapping[str, str] | None = None) -> RobustnessGrid:
+                    n_grid: Sequence[float] | None = None, snrs: Sequence[float] | None = None,
+                    alpha: float = ALPHA, boot: int = 2000, seed: int = 0,
+                    labels: Mapping[str, str] | None = None) -> RobustnessGrid:
     """Every claim on the sweep of every setup and metric of ``table`` (columns ``setup``,
-    ``metric`` and SWEEP_COLUMNS), with the same ``d``, grids, ``z``, ``boot`` and ``seed``.
+    ``metric`` and SWEEP_COLUMNS), with the same ``d``, grids, ``alpha``, ``boot`` and ``seed``.
 
     ``labels``: metric -> column title (default: ``repalign.metrics.METRICS`` labels).
     """
@@ -278,7 +337,8 @@ def robustness_grid(table: pd.DataFrame, setups: Sequence[str], metrics: Sequenc
             part = table[(table.setup == setup) & (table.metric == m)]
             if part.empty:
                 raise ValueError(f"table has no row for setup {setup!r} and metric {m!r}")
-            per_cell[(setup, m)] = claim_results(part, d=d, n_grid=n_grid, snrs=snrs, z=z, boot=boot, seed=seed)
+            per_cell[(setup, m)] = claim_results(part, d=d, n_grid=n_grid, snrs=snrs, alpha=alpha, boot=boot,
+                                                 seed=seed)
     results = {(setup, key, m): per_cell[(setup, m)][key] for setup in setups for key in CLAIMS for m in metrics}
     cells = pd.Series({(setup, CLAIMS[key], labels[m]): r.cell for (setup, key, m), r in results.items()})
     grid = cells.unstack()
@@ -294,36 +354,34 @@ def robustness_grid(table: pd.DataFrame, setups: Sequence[str], metrics: Sequenc
 
 @dataclass(frozen=True)
 class CurveCounts:
-    """How many alignment-against-S curves got each ``trends.snr_trend`` verdict."""
+    """How many alignment-against-S curves of one family got each ``trends`` verdict."""
 
     monotone: int
     with_drop: int
-    flat: int
+    undecided: int
     falls: int
 
     @property
     def total(self) -> int:
-        return self.monotone + self.with_drop + self.flat + self.falls
+        return self.monotone + self.with_drop + self.undecided + self.falls
 
     @property
     def rising(self) -> int:
         return self.monotone + self.with_drop
 
     @property
-    def claim_phrase(self) -> str:
-        """Claim 1 over many curves, as prose: every curve rises, most do, or most do not."""
-        if self.rising == self.total:
-            return "holds without exception"
-        return "holds for most curves" if self.rising > self.total / 2 else "fails for most curves"
+    def verdict(self) -> str:
+        """Claim 1 over the family (:func:`family_verdict`)."""
+        return family_verdict(self.rising, self.falls, self.total)
 
 
 def curve_counts(verdicts) -> CurveCounts:
-    """Count the ``snr_trend`` verdicts of a set of curves (a column of verdict words)."""
+    """Count the verdicts of a family of curves (a column of ``trends.VERDICTS`` words)."""
     verdicts = list(verdicts)
     unknown = sorted({v for v in verdicts if v not in _trends.VERDICTS})
     if unknown:
         raise ValueError(f"verdicts must be among {_trends.VERDICTS}, got {unknown}")
-    return CurveCounts(*(verdicts.count(v) for v in (MONOTONE, WITH_DROP, FLAT, FALLS)))
+    return CurveCounts(*(verdicts.count(v) for v in (MONOTONE, WITH_DROP, UNDECIDED, FALLS)))
 
 
 def verdict_agreement(table: pd.DataFrame, keys: Sequence[str], *, side: str = "source",

@@ -3,17 +3,16 @@ ridge estimator as a reference setup.
 
     points = configuration_means(table)                 # one row per configuration
     rho = spearman_interval(points.A, points.E)         # with a bootstrap interval
-    pairs = counterexamples(points, within=["chapter", "task"])
+    test = counterexample_test(table, keys, within=["chapter", "task"])   # at family-wise error 5%
 
 A *configuration* is one grid point of a sweep; its independent ensembles (the seeds) give
 the mean and the standard error of its alignment A and test error E. A *counterexample* is
-a pair of configurations where one has the higher alignment and the worse test error, each
-difference larger than ``z`` standard errors of the difference.
+a pair of configurations where one has the higher alignment and the worse test error, both
+significant at a family-wise error over every pair tested.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import warnings
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from scipy.stats import ConstantInputWarning, spearmanr
 
 from . import metrics
 from .experiment import Experiment, experiment_data
+from .inference import ALPHA, holm, level, one_sided_p, welch_one_sided_p
 
 REGIMES = ("below", "near", "above")
 NEAR = (0.8, 1.25)  # N / N_ref (repalign.threshold.reference_sizes) counted as "near the threshold"
@@ -68,38 +68,61 @@ def spearman_interval(a, e, *, boot: int = 2000, level: float = 0.95, seed: int 
     return RankCorrelation(float(spearmanr(a, e).statistic), float(low), float(high), len(a))
 
 
-def z_score(x: float, y: float, se_x: float, se_y: float) -> float:
-    """(x - y) over its standard error. 0 when x and y agree to rounding (identical members give
-    an alignment of 1 in every repeat, with a standard error of 0 and differences of ~1e-16),
-    +-inf for an exact difference without spread, NaN when either value is NaN."""
-    if not (math.isfinite(x) and math.isfinite(y)):
-        return math.nan
-    if math.isclose(x, y, rel_tol=1e-12, abs_tol=0.0):
-        return 0.0
-    se = math.hypot(se_x, se_y)
-    return math.copysign(math.inf, x - y) if se == 0 else (x - y) / se
+@dataclass(frozen=True, eq=False)
+class CounterexampleTest:
+    """The counterexample pairs that survive Holm's correction over every ordered pair tested."""
+
+    points: pd.DataFrame  # configuration_means of the table: the pairs index its rows
+    pairs: pd.DataFrame  # the significant pairs, strongest (smallest p) first
+    tests: int  # ordered pairs tested: the family Holm controls
+    alpha: float  # family-wise error
 
 
-def counterexamples(points: pd.DataFrame, *, within: list[str] = (), z: float = 2.0) -> pd.DataFrame:
-    """Pairs of configurations (in the same ``within`` group) where the one with the higher
-    alignment has the worse test error, both differences beyond ``z`` standard errors.
+def _pair_p_values(a: np.ndarray, part: pd.DataFrame, column: str) -> np.ndarray:
+    """(c, c) one-sided p-values of "row i exceeds row j": paired over the seeds the two rows
+    share (at least two), else Welch's test from the configurations' means and errors."""
+    paired = one_sided_p(a[:, None, :] - a[None, :, :])
+    mean, se, n = (part[k].to_numpy(float) for k in (column, f"{column}_se", "repeats"))
+    welch = welch_one_sided_p(mean[:, None], se[:, None], mean[None, :], se[None, :], n[:, None], n[None, :])
+    return np.where(np.isfinite(paired), paired, welch)
 
-    ``within=()``: all points form one group. Columns: the group, the two configurations' row indices in ``points`` (``better_aligned``,
-    ``other``), the differences and their z-scores; strongest first (by the smaller z-score).
+
+def counterexample_test(table: pd.DataFrame, keys: list[str], *, within: list[str] = (),
+                        alpha: float = ALPHA) -> CounterexampleTest:
+    """Pairs of configurations (same ``within`` group) where one has the higher alignment *and*
+    the higher test error, at family-wise error ``alpha`` over every ordered pair tested.
+
+    ``table``: one row per independent ensemble, with ``keys`` (a configuration), ``seed``,
+    ``alignment`` and ``test_error``. A pair's p-value is the larger of its two one-sided
+    p-values (an intersection-union test: both differences must be significant), paired by
+    seed where the two configurations share seeds (the same seed: the same clean data and
+    initialisation, so what they share cancels); Holm's step-down then controls the chance
+    of reporting any counterexample where none exists at ``alpha``, whatever the dependence.
     """
+    alpha = level("alpha", alpha)
     within = list(within)
-    rows = []
-    for group, part in points.groupby(within, dropna=False) if within else [((), points)]:
-        group = group if isinstance(group, tuple) else (group,)
-        for i, j in itertools.permutations(part.index, 2):
-            p, q = points.loc[i], points.loc[j]
-            d_a, d_e = p.A - q.A, p.E - q.E
-            z_a, z_e = z_score(p.A, q.A, p.A_se, q.A_se), z_score(p.E, q.E, p.E_se, q.E_se)
-            if z_a > z and z_e > z:
-                rows.append({**dict(zip(within, group)), "better_aligned": i, "other": j, "dA": d_a, "dE": d_e,
-                             "zA": z_a, "zE": z_e})
-    pairs = pd.DataFrame(rows, columns=[*within, "better_aligned", "other", "dA", "dE", "zA", "zE"])
-    return pairs.assign(strength=np.minimum(pairs.zA, pairs.zE)).sort_values("strength", ascending=False)
+    points = configuration_means(table, keys).rename(columns={"A": "alignment", "A_se": "alignment_se",
+                                                              "E": "test_error", "E_se": "test_error_se"})
+    wide = {c: table.pivot_table(index=keys, columns="seed", values=c, aggfunc="mean", dropna=False)
+            .reindex(pd.MultiIndex.from_frame(points[keys])) for c in ("alignment", "test_error")}
+    found = []
+    for group, part in points.groupby(within, dropna=False, sort=False) if within else [((), points)]:
+        rows = points.index.get_indexer(part.index)
+        p_a, p_e = (_pair_p_values(wide[c].to_numpy(float)[rows], part, c) for c in ("alignment", "test_error"))
+        i, j = np.nonzero(~np.eye(len(rows), dtype=bool))
+        found.append(pd.DataFrame({**{k: [v] * len(i) for k, v in zip(within, np.atleast_1d(group))},
+                                   "better_aligned": part.index[i], "other": part.index[j],
+                                   "pA": p_a[i, j], "pE": p_e[i, j]}))
+    pairs = pd.concat(found, ignore_index=True)
+    pairs["p"] = np.fmax(pairs.pA, pairs.pE)
+    pairs = pairs[holm(pairs.p.to_numpy(), alpha)]
+    a, e = points.alignment.to_numpy(), points.test_error.to_numpy()
+    pairs = pairs.assign(dA=a[pairs.better_aligned] - a[pairs.other], dE=e[pairs.better_aligned] - e[pairs.other])
+    points = points.rename(columns={"alignment": "A", "alignment_se": "A_se", "test_error": "E",
+                                    "test_error_se": "E_se"})
+    return CounterexampleTest(points=points, pairs=pairs.sort_values(["p", "dA"], ascending=[True, False],
+                                                                     ignore_index=True),
+                              tests=len(pd.concat(found)) if found else 0, alpha=alpha)
 
 
 def ridge_ensemble(exp: Experiment, ridge: float) -> tuple[dict[str, float], float]:

@@ -332,3 +332,60 @@ def local_peak(x, values, groups, n_star: float, *, factor: float = NEAR_FACTOR,
     window = (math.nextafter(grid[i - 1], math.inf), math.nextafter(grid[i + 1], -math.inf))
     ext = extremum(x, values, groups, kind="max", boot=boot, seed=seed, window=window)
     return ext, float(np.nanmin(curve[:i]))
+
+
+# --- is the minimum inside a window? A test with a known error rate --------------------------
+
+INSIDE, OUTSIDE, UNDECIDED = "inside", "outside", "undecided"
+LOCATIONS = (INSIDE, OUTSIDE, UNDECIDED)
+
+
+@dataclass(frozen=True)
+class WindowTest:
+    """Whether the minimum of the mean curve (over the whole grid) lies inside a window."""
+
+    p_inside: float  # p-value for "the minimum is inside" (intersection-union, Bonferroni over the window)
+    p_outside: float  # ... for "the minimum is outside"
+    inside: tuple[float, ...]  # the grid values in the window
+    repeats: int  # repeats with the whole curve
+    alpha: float
+    decision: str  # one of LOCATIONS at error ``alpha``
+
+
+def window_test(x, values, groups, window: tuple[float, float], *, alpha: float = 0.05) -> WindowTest:
+    """Is the minimum of the mean curve inside ``window = (lo, hi)`` (bounds included)?
+
+    "Inside" needs one grid point of the window whose alignment is significantly below that
+    of every grid point outside it (one-sided paired t-tests over the repeats: the largest
+    p-value over the outside points is that window point's p-value, an intersection-union
+    test), Bonferroni-corrected over the window's points; "outside" is the same with the
+    roles swapped. Each has false-positive rate at most ``alpha`` when it is false; neither
+    may hold ("undecided"). The whole grid is searched. Only repeats with a finite value at
+    every grid point take part.
+    """
+    from .inference import level, one_sided_p
+
+    alpha = level("alpha", alpha)
+    x, values, groups = _columns(x, values, groups)
+    lo, hi = window
+    if not 0 < lo <= hi:
+        validate.fail("window", window, "(lo, hi) with 0 < lo <= hi")
+    grid = np.unique(x)
+    within = (grid >= lo) & (grid <= hi)
+    if within.all() or not within.any():
+        raise ValueError(f"window {window!r} must hold some but not all of the grid {grid.tolist()}")
+    labels = np.unique(groups)
+    matrix = np.full((labels.size, grid.size), np.nan)
+    matrix[np.searchsorted(labels, groups), np.searchsorted(grid, x)] = values.astype(float)
+    matrix = matrix[np.isfinite(matrix).all(axis=1)]
+
+    def p_below(mine: np.ndarray, others: np.ndarray) -> float:
+        """Some point of ``mine`` lies below every point of ``others``: Bonferroni over ``mine``."""
+        diffs = matrix[:, others][:, None, :] - matrix[:, mine][:, :, None]  # (R, mine, others): other - mine
+        worst = one_sided_p(np.moveaxis(diffs, 0, -1)).max(axis=1)  # intersection-union per point of mine
+        return float(min(1.0, np.nanmin(worst) * mine.sum())) if np.isfinite(worst).any() else math.nan
+
+    p_in, p_out = p_below(within, ~within), p_below(~within, within)
+    decision = INSIDE if p_in <= alpha else OUTSIDE if p_out <= alpha else UNDECIDED
+    return WindowTest(p_inside=p_in, p_outside=p_out, inside=tuple(float(g) for g in grid[within]),
+                      repeats=int(matrix.shape[0]), alpha=alpha, decision=decision)

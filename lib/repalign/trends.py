@@ -1,13 +1,16 @@
-"""Is alignment monotone in the SNR? Rank statistics with uncertainties over independent ensembles.
+"""Does alignment rise with the SNR? A calibrated trend test per curve, and families of curves.
 
     result = snr_trend(snr, alignment, repeat)   # one value per (SNR, independent ensemble)
-    result.rho, result.low, result.high, result.verdict
+    result.rho, result.p, result.verdict
+    words = family_verdicts(results, q=0.05)     # many curves: Benjamini-Hochberg over them
 
-The statistic is Spearman's rank correlation between S and the alignment over every
-measurement of a curve (S = inf ranks above every finite S). Its uncertainty comes from a
-cluster bootstrap over the independent ensembles (the repeats): a repeat is resampled with all
-its SNR points, because the same seed gives the same clean data and initialisation at every S.
-Steps between neighbouring SNRs are tested with paired differences over the repeats.
+The statistic is the mean over the independent ensembles (the repeats) of Spearman's rank
+correlation between S and the alignment within a repeat (Page's trend test in correlation
+form; S = inf ranks above every finite S). A repeat is a block: the same seed gives the same
+clean data and initialisation at every S, so whatever a repeat shares is removed before its
+ranks are compared. The null distribution permutes the S labels within each repeat, so the
+p-values are exact whatever the noise's law; the interval is a bootstrap over repeats. Steps
+between neighbouring SNRs are tested with paired t-tests, Holm-corrected over the steps.
 
 Also here: the equivalent SNR of symmetric label flips on one-hot targets, so that
 classification with flipped labels can share the SNR axis of the other settings.
@@ -16,14 +19,17 @@ classification with flipped labels can share the SNR axis of the other settings.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats
 
 from . import validate
+from .inference import ALPHA, benjamini_hochberg, holm, one_sided_p, repeats_to_resolve
 
-VERDICTS = ("rises monotonically", "rises, with a significant drop", "no significant trend", "falls")
+RISES, WITH_DROP, UNDECIDED, FALLS = ("rises monotonically", "rises, with a significant drop", "undecided", "falls")
+VERDICTS = (RISES, WITH_DROP, UNDECIDED, FALLS)
+PERMUTATIONS = 4999  # within-repeat permutations: the smallest p-value is 1 / 5000
 
 
 def _as_1d(name: str, values, size: int | None = None) -> np.ndarray:
@@ -48,97 +54,143 @@ def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return (rx * ry).sum(axis=1) / np.sqrt((rx**2).sum(axis=1) * (ry**2).sum(axis=1))
 
 
-@dataclass(frozen=True)
-class Trend:
-    """Spearman's rho of a curve, its bootstrap interval, and the steps between neighbouring SNRs."""
-
-    rho: float  # over every (S, repeat) measurement
-    se: float  # bootstrap standard deviation of rho
-    low: float  # bootstrap percentile interval of rho (level given by ``level``)
-    high: float
-    rho_of_means: float  # rho of the mean curve: 1 means the means rise at every step
-    drops: int  # neighbouring SNR steps along which the paired mean falls significantly
-    rises: int  # ... rises significantly
-    steps: int  # neighbouring SNR steps
-    repeats: int
-    level: float
-    verdict: str  # one of VERDICTS
-
-
-def paired_steps(snr, values, groups, level: float = 0.95) -> tuple[int, int, int]:
-    """(significant drops, significant rises, steps) between neighbouring SNRs.
-
-    A step is the mean over repeats of A(S_{i+1}) - A(S_i), paired within a repeat; it is
-    significant when its t-interval at ``level`` (R - 1 degrees of freedom) excludes 0.
-    Repeats missing one of the two SNRs are left out of that step.
-    """
-    snr, values = _as_1d("snr", snr), _as_1d("values", values, len(np.ravel(snr)))
-    groups = _as_1d("groups", groups, snr.size)
-    levels = np.unique(snr)
-    table: dict[tuple, float] = {}
-    for s, v, g in zip(snr, values, groups):
-        table[(s, g)] = v
-    drops = rises = 0
-    for lo, hi in zip(levels[:-1], levels[1:]):
-        diffs = np.array([table[(hi, g)] - table[(lo, g)] for g in np.unique(groups)
-                          if (lo, g) in table and (hi, g) in table])
-        diffs = diffs[np.isfinite(diffs)]
-        if diffs.size < 2:
-            continue
-        half = stats.t.ppf(0.5 + level / 2, diffs.size - 1) * diffs.std(ddof=1) / math.sqrt(diffs.size)
-        drops += bool(diffs.mean() + half < 0)
-        rises += bool(diffs.mean() - half > 0)
-    return drops, rises, len(levels) - 1
-
-
-def snr_trend(snr, values, groups, *, boot: int = 2000, level: float = 0.95, seed: int = 0) -> Trend:
-    """Spearman's rho between ``snr`` and ``values`` with a cluster bootstrap over ``groups``.
-
-    ``snr``, ``values``, ``groups``: one entry per measurement (``groups`` names the independent
-    ensemble, e.g. its seed). Non-finite values are left out. The verdict: "falls" if the whole
-    interval is below 0, "no significant trend" if it contains 0, otherwise "rises
-    monotonically" when no step between neighbouring SNRs is a significant drop
-    (:func:`paired_steps`), else "rises, with a significant drop".
-    """
+def curve_matrix(snr, values, groups) -> tuple[np.ndarray, np.ndarray]:
+    """(levels, matrix): the distinct S ascending, and one row per repeat with a finite value at
+    every level (repeats missing one are left out; a repeated (S, repeat) is averaged)."""
     snr = _as_1d("snr", snr)
     values = _as_1d("values", values, snr.size)
     groups = _as_1d("groups", groups, snr.size)
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level!r}")
-    if boot < 10:
-        raise ValueError(f"boot must be at least 10, got {boot!r}")
-    keep = np.isfinite(values) & ~np.isnan(snr)
+    keep = ~np.isnan(snr)
     snr, values, groups = snr[keep], values[keep], groups[keep]
-    if np.unique(snr).size < 2:
-        raise ValueError(f"snr must hold at least two distinct values, got {np.unique(snr).tolist()}")
-    labels = np.unique(groups)
-    members = [np.flatnonzero(groups == g) for g in labels]
-    rho = _spearman(snr, values)
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, labels.size, (boot, labels.size))
-    if len({m.size for m in members}) == 1:  # every repeat has the whole curve: one vectorised pass
-        index = np.stack(members)[picks].reshape(boot, -1)
-        draws = _spearman_rows(snr[index], values[index])
-    else:
-        draws = np.array([_spearman(snr[idx], values[idx]) for idx in
-                          (np.concatenate([members[i] for i in row]) for row in picks)])
-    draws = draws[np.isfinite(draws)]
-    if draws.size:
-        low, high = np.quantile(draws, [0.5 - level / 2, 0.5 + level / 2])
-        se = float(draws.std(ddof=1)) if draws.size > 1 else math.nan
-    else:
-        low = high = se = math.nan
-    levels = np.unique(snr)
-    means = np.array([values[snr == s].mean() for s in levels])
+    levels, col = np.unique(snr, return_inverse=True)
+    labels, row = np.unique(groups, return_inverse=True)
+    total = np.zeros((labels.size, levels.size))
+    count = np.zeros_like(total)
+    np.add.at(total, (row, col), values)
+    np.add.at(count, (row, col), 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        matrix = total / count
+    return levels, matrix[np.isfinite(matrix).all(axis=1)]
+
+
+@dataclass(frozen=True)
+class Trend:
+    """The trend test of one curve of alignment against S."""
+
+    rho: float  # mean over repeats of the within-repeat Spearman's rho
+    se: float  # its standard error over repeats
+    low: float  # bootstrap percentile interval of rho over repeats (level given by ``level``)
+    high: float
+    p_rise: float  # one-sided permutation p-values: rises with S, falls with S
+    p_fall: float
+    rho_of_means: float  # rho of the mean curve: 1 means the means rise at every step
+    drops: int  # neighbouring SNR steps along which the paired mean falls significantly (Holm)
+    rises: int  # ... rises significantly
+    steps: int  # neighbouring SNR steps
+    repeats: int  # repeats with the whole curve (the test's blocks)
+    repeats_needed: float  # repeats for 80% power at the measured rho (NaN when rho is 0)
+    level: float
+    verdict: str  # one of VERDICTS, for this curve alone at error 1 - level
+
+    @property
+    def p(self) -> float:
+        """Two-sided p-value: min(1, 2 min(p_rise, p_fall))."""
+        return min(1.0, 2 * min(self.p_rise, self.p_fall))
+
+
+def paired_steps(snr, values, groups, level: float = 1 - ALPHA) -> tuple[int, int, int]:
+    """(significant drops, significant rises, steps) between neighbouring SNRs.
+
+    A step is A(S_{i+1}) - A(S_i), paired within a repeat; drops and rises are each tested by a
+    one-sided paired t-test, Holm-corrected over the steps at family-wise error 1 - ``level``.
+    """
+    levels, matrix = curve_matrix(snr, values, groups)
+    steps = np.diff(matrix, axis=1).T  # (steps, repeats)
+    alpha = 1 - validate.number("level", level, greater_than=0, less_than=1)
+    if matrix.shape[0] < 2:
+        return 0, 0, levels.size - 1
+    drops = int(holm(one_sided_p(-steps), alpha).sum())
+    rises = int(holm(one_sided_p(steps), alpha).sum())
+    return drops, rises, levels.size - 1
+
+
+def _within_rho(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per repeat: the centred ranks of S (K,), the centred ranks of the values (R, K) and
+    their norms' product (R,), so that rho_r = c . v_r / norm_r."""
+    k = matrix.shape[1]
+    c = np.arange(k) - (k - 1) / 2
+    v = stats.rankdata(matrix, axis=1)
+    v = v - v.mean(axis=1, keepdims=True)
+    norm = np.sqrt((c**2).sum() * (v**2).sum(axis=1))
+    return c, v, norm
+
+
+def snr_trend(snr, values, groups, *, boot: int = 2000, level: float = 1 - ALPHA, seed: int = 0,
+              permutations: int = PERMUTATIONS) -> Trend:
+    """The trend test of alignment against S on one curve.
+
+    ``snr``, ``values``, ``groups``: one entry per measurement (``groups`` names the independent
+    ensemble, e.g. its seed). Only repeats with a finite value at every S are tested. The
+    statistic (the mean within-repeat rho) is compared with ``permutations`` random
+    permutations of the S labels within each repeat (the same ``seed``); p-values are
+    (1 + exceedances) / (1 + permutations). The verdict of this curve alone: "falls" or a rise
+    when the two-sided p-value is at most 1 - ``level``; a rise is monotone when no step
+    between neighbouring SNRs is a significant drop (:func:`paired_steps`); otherwise
+    "undecided". For many curves, use :func:`family_verdicts`.
+    """
+    validate.number("level", level, greater_than=0, less_than=1)
+    validate.integer("boot", boot, minimum=10)
+    validate.integer("permutations", permutations, minimum=99)
+    levels, matrix = curve_matrix(snr, values, groups)
+    if levels.size < 2:
+        raise ValueError(f"snr must hold at least two distinct values, got {levels.tolist()}")
+    repeats = matrix.shape[0]
+    means = matrix.mean(axis=0) if repeats else np.full(levels.size, np.nan)
     drops, rises, steps = paired_steps(snr, values, groups, level)
-    if high < 0:
-        verdict = VERDICTS[3]
-    elif not low > 0:
-        verdict = VERDICTS[2]
+    if repeats < 2:
+        return Trend(math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, _spearman(levels, means),
+                     drops, rises, steps, repeats, math.nan, level, UNDECIDED)
+    c, v, norm = _within_rho(matrix)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_repeat = np.where(norm > 0, v @ c / norm, 0.0)  # a constant repeat carries no order
+        rng = np.random.default_rng(seed)
+        shuffled = c[np.argsort(rng.random((permutations, repeats, c.size)), axis=-1)]
+        null = np.where(norm > 0, np.einsum("brk,rk->br", shuffled, v) / norm, 0.0).mean(axis=1)
+    rho = float(per_repeat.mean())
+    slack = 1e-12  # equal statistics count as exceedances in both directions
+    p_rise = float((1 + np.sum(null >= rho - slack)) / (1 + permutations))
+    p_fall = float((1 + np.sum(null <= rho + slack)) / (1 + permutations))
+    draws = per_repeat[rng.integers(0, repeats, (boot, repeats))].mean(axis=1)
+    low, high = np.quantile(draws, [0.5 - level / 2, 0.5 + level / 2])
+    trend = Trend(rho=rho, se=float(per_repeat.std(ddof=1) / math.sqrt(repeats)), low=float(low), high=float(high),
+                  p_rise=p_rise, p_fall=p_fall, rho_of_means=_spearman(levels, means), drops=drops, rises=rises,
+                  steps=steps, repeats=repeats, repeats_needed=repeats_to_resolve(per_repeat, 1 - level),
+                  level=level, verdict=UNDECIDED)
+    return _with_verdict(trend, trend.p <= 1 - level)
+
+
+def _with_verdict(trend: Trend, significant: bool) -> Trend:
+    """``trend`` with the verdict its p-value and steps give when ``significant`` (else undecided)."""
+    if not significant:
+        word = UNDECIDED
+    elif trend.p_fall < trend.p_rise:
+        word = FALLS
     else:
-        verdict = VERDICTS[0] if drops == 0 else VERDICTS[1]
-    return Trend(rho=rho, se=se, low=float(low), high=float(high), rho_of_means=_spearman(levels, means),
-                 drops=drops, rises=rises, steps=steps, repeats=int(labels.size), level=level, verdict=verdict)
+        word = RISES if trend.drops == 0 else WITH_DROP
+    return replace(trend, verdict=word)
+
+
+def family_verdicts(trends, q: float = ALPHA) -> list[Trend]:
+    """The curves of one family with their verdicts at false-discovery rate ``q``.
+
+    A curve rises or falls when the Benjamini-Hochberg step-up over the family's two-sided
+    p-values rejects it (the direction is its sign: the directional false-discovery rate is
+    then at most q as well); otherwise it is undecided. Rises are monotone or "with a
+    significant drop" as for one curve.
+    """
+    trends = list(trends)
+    rejected = benjamini_hochberg([t.p for t in trends], q)
+    return [_with_verdict(t, bool(r)) for t, r in zip(trends, rejected)]
 
 
 # --- label flips as an SNR ------------------------------------------------------------------

@@ -1,0 +1,166 @@
+"""Verdicts as data: one tidy table per chapter run, saved beside the result cache, read back by
+the conclusion, and the one place the chapters' prose takes its verdict words from.
+
+    rows = [claim_record("snr", result, setting="linear, shared inputs", metric="cka"), ...]
+    table = verdict_table("snr", rows)
+    save(table, "snr", cfg)                  # <result cache>/verdicts/snr-<preset>.csv
+    word(table, claim="snr", setting="linear, shared inputs")      # "holds"
+    everything = load_all(chapters, preset)  # the conclusion: every chapter's latest table
+
+A row is one decision: the claim (``claims.CLAIMS`` keys, or a chapter's own question), the
+setting and metric it was tested in, the case ("all" for the claim over its family, or one
+curve, S or N), the statistic with its interval and p-value, the verdict word, and the error
+control that makes the p-value mean what it says.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from . import paths
+from .claims import DecouplingClaim, MinimumClaim, SNRClaim
+from .inference import ALPHA
+
+COLUMNS = ("chapter", "claim", "setting", "metric", "case", "statistic", "value", "low", "high", "p", "verdict",
+           "control", "parameters")
+ALL = "all"  # the case of a row that decides a claim over its whole family
+
+
+def record(claim: str, *, setting: str, metric: str, statistic: str, value: float, verdict: str, control: str,
+           case: str = ALL, low: float = math.nan, high: float = math.nan, p: float = math.nan) -> dict:
+    """One decision as a row (``chapter`` and ``parameters`` are added by :func:`verdict_table`)."""
+    for name, text in {"claim": claim, "setting": setting, "metric": metric, "statistic": statistic,
+                       "verdict": verdict, "control": control, "case": case}.items():
+        if not isinstance(text, str) or not text:
+            raise ValueError(f"{name} must be a non-empty string, got {text!r}")
+    return {"claim": claim, "setting": setting, "metric": metric, "case": case, "statistic": statistic,
+            "value": float(value), "low": float(low), "high": float(high), "p": float(p), "verdict": verdict,
+            "control": control}
+
+
+def fdr_control(cases: int, what: str, q: float = ALPHA) -> str:
+    return f"false-discovery rate {q:.0%} (Benjamini-Hochberg) over {cases} {what}"
+
+
+def claim_record(key: str, result, *, setting: str, metric: str) -> list[dict]:
+    """The rows of one claim's result (``claims``): the claim over its family, then each case."""
+    rows = []
+    if isinstance(result, SNRClaim):
+        control = fdr_control(len(result.sizes), "curves (one per N)", result.q)
+        rows.append(record(key, setting=setting, metric=metric, statistic="curves rising", value=result.rising,
+                           low=result.falling, high=len(result.sizes), p=result.p, verdict=result.verdict,
+                           control=control))
+        rows += [record(key, setting=setting, metric=metric, case=f"N = {n:g}", statistic="mean within-repeat ρ",
+                        value=t.rho, low=t.low, high=t.high, p=t.p, verdict=t.verdict, control=control)
+                 for n, t in zip(result.sizes, result.trends)]
+    elif isinstance(result, MinimumClaim):
+        control = fdr_control(len(result.snrs), "SNRs", result.q)
+        rows.append(record(key, setting=setting, metric=metric, statistic="SNRs with the minimum at the threshold",
+                           value=result.hits, low=result.misses, high=len(result.snrs), p=result.p,
+                           verdict=result.verdict, control=control))
+        rows += [record(key, setting=setting, metric=metric, case=f"S = {s:g}", statistic="minimum at N/D",
+                        value=ext.location / result.d, low=ext.low / result.d, high=ext.high / result.d,
+                        p=test.p_inside, verdict=decision, control=control)
+                 for s, ext, test, decision in zip(result.snrs, result.extrema, result.tests, result.decisions)]
+    elif isinstance(result, DecouplingClaim):
+        r = result.correlation
+        rows.append(record(key, setting=setting, metric=metric, statistic="counterexample pairs", value=result.pairs,
+                           low=r.low, high=r.high, p=result.p, verdict=result.verdict,
+                           control=f"family-wise error {result.alpha:.0%} (Holm) over {result.tests} ordered pairs"))
+    else:
+        raise ValueError(f"result must be a claims.SNRClaim, MinimumClaim or DecouplingClaim, got {type(result)}")
+    return rows
+
+
+def _parameters(cfg) -> str:
+    """The chapter's configuration as JSON (infinities as strings), so a row says what it tested."""
+    values = dataclasses.asdict(cfg)
+    return json.dumps(values, sort_keys=True, default=str, allow_nan=True)
+
+
+def verdict_table(chapter: str, rows: list[dict], cfg=None) -> pd.DataFrame:
+    """The chapter's rows as one tidy table with COLUMNS (``cfg``: the chapter's configuration)."""
+    if not rows:
+        raise ValueError("rows must hold at least one verdict")
+    table = pd.DataFrame(rows)
+    missing = [c for c in COLUMNS if c not in ("chapter", "parameters") and c not in table]
+    if missing:
+        raise ValueError(f"rows must have the columns of verdicts.record, missing {missing}")
+    table.insert(0, "chapter", chapter)
+    table["parameters"] = _parameters(cfg) if cfg is not None else ""
+    return table[list(COLUMNS)]
+
+
+def word(table: pd.DataFrame, *, claim: str, setting: str | None = None, metric: str | None = None,
+         case: str = ALL) -> str:
+    """The verdict of the one row that matches; an error naming what matched otherwise."""
+    mask = (table.claim == claim) & (table.case == case)
+    if setting is not None:
+        mask &= table.setting == setting
+    if metric is not None:
+        mask &= table.metric == metric
+    found = table[mask]
+    if len(found) != 1:
+        raise KeyError(f"{len(found)} verdict rows match claim={claim!r}, setting={setting!r}, metric={metric!r}, "
+                       f"case={case!r}; the settings are {sorted(table.setting.unique())}")
+    return str(found.verdict.iloc[0])
+
+
+# --- on disk -----------------------------------------------------------------------------------------------
+
+
+def folder() -> Path:
+    """``verdicts/`` inside the result cache (``repalign.paths.result_cache_dir``)."""
+    return paths.result_cache_dir() / "verdicts"
+
+
+def table_path(chapter: str, preset: str) -> Path:
+    return folder() / f"{chapter}-{preset}.csv"
+
+
+def save(table: pd.DataFrame, chapter: str, preset: str) -> Path:
+    """Write the chapter's table for ``preset`` (whole or not at all: a temporary file, then a rename)."""
+    if list(table.columns) != list(COLUMNS) or set(table.chapter) != {chapter}:
+        raise ValueError(f"table must be verdict_table({chapter!r}, ...)'s output")
+    path = table_path(chapter, preset)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        table.to_csv(out, index=False)
+    os.replace(tmp, path)
+    return path
+
+
+def load(chapter: str, preset: str) -> pd.DataFrame:
+    """The chapter's latest table at ``preset``; a clear error when the chapter has not run."""
+    path = table_path(chapter, preset)
+    if not path.exists():
+        raise FileNotFoundError(f"no verdicts of chapter {chapter!r} at preset {preset!r} ({path.name} in the "
+                                f"result cache): run the chapter first, e.g. make chapter NAME={chapter}")
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    for column in ("value", "low", "high", "p"):
+        table[column] = pd.to_numeric(table[column]).astype(float)
+    table["parameters"] = table.parameters.fillna("")
+    return table
+
+
+def load_all(chapters, preset: str) -> pd.DataFrame:
+    """Every chapter's latest table at ``preset``, in the order given."""
+    return pd.concat([load(c, preset) for c in chapters], ignore_index=True)
+
+
+def changed_parameters(table: pd.DataFrame, defaults) -> dict[str, object]:
+    """The parameters a chapter's table was computed with that differ from ``defaults`` (a config)."""
+    text = table.parameters.iloc[0] if len(table) else ""
+    if not text:
+        return {}
+    used = json.loads(text)
+    base = json.loads(_parameters(defaults))
+    return {k: v for k, v in used.items() if base.get(k) != v}

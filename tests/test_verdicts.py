@@ -1,0 +1,240 @@
+"""Error rates of the verdict tests, measured by simulation, and the verdict tables (repalign.verdicts).
+
+Each test below simulates tables under a claim's null (no true trend; a minimum that is not
+inside the window; no counterexample) with the structure of a real sweep: a repeat-level effect
+shared by every grid point of an independent ensemble, and point-level noise. It asserts that the
+rate of a positive verdict is at most the nominal level plus three Monte-Carlo standard errors
+of a rate at that level (sqrt(level (1 - level) / simulations)): a tolerance from the
+statistics, not tuned. The power rows of the Methods page are checked the same way.
+"""
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from repalign import verdicts
+from repalign.claims import HOLDS, SNRClaim, decoupling_claim, minimum_claim, snr_claim
+from repalign.decoupling import counterexample_test
+from repalign.inference import benjamini_hochberg, holm, one_sided_p, repeats_to_resolve
+from repalign.presets import SNRConfig
+from repalign.threshold import INSIDE, OUTSIDE, window_test
+from repalign.trends import FALLS, RISES, WITH_DROP, family_verdicts, snr_trend
+
+SNRS = np.array([0.25, 1.0, 4.0, 16.0, math.inf])
+GRID = np.array([10.0, 14, 20, 28, 40, 56, 80])  # N; the window (14, 28) holds three of them
+WINDOW = (14.0, 28.0)
+PERMUTATIONS = 999  # enough resolution for levels of 0.025 and above; keeps the simulations fast
+
+
+def bound(level: float, simulations: int) -> float:
+    """The nominal level plus three Monte-Carlo standard errors of a rate at that level."""
+    return level + 3 * math.sqrt(level * (1 - level) / simulations)
+
+
+def curves(shape, repeats, rng, *, x=SNRS, shared=0.5, noise=1.0, heavy=False):
+    """A tidy curve: ``shape`` over ``x`` plus a per-repeat shift and point noise (t with 3
+    degrees of freedom when ``heavy``)."""
+    draw = (lambda size: rng.standard_t(3, size)) if heavy else (lambda size: rng.normal(0, 1, size))
+    values = np.asarray(shape, float)[None, :] + shared * draw((repeats, 1)) + noise * draw((repeats, x.size))
+    return np.tile(x, repeats), values.reshape(-1), np.repeat(np.arange(repeats), x.size)
+
+
+# --- claim 1: the trend test ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("repeats,heavy", [(3, False), (10, False), (10, True)])
+def test_trend_test_false_positive_rate_under_no_trend(repeats, heavy):
+    rng = np.random.default_rng(repeats + 10 * heavy)
+    sims = 400
+    words = [snr_trend(*curves(np.zeros(SNRS.size), repeats, rng, heavy=heavy), boot=10, seed=i,
+                       permutations=PERMUTATIONS).verdict for i in range(sims)]
+    rises = sum(w in (RISES, WITH_DROP) for w in words) / sims
+    falls = words.count(FALLS) / sims
+    assert rises <= bound(0.025, sims) and falls <= bound(0.025, sims), (rises, falls)
+
+
+def test_families_of_null_curves_have_no_discovery_at_the_nominal_rate():
+    # Under the global null the false-discovery rate is the chance of any discovery.
+    rng = np.random.default_rng(7)
+    sims, family = 150, 12
+    any_found = 0
+    for i in range(sims):
+        trends = [snr_trend(*curves(np.zeros(SNRS.size), 10, rng), boot=10, seed=i, permutations=PERMUTATIONS)
+                  for _ in range(family)]
+        any_found += any(t.verdict != "undecided" for t in family_verdicts(trends))
+    assert any_found / sims <= bound(0.05, sims)
+
+
+def test_drop_test_false_positive_rate_on_a_flat_step():
+    # Curves that rise, with one step exactly flat: "a significant drop" must stay rare there.
+    rng = np.random.default_rng(11)
+    sims = 300
+    shape = np.array([0.0, 1.0, 2.0, 2.0, 3.0]) * 2
+    words = [snr_trend(*curves(shape, 10, rng, noise=0.5), boot=10, permutations=PERMUTATIONS).verdict
+             for _ in range(sims)]
+    assert words.count(WITH_DROP) / sims <= bound(0.05, sims)
+    assert words.count(RISES) / sims >= 0.9  # the rise itself is large: found almost always
+
+
+def trend_power(effect: float, repeats: int, sims: int, seed: int) -> float:
+    """Rate of "rises" for a linear rise of ``effect`` noise standard deviations per SNR step."""
+    rng = np.random.default_rng(seed)
+    shape = effect * np.arange(SNRS.size)
+    return sum(snr_trend(*curves(shape, repeats, rng), boot=10, permutations=PERMUTATIONS).verdict in (RISES, WITH_DROP)
+               for _ in range(sims)) / sims
+
+
+# --- claim 2: is the minimum inside the window? --------------------------------------------------
+
+
+def trough(at: float, depth: float = 1.0) -> np.ndarray:
+    return depth * np.abs(np.log(GRID / at)) / np.log(2)
+
+
+def test_window_test_false_positive_rate_with_two_equal_troughs():
+    # The least favourable null for "inside": the window's best point ties with an outside one.
+    rng = np.random.default_rng(3)
+    sims = 400
+    shape = np.minimum(trough(20.0), trough(56.0))
+    decisions = [window_test(*curves(shape, 10, rng, x=GRID, noise=0.5), WINDOW).decision for _ in range(sims)]
+    assert decisions.count(INSIDE) / sims <= bound(0.05, sims)
+    assert decisions.count(OUTSIDE) / sims <= bound(0.05, sims)
+
+
+def test_window_test_finds_a_clear_minimum_and_its_absence():
+    rng = np.random.default_rng(4)
+    assert window_test(*curves(trough(20.0), 10, rng, x=GRID, noise=0.1), WINDOW).decision == INSIDE
+    assert window_test(*curves(trough(80.0), 10, rng, x=GRID, noise=0.1), WINDOW).decision == OUTSIDE
+    with pytest.raises(ValueError, match="some but not all"):
+        window_test(*curves(trough(20.0), 10, rng, x=GRID), (1.0, 1000.0))
+
+
+def window_power(depth: float, sims: int, seed: int) -> float:
+    """Rate of "inside" for a trough at N = 20 whose neighbours lie ``depth`` noise sd above it."""
+    rng = np.random.default_rng(seed)
+    return sum(window_test(*curves(trough(20.0, depth), 10, rng, x=GRID), WINDOW).decision == INSIDE
+               for _ in range(sims)) / sims
+
+
+# --- claim 3: counterexamples --------------------------------------------------------------------
+
+
+def configurations(configs: int, repeats: int, rng, *, step: float, noise: float = 1.0, shared: float = 0.5,
+                   planted: float = 0.0) -> pd.DataFrame:
+    """Configurations whose true alignment rises and true error falls with their index by ``step``
+    noise sd (no counterexample when ``planted`` is 0); a seed shares its effect over
+    configurations. With ``planted``, the last configuration's alignment and error are both
+    raised by that many noise sd: with ``step`` 0, a counterexample against every other one."""
+    seed_a, seed_e = shared * rng.normal(size=repeats), shared * rng.normal(size=repeats)
+    c = np.arange(configs)[:, None]
+    a = step * c + seed_a + noise * rng.normal(size=(configs, repeats))
+    e = -step * c + seed_e + noise * rng.normal(size=(configs, repeats)) + planted * (c == configs - 1)
+    a = a + planted * (c == configs - 1)
+    return pd.DataFrame({"config": np.repeat(np.arange(configs), repeats), "seed": np.tile(np.arange(repeats), configs),
+                         "alignment": a.reshape(-1), "test_error": e.reshape(-1)})
+
+
+@pytest.mark.parametrize("step", [0.0, 0.2])
+def test_counterexample_family_wise_error_when_none_exists(step):
+    # step 0: every configuration the same (each pair at the edge of its null); 0.2: ordered, as in the issue.
+    rng = np.random.default_rng(int(step * 10))
+    sims = 200
+    found = sum(len(counterexample_test(configurations(24, 10, rng, step=step), ["config"]).pairs) > 0
+                for _ in range(sims))
+    assert found / sims <= bound(0.05, sims)
+
+
+def counterexample_power(planted: float, sims: int, seed: int) -> float:
+    rng = np.random.default_rng(seed)
+    return sum(len(counterexample_test(configurations(24, 10, rng, step=0.0, planted=planted), ["config"]).pairs) > 0
+               for _ in range(sims)) / sims
+
+
+# --- the power stated on the Methods page ---------------------------------------------------------
+
+METHODS = Path(__file__).resolve().parents[1] / "book" / "methods.md"
+POWER = {"trend": lambda effect, sims: trend_power(effect, 10, sims, seed=21),
+         "window": lambda effect, sims: window_power(effect, sims, seed=22),
+         "counterexample": lambda effect, sims: counterexample_power(effect, sims, seed=23)}
+
+
+def stated_power() -> list[tuple[str, float, float]]:
+    """(test, effect, power) from the Methods page's rows ``| <test> | <effect> | <power> |``
+    between the markers ``<!-- power -->`` and ``<!-- /power -->``."""
+    text = METHODS.read_text()
+    block = text[text.index("<!-- power -->"):text.index("<!-- /power -->")]
+    rows = re.findall(r"^\|\s*`(\w+)`[^|]*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|", block, flags=re.M)
+    return [(name, float(effect), float(power)) for name, effect, power in rows]
+
+
+def test_the_methods_page_states_the_measured_power():
+    rows = stated_power()
+    assert {name for name, _, _ in rows} == set(POWER)
+    sims = 200
+    for name, effect, stated in rows:
+        measured = POWER[name](effect, sims)
+        # Two estimates of one rate (the page's from 1000 simulations): 3 standard errors of their difference.
+        tolerance = 3 * math.sqrt(stated * (1 - stated) * (1 / sims + 1 / 1000)) + 1e-9
+        assert abs(measured - stated) <= max(tolerance, 3 / sims), (name, effect, measured, stated)
+
+
+# --- the library pieces --------------------------------------------------------------------------
+
+
+def test_multiplicity_procedures_on_known_inputs():
+    p = np.array([0.001, 0.025, 0.035, 0.5, np.nan])
+    assert benjamini_hochberg(p, 0.05).tolist() == [True, False, False, False, False]  # 0.025 > 0.05 * 2/5, 0.035 > 0.05 * 3/5 (NaN counts in m)
+    assert benjamini_hochberg([0.01, 0.02, 0.03], 0.05).tolist() == [True, True, True]
+    assert holm([0.01, 0.03, 0.04], 0.05).tolist() == [True, False, False]  # 0.03 > 0.05/2: stop
+    assert holm([0.01, 0.024, 0.04], 0.05).tolist() == [True, True, True]
+    with pytest.raises(ValueError, match="q"):
+        benjamini_hochberg([0.1], q=1.5)
+
+
+def test_one_sided_p_and_repeats_to_resolve():
+    assert one_sided_p([[1.0, 1.0, 1.0], [-1.0, -1.0, -1.0]]).tolist() == [0.0, 1.0]  # exact: no spread
+    assert math.isnan(one_sided_p([1.0, np.nan])) and one_sided_p([0.1, 0.3, 0.2]) < 0.05
+    # mean 1, sd 1: ((1.96 + 0.84) * 1 / 1)^2 = 7.85 -> 8 repeats
+    assert repeats_to_resolve([0.0, 1.0, 2.0]) == 8
+    assert math.isnan(repeats_to_resolve([1.0, -1.0]))
+
+
+# --- verdict tables ------------------------------------------------------------------------------
+
+
+def _snr_sweep(rng) -> pd.DataFrame:
+    parts = []
+    for n in (5.0, 10.0, 40.0, 80.0):
+        s, a, g = curves(np.arange(SNRS.size) * 2.0, 10, rng)
+        parts.append(pd.DataFrame({"n_train": n, "snr": s, "alignment": a, "seed": g,
+                                   "test_error": -a + rng.normal(0, 0.1, a.size)}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_verdict_tables_round_trip_and_name_their_rows(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPALIGN_CACHE", str(tmp_path / "cache"))
+    table = _snr_sweep(np.random.default_rng(5))
+    result = snr_claim(table, boot=20)
+    assert isinstance(result, SNRClaim) and result.verdict == HOLDS
+    rows = (verdicts.claim_record("snr", result, setting="test", metric="cka")
+            + verdicts.claim_record("min", minimum_claim(table, d=20, boot=20), setting="test", metric="cka")
+            + verdicts.claim_record("dec", decoupling_claim(table, boot=20), setting="test", metric="cka"))
+    cfg = SNRConfig.from_preset("smoke", repeats=4)
+    out = verdicts.verdict_table("snr", rows, cfg)
+    assert list(out.columns) == list(verdicts.COLUMNS) and len(out) == 1 + 4 + 1 + 4 + 1
+    path = verdicts.save(out, "snr", "smoke")
+    assert path.parent == tmp_path / "cache" / "verdicts" and not list(path.parent.glob("*.tmp"))
+    back = verdicts.load("snr", "smoke")
+    pd.testing.assert_frame_equal(back, out, check_dtype=False)
+    assert verdicts.word(back, claim="snr", setting="test") == HOLDS
+    assert verdicts.changed_parameters(back, SNRConfig.from_preset("smoke")) == {"repeats": 4}
+    with pytest.raises(KeyError, match="0 verdict rows match"):
+        verdicts.word(back, claim="snr", setting="other")
+    with pytest.raises(FileNotFoundError, match="run the chapter first"):
+        verdicts.load("linear", "smoke")
+    with pytest.raises(ValueError, match="statistic must be a non-empty string"):
+        verdicts.record("snr", setting="s", metric="m", statistic="", value=1, verdict=HOLDS, control="c")
