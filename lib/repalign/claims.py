@@ -375,6 +375,18 @@ class CurveCounts:
         return family_verdict(self.rising, self.falls, self.total)
 
 
+def curve_phrase(counts: CurveCounts, q: float = ALPHA, what: str = "curves") -> str:
+    """'m of n curves rise (k monotonically), f fall and u are undecided, at a false-discovery rate of 5%'."""
+    how = f" ({counts.monotone} monotonically)" if counts.with_drop else (" monotonically" if counts.rising else "")
+    parts = [f"{counts.rising} of {counts.total} {what} rise{how}"]
+    if counts.falls:
+        parts.append(f"{counts.falls} {'falls' if counts.falls == 1 else 'fall'}")
+    if counts.undecided:
+        parts.append(f"{counts.undecided} {'is' if counts.undecided == 1 else 'are'} undecided")
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"{listed}, at a false-discovery rate of {q:.0%}"
+
+
 def curve_counts(verdicts) -> CurveCounts:
     """Count the verdicts of a family of curves (a column of ``trends.VERDICTS`` words)."""
     verdicts = list(verdicts)

@@ -29,20 +29,26 @@ from .claims import DecouplingClaim, MinimumClaim, SNRClaim
 from .inference import ALPHA
 
 COLUMNS = ("chapter", "claim", "setting", "metric", "case", "statistic", "value", "low", "high", "p", "verdict",
-           "control", "parameters")
+           "summary", "control", "parameters")
 ALL = "all"  # the case of a row that decides a claim over its whole family
 
 
 def record(claim: str, *, setting: str, metric: str, statistic: str, value: float, verdict: str, control: str,
-           case: str = ALL, low: float = math.nan, high: float = math.nan, p: float = math.nan) -> dict:
-    """One decision as a row (``chapter`` and ``parameters`` are added by :func:`verdict_table`)."""
+           case: str = ALL, low: float = math.nan, high: float = math.nan, p: float = math.nan,
+           summary: str = "") -> dict:
+    """One decision as a row (``chapter`` and ``parameters`` are added by :func:`verdict_table`).
+
+    ``statistic`` names ``value`` (with its interval ``low``, ``high`` where it has one);
+    ``p`` is the p-value the decision rests on; ``control`` says over which family and at which
+    error it was decided; ``summary``: a few words a reader's table can show.
+    """
     for name, text in {"claim": claim, "setting": setting, "metric": metric, "statistic": statistic,
                        "verdict": verdict, "control": control, "case": case}.items():
         if not isinstance(text, str) or not text:
             raise ValueError(f"{name} must be a non-empty string, got {text!r}")
     return {"claim": claim, "setting": setting, "metric": metric, "case": case, "statistic": statistic,
             "value": float(value), "low": float(low), "high": float(high), "p": float(p), "verdict": verdict,
-            "control": control}
+            "summary": summary, "control": control}
 
 
 def fdr_control(cases: int, what: str, q: float = ALPHA) -> str:
@@ -55,24 +61,24 @@ def claim_record(key: str, result, *, setting: str, metric: str) -> list[dict]:
     if isinstance(result, SNRClaim):
         control = fdr_control(len(result.sizes), "curves (one per N)", result.q)
         rows.append(record(key, setting=setting, metric=metric, statistic="curves rising", value=result.rising,
-                           low=result.falling, high=len(result.sizes), p=result.p, verdict=result.verdict,
-                           control=control))
+                           p=result.p, verdict=result.verdict, summary=result.summary, control=control))
         rows += [record(key, setting=setting, metric=metric, case=f"N = {n:g}", statistic="mean within-repeat ρ",
-                        value=t.rho, low=t.low, high=t.high, p=t.p, verdict=t.verdict, control=control)
+                        value=t.rho, low=t.low, high=t.high, p=t.p, verdict=t.verdict, control=control,
+                        summary=f"ρ {t.rho:+.2f}")
                  for n, t in zip(result.sizes, result.trends)]
     elif isinstance(result, MinimumClaim):
         control = fdr_control(len(result.snrs), "SNRs", result.q)
         rows.append(record(key, setting=setting, metric=metric, statistic="SNRs with the minimum at the threshold",
-                           value=result.hits, low=result.misses, high=len(result.snrs), p=result.p,
-                           verdict=result.verdict, control=control))
+                           value=result.hits, p=result.p, verdict=result.verdict, summary=result.summary,
+                           control=control))
         rows += [record(key, setting=setting, metric=metric, case=f"S = {s:g}", statistic="minimum at N/D",
                         value=ext.location / result.d, low=ext.low / result.d, high=ext.high / result.d,
-                        p=test.p_inside, verdict=decision, control=control)
+                        p=test.p_inside, verdict=decision, control=control, summary=f"N/D {ext.location / result.d:.2f}")
                  for s, ext, test, decision in zip(result.snrs, result.extrema, result.tests, result.decisions)]
     elif isinstance(result, DecouplingClaim):
         r = result.correlation
         rows.append(record(key, setting=setting, metric=metric, statistic="counterexample pairs", value=result.pairs,
-                           low=r.low, high=r.high, p=result.p, verdict=result.verdict,
+                           p=result.p, verdict=result.verdict, summary=result.summary,
                            control=f"family-wise error {result.alpha:.0%} (Holm) over {result.tests} ordered pairs"))
     else:
         raise ValueError(f"result must be a claims.SNRClaim, MinimumClaim or DecouplingClaim, got {type(result)}")
@@ -144,10 +150,9 @@ def load(chapter: str, preset: str) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"no verdicts of chapter {chapter!r} at preset {preset!r} ({path.name} in the "
                                 f"result cache): run the chapter first, e.g. make chapter NAME={chapter}")
-    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    table = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in ("value", "low", "high", "p")})
     for column in ("value", "low", "high", "p"):
         table[column] = pd.to_numeric(table[column]).astype(float)
-    table["parameters"] = table.parameters.fillna("")
     return table
 
 
