@@ -1,6 +1,5 @@
 """repalign.decoupling: regimes, rank correlations, counterexamples and the ridge reference."""
 
-import math
 import warnings
 
 import numpy as np
@@ -8,8 +7,7 @@ import pandas as pd
 import pytest
 
 from repalign import Experiment
-from repalign.decoupling import (configuration_means, counterexamples, regime, ridge_ensemble, spearman_interval,
-                                 z_score)
+from repalign.decoupling import configuration_means, counterexample_test, regime, ridge_ensemble, spearman_interval
 from repalign.experiment import experiment_data
 
 
@@ -26,17 +24,32 @@ def test_spearman_interval_brackets_a_perfect_and_a_null_relation():
     assert np.isnan(spearman_interval([1, 2], [2, 1]).rho)  # too few points
 
 
-def points_from(a, e, se=0.01, groups=None):
-    return pd.DataFrame({"group": groups or ["g"] * len(a), "A": a, "A_se": se, "E": e, "E_se": se})
+def per_seed(a, e, sd=0.01, groups=None, repeats=6, seed=0):
+    """A tidy table: configuration i has alignment a[i] and error e[i] plus noise of ``sd`` per seed."""
+    rng = np.random.default_rng(seed)
+    rows = [{"config": i, "group": (groups or ["g"] * len(a))[i], "seed": r, "alignment": a[i] + rng.normal(0, sd),
+             "test_error": e[i] + rng.normal(0, sd)} for i in range(len(a)) for r in range(repeats)]
+    return pd.DataFrame(rows)
 
 
 def test_counterexamples_need_both_differences_to_be_significant():
-    pts = points_from([0.9, 0.5, 0.89], [2.0, 1.0, 0.5])
-    pairs = counterexamples(pts, within=["group"], z=2.0)
-    assert list(zip(pairs.better_aligned, pairs.other)) == [(0, 1)]  # 2 vs 1 is aligned higher, better error
-    assert counterexamples(points_from([0.9, 0.5], [2.0, 1.0], se=0.2), z=2.0).empty  # within the noise
+    test = counterexample_test(per_seed([0.9, 0.5, 0.89], [2.0, 1.0, 0.5]), ["config", "group"], within=["group"])
+    assert list(zip(test.pairs.better_aligned, test.pairs.other)) == [(0, 1)]  # 2 against 0: 0.01 apart in A
+    assert test.tests == 6 and test.alpha == 0.05 and test.points.A.tolist() == pytest.approx([0.9, 0.5, 0.89],
+                                                                                               abs=0.02)
+    assert counterexample_test(per_seed([0.9, 0.5], [2.0, 1.0], sd=2.0), ["config"]).pairs.empty  # within the noise
     # Configurations are only compared within their group.
-    assert counterexamples(points_from([0.9, 0.5], [2.0, 1.0], groups=["a", "b"]), within=["group"]).empty
+    assert counterexample_test(per_seed([0.9, 0.5], [2.0, 1.0], groups=["a", "b"]), ["config", "group"],
+                               within=["group"]).pairs.empty
+
+
+def test_counterexamples_pair_by_seed():
+    # A shared per-seed shift much larger than the effect: paired by seed, the pair is significant.
+    table = per_seed([0.6, 0.5], [1.1, 1.0], sd=0.001, repeats=8)
+    shift = np.random.default_rng(1).normal(0, 1.0, 8)
+    table["alignment"] += shift[table.seed]
+    table["test_error"] += shift[table.seed]
+    assert list(zip(*[counterexample_test(table, ["config"]).pairs[c] for c in ("better_aligned", "other")])) == [(0, 1)]
 
 
 def test_configuration_means_average_the_seeds():
@@ -63,10 +76,9 @@ def test_ridge_ensemble_is_cos_squared_of_the_ridge_solutions():
 
 
 def test_rounding_differences_without_spread_are_no_counterexample():
-    # Identical members: alignment 1 in every repeat (standard error 0), one point off by rounding.
-    points = pd.DataFrame({"A": [1.0, 1.0 - 2.0**-52], "A_se": [0.0, 0.0], "E": [0.5, 0.1], "E_se": [0.01, 0.01]})
+    # Identical members: alignment 1 in every repeat (no spread), one configuration off by rounding.
+    table = pd.DataFrame({"config": [0, 0, 0, 1, 1, 1], "seed": [0, 1, 2] * 2,
+                          "alignment": [1.0] * 3 + [1.0 - 2.0**-52] * 3, "test_error": [0.5, 0.52, 0.51, 0.1, 0.11, 0.12]})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert counterexamples(points, z=2.0).empty
-    assert z_score(1.0, 1.0, 0.0, 0.0) == 0.0 and z_score(0.9, 0.5, 0.0, 0.0) == math.inf
-    assert math.isnan(z_score(math.nan, 0.5, 0.1, 0.1)) and z_score(0.7, 0.5, 0.1, 0.0) == pytest.approx(2.0)
+        assert counterexample_test(table, ["config"]).pairs.empty

@@ -35,10 +35,12 @@ Analysis: from sweep tables to the book's statements
 
 - ``repalign.threshold``: the interpolation threshold, extrema of curves, and the one
   reference size N_ref (``reference_size``, ``reference_sizes``);
-- ``repalign.trends``: whether alignment rises with the SNR; label flips as an SNR;
-- ``repalign.claims``: the verdict rule of each of the book's claims;
+- ``repalign.inference``: paired tests, multiplicity control (Holm, Benjamini-Hochberg), power;
+- ``repalign.trends``: the trend test of alignment against the SNR; label flips as an SNR;
+- ``repalign.claims``: the test of each of the book's claims and the words that report it;
+- ``repalign.verdicts``: verdicts as data, one table per chapter run, read by the conclusion;
 - ``repalign.decoupling``: alignment against generalisation: regimes, rank correlations,
-  counterexamples, the exact ridge estimator;
+  counterexamples at a family-wise error, the ridge estimator in closed form;
 - ``repalign.untrained``: the alignment floor, measured before any training.
 
 Book: the chapters' configurations, sweeps, figures, and the runner

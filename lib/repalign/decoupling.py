@@ -104,7 +104,7 @@ def counterexample_test(table: pd.DataFrame, keys: list[str], *, within: list[st
     points = configuration_means(table, keys).rename(columns={"A": "alignment", "A_se": "alignment_se",
                                                               "E": "test_error", "E_se": "test_error_se"})
     wide = {c: table.pivot_table(index=keys, columns="seed", values=c, aggfunc="mean", dropna=False)
-            .reindex(pd.MultiIndex.from_frame(points[keys])) for c in ("alignment", "test_error")}
+            .reindex(points.set_index(keys).index) for c in ("alignment", "test_error")}
     found = []
     for group, part in points.groupby(within, dropna=False, sort=False) if within else [((), points)]:
         rows = points.index.get_indexer(part.index)

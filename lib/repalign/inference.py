@@ -21,6 +21,7 @@ from . import validate
 
 ALPHA = 0.05  # the book's error level: family-wise (Holm) or false-discovery rate (Benjamini-Hochberg)
 POWER = 0.8  # the power at which ``repeats_to_resolve`` sizes a study
+ROUNDING = 1e-12  # differences of quantities of order one below this are rounding, not effects
 
 
 def level(name: str, value) -> float:
@@ -33,7 +34,9 @@ def one_sided_p(differences) -> np.ndarray:
 
     ``differences``: (..., R) paired differences over R repeats; NaN entries are left out of
     their row. A row with fewer than two finite entries gets p = NaN; a row without spread
-    gets 0 when its mean is positive and 1 otherwise (an exact difference needs no test).
+    gets 0 when its mean is above ROUNDING and 1 otherwise (an exact difference needs no test,
+    and one of the size of rounding errors is none: identical members align to 1 in every
+    repeat, and two such points differ by 1e-16).
     """
     d = np.asarray(differences, dtype=float)
     n = np.isfinite(d).sum(axis=-1)
@@ -43,7 +46,7 @@ def one_sided_p(differences) -> np.ndarray:
         t = mean / (sd / np.sqrt(n))
     p = stats.t.sf(t, np.maximum(n - 1, 1))
     exact = ~(sd > 1e-12 * np.maximum(1.0, np.abs(mean)))  # no spread (or NaN): decided by the mean's sign
-    p = np.where(exact, np.where(mean > 0, 0.0, 1.0), p)
+    p = np.where(exact, np.where(mean > ROUNDING, 0.0, 1.0), p)
     return np.where(n >= 2, p, np.nan)
 
 
@@ -56,7 +59,7 @@ def welch_one_sided_p(mean_a, se_a, mean_b, se_b, n_a, n_b) -> np.ndarray:
         t = (mean_a - mean_b) / np.sqrt(var)
         dof = var**2 / (se_a**4 / (n_a - 1) + se_b**4 / (n_b - 1))
     p = stats.t.sf(t, np.where(np.isfinite(dof), dof, 1.0))
-    p = np.where(var > 0, p, np.where(mean_a > mean_b, 0.0, 1.0))
+    p = np.where(var > 0, p, np.where(mean_a - mean_b > ROUNDING, 0.0, 1.0))
     return np.where((n_a >= 2) & (n_b >= 2), p, np.nan)
 
 

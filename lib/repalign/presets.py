@@ -134,6 +134,14 @@ def _check_alphas(alphas: tuple[float, ...], d: int, *, minimum: int) -> None:
                                         f"N = d (d = {d})")
 
 
+def _check_threshold_grid(alphas: tuple[float, ...]) -> None:
+    """Ratios on both sides of 1 and one more beyond the two next to it: claim 2 asks whether the
+    minimum lies next to N = D rather than elsewhere on the grid, so the grid needs an elsewhere."""
+    below, above = [a for a in alphas if a < 1], [a for a in alphas if a > 1]
+    if not below or not above or len(set(alphas)) < 3:
+        validate.fail("alphas", alphas, "at least three distinct ratios, some below 1 and some above 1")
+
+
 @dataclass(frozen=True)
 class QuestionConfig(ChapterConfig):
     """The opening chapter: closed-form alignment and test error of the linear network."""
@@ -186,7 +194,7 @@ class LinearConfig(ChapterConfig):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {},
-        "smoke": {"d": 30, "members": 4, "repeats": 2, "alphas": (0.5, 2.0), "snrs": (1.0, 4.0), "n_probe": 300,
+        "smoke": {"d": 30, "members": 4, "repeats": 2, "alphas": (0.2, 0.5, 2.0), "snrs": (1.0, 4.0), "n_probe": 300,
                   "spike_draws": 20, "spike_inputs": 20, "ridges": (0.01, 1.0), "ridge_draws": 5,
                   "init_scales": (1.0,), "workers": 1},
     }
@@ -196,7 +204,8 @@ class LinearConfig(ChapterConfig):
         spread = dict.fromkeys(("repeats", "spike_draws", "spike_inputs", "ridge_draws"), _SPREAD)
         _check_minimums(self, spread, d=10, members=2, width=1, repeats=2, spike_draws=2, spike_inputs=2,
                         ridge_draws=2, n_probe=4, steps=1, seed=0, workers=1)
-        _check_alphas(self.alphas, self.d, minimum=1)
+        _check_alphas(self.alphas, self.d, minimum=3)
+        _check_threshold_grid(self.alphas)
         validate.number("spike_snr", self.spike_snr, greater_than=0)
         validate.number("tol", self.tol, at_least=0)
         for name in ("ridges", "init_scales"):
@@ -386,14 +395,13 @@ class DecouplingConfig(ChapterConfig):
     n_probe: int = 500  # clean probe inputs for alignment and test error
     large_init: float = 0.3  # initial weight std of the init setups, in units of 1/√fan-in
     ridge: float = 0.1  # penalty λ of the ridge setup
-    z: float = 2.0  # significance of a counterexample, in standard errors
     boot: int = 1000  # bootstrap resamples per interval
     workers: int = 2  # worker processes of the sweeps (1: serial)
     seed: int = 0  # seed of the first repeat
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {},
-        "smoke": {"d": 20, "members": 4, "alphas": (0.5, 2.0), "snrs": (1.0, math.inf), "repeats": 2,
+        "smoke": {"d": 20, "members": 4, "alphas": (0.25, 0.5, 2.0), "snrs": (1.0, math.inf), "repeats": 2,
                   "n_probe": 100, "boot": 100, "workers": 1},
     }
 
@@ -401,8 +409,9 @@ class DecouplingConfig(ChapterConfig):
         _check_snrs(self.snrs)
         _check_minimums(self, {"members": _JACKKNIFE, "repeats": _SPREAD}, d=10, members=3, width=1, repeats=2,
                         boot=10, n_probe=10, seed=0, workers=1)
-        _check_alphas(self.alphas, self.d, minimum=2)
-        for name in ("large_init", "ridge", "z"):
+        _check_alphas(self.alphas, self.d, minimum=3)
+        _check_threshold_grid(self.alphas)
+        for name in ("large_init", "ridge"):
             validate.number(name, getattr(self, name), greater_than=0)
 
 

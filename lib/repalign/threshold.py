@@ -26,6 +26,7 @@ import numpy as np
 
 from . import data as datasets
 from . import validate
+from .inference import level, one_sided_p
 from .models import MODELS, Architecture
 
 NETWORKS = {"linear": ("linear", 1), "mlp1": ("mlp", 1), "mlp2": ("mlp", 2)}  # name -> (model, depth)
@@ -363,8 +364,6 @@ def window_test(x, values, groups, window: tuple[float, float], *, alpha: float 
     may hold ("undecided"). The whole grid is searched. Only repeats with a finite value at
     every grid point take part.
     """
-    from .inference import level, one_sided_p
-
     alpha = level("alpha", alpha)
     x, values, groups = _columns(x, values, groups)
     lo, hi = window
