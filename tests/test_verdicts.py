@@ -238,3 +238,32 @@ def test_verdict_tables_round_trip_and_name_their_rows(tmp_path, monkeypatch):
         verdicts.load("linear", "smoke")
     with pytest.raises(ValueError, match="statistic must be a non-empty string"):
         verdicts.record("snr", setting="s", metric="m", statistic="", value=1, verdict=HOLDS, control="c")
+
+
+def _chapter_rows(chapter: str, verdict_by_setting: dict[str, str], metrics=("cka",)) -> pd.DataFrame:
+    rows = [verdicts.record(claim, setting=setting, metric=m, statistic="s", value=1.0, verdict=v, control="c",
+                            summary=f"{claim} {m}")
+            for (setting, claim), v in verdict_by_setting.items() for m in metrics]
+    return verdicts.verdict_table(chapter, rows)
+
+
+def test_the_conclusion_follows_the_chapters_tables():
+    from repalign.claims import FAILS, UNDECIDED
+
+    titles = {"snr": "SNR", "decoupling": "Decoupling"}
+    snr = _chapter_rows("snr", {("MLP", "snr"): HOLDS, ("linear", "snr"): UNDECIDED}, metrics=("cka", "procrustes"))
+    snr.loc[(snr.setting == "linear") & (snr.metric == "procrustes"), "verdict"] = HOLDS  # metrics disagree
+    dec = _chapter_rows("decoupling", {("book", "dec"): HOLDS, ("robustness: baseline", "snr"): FAILS})
+    table = pd.concat([snr, dec], ignore_index=True)
+    grid = verdicts.conclusion_table(table, titles)
+    assert grid.loc[("SNR", "MLP"), "1. rises with SNR"] == "✓ holds (snr cka; 2/2 metrics agree)"
+    assert grid.loc[("SNR", "linear"), "1. rises with SNR"] == "? undecided (snr cka; 1/2 metrics agree)"
+    assert grid.loc[("Decoupling", "book"), "3. decoupled from error"] == "✓ holds (dec cka)"
+    assert grid.loc[("SNR", "MLP"), "2. minimum at N = D"] == "—" and ("Decoupling", "robustness: baseline") not in grid.index
+    assert verdicts.tally_phrase(verdicts.tally(table, "snr")) == "holds in 1 of 2 settings and is undecided in 1"
+    assert verdicts.tally_phrase(verdicts.tally(table, "snr", robustness=True), "cells") == "fails in 1 of 1 cells"
+    assert verdicts.settings_with(table, "snr", UNDECIDED, titles) == "linear (SNR)"
+    # A re-run that changes one verdict changes the conclusion.
+    table.loc[(table.setting == "linear") & (table.metric == "cka"), "verdict"] = FAILS
+    assert verdicts.conclusion_table(table, titles).loc[("SNR", "linear"), "1. rises with SNR"].startswith("✗ fails")
+    assert verdicts.tally_phrase(verdicts.tally(table, "snr")) == "holds in 1 of 2 settings and fails in 1"

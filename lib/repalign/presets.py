@@ -415,6 +415,11 @@ class DecouplingConfig(ChapterConfig):
             validate.number(name, getattr(self, name), greater_than=0)
 
 
+@dataclass(frozen=True)
+class ConclusionConfig(ChapterConfig):
+    """The conclusion: reads the verdict tables the other chapters saved at the same preset; no parameters."""
+
+
 # Chapter file stem -> its configuration. A test checks each chapter's parameters cell against it.
 CHAPTERS: dict[str, type[ChapterConfig]] = {
     "question": QuestionConfig,
@@ -423,4 +428,5 @@ CHAPTERS: dict[str, type[ChapterConfig]] = {
     "sample_size": SampleSizeConfig,
     "decoupling": DecouplingConfig,
     "real_data": RealDataConfig,
+    "verdicts": ConclusionConfig,
 }

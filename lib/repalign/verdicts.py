@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import paths
-from .claims import DecouplingClaim, MinimumClaim, SNRClaim
+from .claims import CLAIMS, MARKS, UNDECIDED, VERDICTS, DecouplingClaim, MinimumClaim, SNRClaim
 from .inference import ALPHA
 
 COLUMNS = ("chapter", "claim", "setting", "metric", "case", "statistic", "value", "low", "high", "p", "verdict",
@@ -169,3 +169,66 @@ def changed_parameters(table: pd.DataFrame, defaults) -> dict[str, object]:
     used = json.loads(text)
     base = json.loads(_parameters(defaults))
     return {k: v for k, v in used.items() if base.get(k) != v}
+
+
+# --- the conclusion: every chapter's claims, side by side ------------------------------------------------
+
+ROBUSTNESS = "robustness: "  # the prefix of the robustness grid's settings (one per setup, every metric)
+
+
+def _claim_rows(table: pd.DataFrame, robustness: bool) -> pd.DataFrame:
+    rows = table[(table.case == ALL) & table.claim.isin(list(CLAIMS))]
+    return rows[rows.setting.str.startswith(ROBUSTNESS) == robustness]
+
+
+def main_metric_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per (chapter, setting, claim) of the three claims: the first saved, which is the
+    chapter's main metric (a chapter saves its main metric's rows first), with ``agreeing``: how
+    many of that cell's metrics reached the same verdict, and ``metrics``: how many were tested."""
+    rows = _claim_rows(table, robustness=False)
+    keys = ["chapter", "setting", "claim"]
+    first = rows.groupby(keys, sort=False).head(1).set_index(keys)
+    counted = rows.assign(same=rows.verdict.to_numpy() == first.verdict.reindex(
+        pd.MultiIndex.from_frame(rows[keys])).to_numpy()).groupby(keys, sort=False)
+    return first.assign(agreeing=counted.same.sum(), metrics=counted.size()).reset_index()
+
+
+def conclusion_table(table: pd.DataFrame, chapter_titles: dict[str, str]) -> pd.DataFrame:
+    """Claims (columns, ``claims.CLAIMS`` titles) against settings (rows: chapter title, setting):
+    each cell the main metric's mark, verdict and summary, and how many metrics agree."""
+    rows = main_metric_rows(table)
+
+    def cell(row) -> str:
+        agree = f"; {row.agreeing}/{row.metrics} metrics agree" if row.metrics > 1 else ""
+        detail = f" ({row.summary}{agree})" if row.summary or agree else ""
+        return f"{MARKS[row.verdict]} {row.verdict}{detail}"
+
+    cells = rows.assign(chapter=rows.chapter.map(chapter_titles), claim=rows.claim.map(CLAIMS),
+                        cell=[cell(r) for r in rows.itertuples()])
+    grid = cells.pivot_table(index=["chapter", "setting"], columns="claim", values="cell", aggfunc="first",
+                             sort=False).reindex(columns=list(CLAIMS.values()))
+    return grid.astype(object).fillna("—")
+
+
+def tally(table: pd.DataFrame, claim: str, *, robustness: bool = False) -> dict[str, int]:
+    """How many settings (main metric) or robustness cells (setup x metric) got each verdict."""
+    rows = _claim_rows(table, robustness) if robustness else main_metric_rows(table)
+    found = rows[rows.claim == claim].verdict.value_counts()
+    return {v: int(found.get(v, 0)) for v in VERDICTS}
+
+
+def tally_phrase(counts: dict[str, int], what: str = "settings") -> str:
+    """'holds in 3 of 9 settings, holds partly in 2, fails in 1 and is undecided in 3'."""
+    total = sum(counts.values())
+    parts = [f"{'is ' if v == UNDECIDED else ''}{v} in {n}" for v, n in counts.items() if n]
+    if not parts:
+        return f"was not tested in any of the {what}"
+    parts[0] += f" of {total} {what}"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def settings_with(table: pd.DataFrame, claim: str, verdict: str, chapter_titles: dict[str, str]) -> str:
+    """'setting (chapter title); ...' of the main-metric rows of ``claim`` with ``verdict``, or 'none'."""
+    rows = main_metric_rows(table)
+    rows = rows[(rows.claim == claim) & (rows.verdict == verdict)]
+    return "; ".join(f"{r.setting} ({chapter_titles.get(r.chapter, r.chapter)})" for r in rows.itertuples()) or "none"
