@@ -72,7 +72,11 @@ def test_info_counts_entries_and_clear_removes_them(result, cache):
     cache.store(result)
     info = cache.info()
     assert info["entries"] == 1 and info["bytes"] > 0
+    tables = cache.folder / "verdicts"
+    tables.mkdir()
+    (tables / "snr-smoke.csv").write_text("chapter\n")
     assert cache.clear() == 1 and cache.info()["entries"] == 0
+    assert not list(tables.iterdir())  # the verdicts computed from the entries go with them
 
 
 @pytest.mark.parametrize("damage", ["truncate npz", "flip a byte", "truncate json", "another experiment"])

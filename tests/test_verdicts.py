@@ -267,3 +267,16 @@ def test_the_conclusion_follows_the_chapters_tables():
     table.loc[(table.setting == "linear") & (table.metric == "cka"), "verdict"] = FAILS
     assert verdicts.conclusion_table(table, titles).loc[("SNR", "linear"), "1. rises with SNR"].startswith("✗ fails")
     assert verdicts.tally_phrase(verdicts.tally(table, "snr")) == "holds in 1 of 2 settings and fails in 1"
+
+
+def test_the_conclusion_runs_after_every_chapter_it_reads():
+    # Sphinx reads (and myst-nb executes) pages in sorted order of their names, and the smoke build
+    # runs chapter_files() in order: the conclusion must come last in both, and never be cached.
+    from repalign import book
+
+    names = list(book.chapter_files())
+    assert names[-1] == "verdicts" and sorted(names) == names
+    docs = sorted(f"chapters/{n}" for n in names) + sorted(f"book/{p.stem}" for p in METHODS.parent.glob("*.md"))
+    assert sorted(docs)[-1] == "chapters/verdicts"
+    notebook = book.read_chapter(book.chapter_files()["verdicts"])
+    assert notebook.metadata["mystnb"]["execution_mode"] == "force"

@@ -93,6 +93,9 @@ def _write_atomically(path: Path, payload: bytes) -> None:
     os.replace(f.name, path)
 
 
+VERDICTS = "verdicts"  # the subfolder of the chapters' verdict tables (repalign.verdicts)
+
+
 class ResultCache:
     """Experiment results on disk, keyed by ``experiment_key``."""
 
@@ -141,10 +144,11 @@ class ResultCache:
                 "bytes": sum(p.stat().st_size for p in files)}
 
     def clear(self) -> int:
-        """Remove every entry (and stray temporary files); return how many entries went."""
+        """Remove every entry (and stray temporary files), and the verdict tables computed from
+        them (``verdicts/``); return how many entries went."""
         entries = self.info()["entries"]
-        if self.folder.exists():
-            for p in self.folder.glob("*"):
-                if p.suffix in (".npz", ".json", ".tmp"):
+        for folder, suffixes in ((self.folder, (".npz", ".json", ".tmp")), (self.folder / VERDICTS, (".csv", ".tmp"))):
+            for p in folder.glob("*") if folder.exists() else ():
+                if p.suffix in suffixes:
                     p.unlink(missing_ok=True)
         return entries

@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import paths
+from .cache import VERDICTS
 from .claims import CLAIMS, MARKS, UNDECIDED, VERDICTS, DecouplingClaim, MinimumClaim, SNRClaim
 from .inference import ALPHA
 
@@ -123,8 +124,9 @@ def word(table: pd.DataFrame, *, claim: str, setting: str | None = None, metric:
 
 
 def folder() -> Path:
-    """``verdicts/`` inside the result cache (``repalign.paths.result_cache_dir``)."""
-    return paths.result_cache_dir() / "verdicts"
+    """``verdicts/`` inside the result cache (``repalign.paths.result_cache_dir``); ``cache clear``
+    removes it with the results it was computed from."""
+    return paths.result_cache_dir() / VERDICTS
 
 
 def table_path(chapter: str, preset: str) -> Path:
