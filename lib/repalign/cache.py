@@ -93,7 +93,7 @@ def _write_atomically(path: Path, payload: bytes) -> None:
     os.replace(f.name, path)
 
 
-VERDICTS = "verdicts"  # the subfolder of the chapters' verdict tables (repalign.verdicts)
+VERDICT_TABLES = "verdicts"  # the subfolder of the chapters' verdict tables (repalign.verdicts)
 
 
 class ResultCache:
@@ -147,7 +147,7 @@ class ResultCache:
         """Remove every entry (and stray temporary files), and the verdict tables computed from
         them (``verdicts/``); return how many entries went."""
         entries = self.info()["entries"]
-        for folder, suffixes in ((self.folder, (".npz", ".json", ".tmp")), (self.folder / VERDICTS, (".csv", ".tmp"))):
+        for folder, suffixes in ((self.folder, (".npz", ".json", ".tmp")), (self.folder / VERDICT_TABLES, (".csv", ".tmp"))):
             for p in folder.glob("*") if folder.exists() else ():
                 if p.suffix in suffixes:
                     p.unlink(missing_ok=True)

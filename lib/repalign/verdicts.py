@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import paths
-from .cache import VERDICTS
+from .cache import VERDICT_TABLES
 from .claims import CLAIMS, MARKS, UNDECIDED, VERDICTS, DecouplingClaim, MinimumClaim, SNRClaim
 from .inference import ALPHA
 
@@ -126,7 +126,7 @@ def word(table: pd.DataFrame, *, claim: str, setting: str | None = None, metric:
 def folder() -> Path:
     """``verdicts/`` inside the result cache (``repalign.paths.result_cache_dir``); ``cache clear``
     removes it with the results it was computed from."""
-    return paths.result_cache_dir() / VERDICTS
+    return paths.result_cache_dir() / VERDICT_TABLES
 
 
 def table_path(chapter: str, preset: str) -> Path:
