@@ -110,7 +110,9 @@ def test_a_minimum_elsewhere_fails_and_a_mixture_is_partly():
     c = minimum_claim(sweep(mixed), d=D, n_grid=N_GRID, snrs=SNRS, boot=BOOT)
     assert (c.verdict, c.hits, c.misses, c.locations) == (FAILS, 1, 2, (0.8, 0.25, 0.25))
     # Two equally deep troughs, one next to N = D and one far from it: neither side can be shown.
-    twin = lambda n, s: 0.1 + 0.2 * min(abs(math.log(n / 16)), abs(math.log(n / 80))) + SNR_STEP * _rank(s)  # noqa: E731
+    def twin(n, s):
+        return 0.1 + 0.2 * min(abs(math.log(n / 16)), abs(math.log(n / 80))) + SNR_STEP * _rank(s)
+
     c = minimum_claim(sweep(twin), d=D, boot=BOOT)
     assert c.verdict == UNDECIDED and c.hits == c.misses == 0
 

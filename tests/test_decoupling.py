@@ -49,7 +49,8 @@ def test_counterexamples_pair_by_seed():
     shift = np.random.default_rng(1).normal(0, 1.0, 8)
     table["alignment"] += shift[table.seed]
     table["test_error"] += shift[table.seed]
-    assert list(zip(*[counterexample_test(table, ["config"]).pairs[c] for c in ("better_aligned", "other")])) == [(0, 1)]
+    pairs = counterexample_test(table, ["config"]).pairs
+    assert list(zip(pairs.better_aligned, pairs.other)) == [(0, 1)]
 
 
 def test_configuration_means_average_the_seeds():
@@ -78,7 +79,8 @@ def test_ridge_ensemble_is_cos_squared_of_the_ridge_solutions():
 def test_rounding_differences_without_spread_are_no_counterexample():
     # Identical members: alignment 1 in every repeat (no spread), one configuration off by rounding.
     table = pd.DataFrame({"config": [0, 0, 0, 1, 1, 1], "seed": [0, 1, 2] * 2,
-                          "alignment": [1.0] * 3 + [1.0 - 2.0**-52] * 3, "test_error": [0.5, 0.52, 0.51, 0.1, 0.11, 0.12]})
+                          "alignment": [1.0] * 3 + [1.0 - 2.0**-52] * 3,
+                          "test_error": [0.5, 0.52, 0.51, 0.1, 0.11, 0.12]})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert counterexample_test(table, ["config"]).pairs.empty

@@ -147,7 +147,8 @@ class ResultCache:
         """Remove every entry (and stray temporary files), and the verdict tables computed from
         them (``verdicts/``); return how many entries went."""
         entries = self.info()["entries"]
-        for folder, suffixes in ((self.folder, (".npz", ".json", ".tmp")), (self.folder / VERDICT_TABLES, (".csv", ".tmp"))):
+        owned = ((self.folder, (".npz", ".json", ".tmp")), (self.folder / VERDICT_TABLES, (".csv", ".tmp")))
+        for folder, suffixes in owned:
             for p in folder.glob("*") if folder.exists() else ():
                 if p.suffix in suffixes:
                     p.unlink(missing_ok=True)

@@ -63,7 +63,8 @@ MARKS = MappingProxyType({HOLDS: "✓", PARTLY: "~", FAILS: "✗", UNDECIDED: "?
 CLAIMS = MappingProxyType({"snr": "1. rises with SNR", "min": "2. minimum at N = D",
                            "dec": "3. decoupled from error"})  # key -> the title a reader sees
 
-MONOTONE, WITH_DROP, FALLS = _trends.RISES, _trends.WITH_DROP, _trends.FALLS  # one curve's verdicts, or UNDECIDED  # the verdicts of one alignment-against-S curve
+# The verdicts of one alignment-against-S curve (or UNDECIDED):
+MONOTONE, WITH_DROP, FALLS = _trends.RISES, _trends.WITH_DROP, _trends.FALLS
 RISING = (MONOTONE, WITH_DROP)  # a significant rise, with or without a significant step down
 TREND_MARKS = MappingProxyType({MONOTONE: "", WITH_DROP: "d", UNDECIDED: "?", FALLS: "x"})  # heat-map cells
 
@@ -229,7 +230,8 @@ def minimum_claim(table: pd.DataFrame, *, d: float, n_grid: Sequence[float] | No
     hits, misses = decisions.count(INSIDE), decisions.count(OUTSIDE)
     return MinimumClaim(verdict=family_verdict(hits, misses, len(finite)), hits=hits, misses=misses,
                         snrs=tuple(finite), locations=tuple(low.grid_location / d for low in lows),
-                        extrema=tuple(lows), tests=tuple(tests), decisions=decisions, neighbours=window, d=float(d), q=q)
+                        extrema=tuple(lows), tests=tuple(tests), decisions=decisions, neighbours=window,
+                        d=float(d), q=q)
 
 
 # --- claim 3: alignment is not generalization ------------------------------------------------

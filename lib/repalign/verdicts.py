@@ -74,7 +74,8 @@ def claim_record(key: str, result, *, setting: str, metric: str) -> list[dict]:
                            control=control))
         rows += [record(key, setting=setting, metric=metric, case=f"S = {s:g}", statistic="minimum at N/D",
                         value=ext.location / result.d, low=ext.low / result.d, high=ext.high / result.d,
-                        p=test.p_inside, verdict=decision, control=control, summary=f"N/D {ext.location / result.d:.2f}")
+                        p=test.p_inside, verdict=decision, control=control,
+                        summary=f"N/D {ext.location / result.d:.2f}")
                  for s, ext, test, decision in zip(result.snrs, result.extrema, result.tests, result.decisions)]
     elif isinstance(result, DecouplingClaim):
         r = result.correlation
