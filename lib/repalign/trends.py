@@ -88,7 +88,7 @@ class Trend:
     rises: int  # ... rises significantly
     steps: int  # neighbouring SNR steps
     repeats: int  # repeats with the whole curve (the test's blocks)
-    repeats_needed: float  # repeats for 80% power at the measured rho (NaN when rho is 0)
+    repeats_needed: float  # repeats for 80% power at the measured rho, at least permutation_floor (NaN: rho 0)
     level: float
     verdict: str  # one of VERDICTS, for this curve alone at error 1 - level
 
@@ -112,6 +112,12 @@ def paired_steps(snr, values, groups, level: float = 1 - ALPHA) -> tuple[int, in
     drops = int(holm(one_sided_p(-steps), alpha).sum())
     rises = int(holm(one_sided_p(steps), alpha).sum())
     return drops, rises, levels.size - 1
+
+
+def permutation_floor(levels: int, alpha: float = ALPHA) -> int:
+    """The fewest repeats with which the within-repeat permutation test can reach a two-sided
+    p-value of ``alpha`` at all: its smallest p-value is 2 / (levels!)^R."""
+    return max(2, math.ceil(math.log(2 / alpha) / math.log(math.factorial(levels))))
 
 
 def _within_rho(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -164,7 +170,8 @@ def snr_trend(snr, values, groups, *, boot: int = 2000, level: float = 1 - ALPHA
     low, high = np.quantile(draws, [0.5 - level / 2, 0.5 + level / 2])
     trend = Trend(rho=rho, se=float(per_repeat.std(ddof=1) / math.sqrt(repeats)), low=float(low), high=float(high),
                   p_rise=p_rise, p_fall=p_fall, rho_of_means=_spearman(levels, means), drops=drops, rises=rises,
-                  steps=steps, repeats=repeats, repeats_needed=repeats_to_resolve(per_repeat, 1 - level),
+                  steps=steps, repeats=repeats, repeats_needed=max(repeats_to_resolve(per_repeat, 1 - level),
+                                                                   permutation_floor(levels.size, 1 - level)),
                   level=level, verdict=UNDECIDED)
     return _with_verdict(trend, trend.p <= 1 - level)
 

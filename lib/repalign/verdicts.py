@@ -143,6 +143,9 @@ def save(table: pd.DataFrame, chapter: str, preset: str) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         table.to_csv(out, index=False)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the table from other readers
     os.replace(tmp, path)
     return path
 
