@@ -262,3 +262,14 @@ def test_phrases_equal_the_chapters():
         assert claims.global_extremum_phrase(ext, glob) == old
     edge = claims.global_extremum_phrase(_extremum(40.0), _extremum(10.0, at_edge=True))
     assert edge == "N = 10, the end of the grid"
+
+
+def test_listed_and_undecided_phrases():
+    assert [claims.listed(x) for x in ([], ["a"], ["a", "b"], ["a", "b", "c"])] == ["", "a", "a and b", "a, b and c"]
+    curves = pd.DataFrame({"verdict": ["undecided", "undecided", "rises monotonically"],
+                           "repeats_needed": [12.0, 30.0, 4.0]})
+    assert claims.undecided_phrase(curves, 10) == ("the 2 undecided curves would need a median of 21 (at most 30) "
+                                                   "independent ensembles per point to be decided at their measured "
+                                                   "ρ (80% power in a test at 5%), against the 10 used here")
+    assert claims.undecided_phrase(curves.iloc[2:], 10) == "no curve is undecided"
+    assert "no number of ensembles" in claims.undecided_phrase(curves.assign(repeats_needed=math.nan), 10)

@@ -91,3 +91,19 @@ def test_the_equivalent_snr_is_the_snr_of_one_hot_targets():
     signal = mean_given_clean.var(axis=0).sum()
     noise = (onehot - mean_given_clean).var(axis=0).sum()
     assert signal / noise == pytest.approx(s, rel=0.02)
+
+
+def test_family_table_decides_each_family_on_its_own():
+    import pandas as pd
+
+    from repalign.trends import family_table
+
+    parts = []
+    for metric, shape in (("up", np.arange(5.0)), ("flat", np.zeros(5))):
+        for n in (10, 20):
+            snr, values, groups = _curve(shape, repeats=6, noise=0.01 if metric == "up" else 1.0, seed=n)
+            parts.append(pd.DataFrame({"metric": metric, "n": n, "S": snr, "alignment": values, "seed": groups}))
+    found = family_table(pd.concat(parts), ["metric", "n"], "metric", boot=20)
+    assert list(found.columns[:2]) == ["metric", "n"] and len(found) == 4
+    assert found[found.metric == "up"].verdict.tolist() == ["rises monotonically"] * 2
+    assert (found.repeats == 6).all() and np.isfinite(found.p).all()

@@ -377,6 +377,28 @@ class CurveCounts:
         return family_verdict(self.rising, self.falls, self.total)
 
 
+def listed(items: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    items = list(items)
+    return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
+
+
+def undecided_phrase(curves: pd.DataFrame, repeats: int) -> str:
+    """How many independent ensembles per point would decide the undecided curves of ``curves``
+    (a ``trends.family_table``) at their measured rho, against the ``repeats`` used."""
+    open_ = curves[curves.verdict == UNDECIDED]
+    if open_.empty:
+        return "no curve is undecided"
+    needed = open_.repeats_needed.dropna()
+    which = "the undecided curve" if len(open_) == 1 else f"the {len(open_)} undecided curves"
+    if needed.empty:
+        return f"{which} measured ρ = 0, which no number of ensembles would resolve"
+    amount = (f"{needed.max():.0f}" if needed.min() == needed.max()
+              else f"a median of {needed.median():.0f} (at most {needed.max():.0f})")
+    return (f"{which} would need {amount} independent ensembles per point to be decided at their measured "
+            f"ρ (80% power in a test at 5%), against the {repeats} used here")
+
+
 def curve_phrase(counts: CurveCounts, q: float = ALPHA, what: str = "curves") -> str:
     """'m of n curves rise (k monotonically), f fall and u are undecided, at a false-discovery rate of 5%'."""
     how = f" ({counts.monotone} monotonically)" if counts.with_drop else (" monotonically" if counts.rising else "")
@@ -385,8 +407,7 @@ def curve_phrase(counts: CurveCounts, q: float = ALPHA, what: str = "curves") ->
         parts.append(f"{counts.falls} {'falls' if counts.falls == 1 else 'fall'}")
     if counts.undecided:
         parts.append(f"{counts.undecided} {'is' if counts.undecided == 1 else 'are'} undecided")
-    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    return f"{listed}, at a false-discovery rate of {q:.0%}"
+    return f"{listed(parts)}, at a false-discovery rate of {q:.0%}"
 
 
 def curve_counts(verdicts) -> CurveCounts:

@@ -200,6 +200,26 @@ def family_verdicts(trends, q: float = ALPHA) -> list[Trend]:
     return [_with_verdict(t, bool(r)) for t, r in zip(trends, rejected)]
 
 
+TREND_COLUMNS = ("rho", "se", "low", "high", "p", "rho_of_means", "drops", "repeats", "repeats_needed", "verdict")
+
+
+def family_table(table, curve: list[str], family: str | list[str], *, x: str = "S", y: str = "alignment",
+                 groups: str = "seed", q: float = ALPHA, **options):
+    """One row per curve of a tidy table (the ``curve`` columns identify it) with its trend test
+    (:func:`snr_trend` of ``y`` against ``x`` over ``groups``; ``options`` go to it), decided at
+    false-discovery rate ``q`` within its ``family`` (columns: e.g. the metric), in TREND_COLUMNS."""
+    import pandas as pd
+
+    rows = [{**dict(zip(curve, keys if isinstance(keys, tuple) else (keys,))),
+             "trend": snr_trend(part[x], part[y], part[groups], **options)}
+            for keys, part in table.groupby(curve, sort=False)]
+    found = pd.DataFrame(rows)
+    for _, index in found.groupby(family, sort=False).groups.items():
+        found.loc[index, "trend"] = pd.Series(family_verdicts(found.trend[index], q), index=index)
+    return found.assign(**{name: [getattr(t, name) for t in found.trend] for name in TREND_COLUMNS}).drop(
+        columns="trend")
+
+
 # --- label flips as an SNR ------------------------------------------------------------------
 
 

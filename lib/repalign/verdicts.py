@@ -26,7 +26,7 @@ import pandas as pd
 
 from . import paths
 from .cache import VERDICT_TABLES
-from .claims import CLAIMS, MARKS, UNDECIDED, VERDICTS, DecouplingClaim, MinimumClaim, SNRClaim
+from .claims import CLAIMS, MARKS, UNDECIDED, VERDICTS, DecouplingClaim, MinimumClaim, SNRClaim, listed
 from .inference import ALPHA
 
 COLUMNS = ("chapter", "claim", "setting", "metric", "case", "statistic", "value", "low", "high", "p", "verdict",
@@ -230,7 +230,7 @@ def tally_phrase(counts: dict[str, int], what: str = "settings") -> str:
     if not parts:
         return f"was not tested in any of the {what}"
     parts[0] += f" of {total} {what}"
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return listed(parts)
 
 
 def settings_with(table: pd.DataFrame, claim: str, verdict: str, chapter_titles: dict[str, str]) -> str:
