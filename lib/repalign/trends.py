@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from . import validate
@@ -208,8 +209,6 @@ def family_table(table, curve: list[str], family: str | list[str], *, x: str = "
     """One row per curve of a tidy table (the ``curve`` columns identify it) with its trend test
     (:func:`snr_trend` of ``y`` against ``x`` over ``groups``; ``options`` go to it), decided at
     false-discovery rate ``q`` within its ``family`` (columns: e.g. the metric), in TREND_COLUMNS."""
-    import pandas as pd
-
     rows = [{**dict(zip(curve, keys if isinstance(keys, tuple) else (keys,))),
              "trend": snr_trend(part[x], part[y], part[groups], **options)}
             for keys, part in table.groupby(curve, sort=False)]
