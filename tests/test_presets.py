@@ -82,7 +82,9 @@ def test_every_preset_of_every_chapter_builds():
     (SNRConfig, {"networks": ("linear", "cnn")}, "networks must be a non-empty tuple of distinct names from"),
     (SampleSizeConfig, {"widths": (4, 4)}, "widths must be at least two distinct integers >= 1"),
     (SampleSizeConfig, {"n_ratios": (1.0, 2.0)}, "n_ratios must hold at least three distinct finite positive"),
-    (DecouplingConfig, {"alphas": (1.0, 2.0)}, "other than N = d (d = 40)"),
+    (DecouplingConfig, {"alphas": (0.5, 1.0, 2.0)}, "other than N = d (d = 40)"),
+    (DecouplingConfig, {"alphas": (0.5, 0.8, 0.9)}, "some below 1 and some above 1"),
+    (LinearConfig, {"alphas": (0.5, 2.0)}, "alphas must hold at least three"),
     (DecouplingConfig, {"ridge": math.inf}, "ridge must be a finite positive number, got inf"),
     (LinearConfig, {"ridges": ()}, "ridges must hold at least one finite positive number, got ()"),
 ])
