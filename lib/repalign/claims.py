@@ -389,7 +389,7 @@ def undecided_phrase(curves: pd.DataFrame, repeats: int) -> str:
     open_ = curves[curves.verdict == UNDECIDED]
     if open_.empty:
         return "no curve is undecided"
-    needed = open_.repeats_needed.dropna()
+    needed = open_.repeats_needed.dropna().clip(lower=repeats + 1)  # undecided with ``repeats``: more are needed
     which = "the undecided curve" if len(open_) == 1 else f"the {len(open_)} undecided curves"
     if needed.empty:
         return f"{which} measured ρ = 0, which no number of ensembles would resolve"

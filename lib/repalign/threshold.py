@@ -26,7 +26,7 @@ import numpy as np
 
 from . import data as datasets
 from . import validate
-from .inference import level, one_sided_p
+from .inference import level, one_sided_p, repeats_to_resolve
 from .models import MODELS, Architecture
 
 NETWORKS = {"linear": ("linear", 1), "mlp1": ("mlp", 1), "mlp2": ("mlp", 2)}  # name -> (model, depth)
@@ -351,6 +351,14 @@ class WindowTest:
     repeats: int  # repeats with the whole curve
     alpha: float
     decision: str  # one of LOCATIONS at error ``alpha``
+    repeats_needed: float = math.nan  # repeats that would decide it with 80% power (NaN: no rival to beat)
+    reason: str = ""  # why it could not be tested ("" when it was: then the p-values are NaN)
+
+    @property
+    def p(self) -> float:
+        """The p-value of the decision (for an undecided test, the smaller of the two)."""
+        return {INSIDE: self.p_inside, OUTSIDE: self.p_outside}.get(self.decision,
+                                                                     np.fmin(self.p_inside, self.p_outside))
 
 
 def window_test(x, values, groups, window: tuple[float, float], *, alpha: float = 0.05) -> WindowTest:
@@ -387,4 +395,39 @@ def window_test(x, values, groups, window: tuple[float, float], *, alpha: float 
     p_in, p_out = p_below(within, ~within), p_below(~within, within)
     decision = INSIDE if p_in <= alpha else OUTSIDE if p_out <= alpha else UNDECIDED
     return WindowTest(p_inside=p_in, p_outside=p_out, inside=tuple(float(g) for g in grid[within]),
-                      repeats=int(matrix.shape[0]), alpha=alpha, decision=decision)
+                      repeats=int(matrix.shape[0]), alpha=alpha, decision=decision,
+                      repeats_needed=_repeats_to_place(matrix, within, alpha))
+
+
+def _repeats_to_place(matrix: np.ndarray, within: np.ndarray, alpha: float) -> float:
+    """Repeats that would decide the window test with 80% power at the measured differences: the
+    mean curve's minimum against its closest rival across the window's edge (the pair with the
+    largest one-sided p-value), at the Bonferroni level of the minimum's side. NaN without rivals."""
+    if matrix.shape[0] < 2:
+        return math.nan
+    best = int(np.argmin(matrix.mean(axis=0)))
+    side = within if within[best] else ~within
+    rivals = matrix[:, ~side] - matrix[:, [best]]  # per repeat: each point across the edge minus the minimum
+    p = one_sided_p(rivals.T)
+    if not np.isfinite(p).any():
+        return math.nan
+    return repeats_to_resolve(rivals[:, int(np.nanargmax(p))], alpha=2 * alpha / side.sum())
+
+
+def threshold_test(x, values, groups, star: float, *, factor: float = NEAR_FACTOR,
+                   alpha: float = 0.05) -> WindowTest:
+    """:func:`window_test` of the window from ``star / factor`` to ``star * factor`` around a
+    measured threshold; when there is no such test (no threshold: ``star`` NaN, or a window
+    holding every grid value or none), an undecided WindowTest whose ``reason`` says why."""
+    factor, alpha = _check_factor(factor), level("alpha", alpha)
+    x, values, groups = _columns(x, values, groups)
+    grid = np.unique(x)
+    if not np.isfinite(star):
+        reason = "no ensemble interpolated anywhere on the grid, so there is no threshold"
+    else:
+        inside = (grid >= star / factor) & (grid <= star * factor)
+        if inside.all() or not inside.any():
+            reason = f"the window around the threshold holds {'every' if inside.any() else 'no'} grid value"
+        else:
+            return window_test(x, values, groups, (star / factor, star * factor), alpha=alpha)
+    return WindowTest(math.nan, math.nan, (), 0, alpha, UNDECIDED, reason=reason)
