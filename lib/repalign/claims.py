@@ -254,7 +254,7 @@ class DecouplingClaim(Claim):
     @property
     def summary(self) -> str:
         r = self.correlation
-        return f"{self.pairs} pairs, ρ {r.rho:+.2f} [{r.low:+.2f}, {r.high:+.2f}]"
+        return f"{self.pairs} {'pair' if self.pairs == 1 else 'pairs'}, ρ {r.rho:+.2f} [{r.low:+.2f}, {r.high:+.2f}]"
 
 
 def decoupling_claim(table: pd.DataFrame, *, alpha: float = ALPHA, boot: int = 2000,

@@ -23,7 +23,7 @@ from scipy.stats import ConstantInputWarning, spearmanr
 
 from . import metrics
 from .experiment import Experiment, experiment_data
-from .inference import ALPHA, holm, level, one_sided_p, welch_one_sided_p
+from .inference import ALPHA, holm, level, one_sided_p, repeats_to_resolve, welch_one_sided_p
 
 REGIMES = ("below", "near", "above")
 NEAR = (0.8, 1.25)  # N / N_ref (repalign.threshold.reference_sizes) counted as "near the threshold"
@@ -103,7 +103,8 @@ def counterexample_test(table: pd.DataFrame, keys: list[str], *, within: list[st
     within = list(within)
     points = configuration_means(table, keys).rename(columns={"A": "alignment", "A_se": "alignment_se",
                                                               "E": "test_error", "E_se": "test_error_se"})
-    wide = {c: table.pivot_table(index=keys, columns="seed", values=c, aggfunc="mean", dropna=False)
+    # groupby, not pivot_table: pivot_table's dropna=False expands to every combination of the keys' values
+    wide = {c: table.groupby([*keys, "seed"], dropna=False)[c].mean().unstack("seed")
             .reindex(points.set_index(keys).index) for c in ("alignment", "test_error")}
     found = []
     for group, part in points.groupby(within, dropna=False, sort=False) if within else [((), points)]:
@@ -123,6 +124,24 @@ def counterexample_test(table: pd.DataFrame, keys: list[str], *, within: list[st
     return CounterexampleTest(points=points, pairs=pairs.sort_values(["p", "dA"], ascending=[True, False],
                                                                      ignore_index=True),
                               tests=len(pd.concat(found)) if found else 0, alpha=alpha)
+
+
+def nearest_counterexample(table: pd.DataFrame, keys: list[str], level: float) -> tuple[float, float]:
+    """(p, repeats) for the pair of configurations of ``table`` (one family, one row per ensemble)
+    nearest to being a counterexample: its p-value (the larger of its two one-sided paired t-tests
+    over the seeds, before Holm's correction), and the repeats per configuration that would
+    detect each of its two measured differences with 80% power in a one-sided test at ``level``
+    (Holm's strictest: alpha over the family's ordered pairs). NaN, NaN when no pair has both
+    mean differences in the direction of a counterexample."""
+    wide = {c: table.groupby([*keys, "seed"])[c].mean().unstack("seed").to_numpy(float)
+            for c in ("alignment", "test_error")}
+    da, de = (w[:, None] - w[None] for w in wide.values())
+    p = np.fmax(one_sided_p(da), one_sided_p(de))
+    candidate = (np.nanmean(da, axis=-1) > 0) & (np.nanmean(de, axis=-1) > 0) & np.isfinite(p)
+    if not candidate.any():
+        return math.nan, math.nan
+    i, j = np.unravel_index(np.argmin(np.where(candidate, p, np.inf)), p.shape)
+    return float(p[i, j]), max(repeats_to_resolve(diff[i, j], alpha=2 * level) for diff in (da, de))
 
 
 def ridge_ensemble(exp: Experiment, ridge: float) -> tuple[dict[str, float], float]:

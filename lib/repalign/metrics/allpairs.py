@@ -19,6 +19,7 @@ import numpy as np
 from .pairwise import (_as_float64_2d, _centre, _centred_gram, _check_debiased_n, _check_k, _check_kernel,
                        _is_constant, _mean_shared_fraction, _neighbour_sets, _nuclear_norm_of_cross,
                        _procrustes_factor, _to_float64)
+from .pairwise import _check_score_k, _deltas, _imbalance_score, _imbalance_totals
 
 #: Default memory bound (bytes) for the stack of Gram matrices in alignment_matrix.
 DEFAULT_MAX_BYTES = 512 * 2**20
@@ -225,6 +226,54 @@ def _mutual_knn_matrix(mats: list[np.ndarray], *, k: int = 10) -> np.ndarray:
             if not (constant[i] or constant[j]):
                 result[i, j] = result[j, i] = _mean_shared_fraction(sets[i], sets[j])
     return _finish_matrix(result, constant, "mutual k-NN")
+
+
+
+# ------------------------------------------------------- information imbalance
+def _imbalance_totals_matrix(mats: list[np.ndarray], k: int, max_bytes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rank sums of ``_imbalance_totals`` over the non-constant members (NaN rows and columns
+    for constant ones) and the mask of constant members."""
+    _check_k(k, mats[0].shape[0])
+    constant = np.array([_is_constant(m) for m in mats])
+    keep = np.flatnonzero(~constant)
+    totals = np.full((len(mats), len(mats)), np.nan)
+    if len(keep):
+        totals[np.ix_(keep, keep)] = _imbalance_totals([mats[i] for i in keep], k, max_bytes)
+    return totals, constant
+
+
+def information_imbalance_matrix(reps: Any, *, k: int = 1, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
+    """Information imbalance between all ordered pairs: ``D[a, b] = Delta(reps[a] -> reps[b])``.
+
+    The definition and the treatment of ties are those of
+    ``repalign.metrics.pairwise.information_imbalance``, and the values equal it.  The
+    diagonal holds each member's imbalance with itself, (k + 1) / n without ties.  Rows and
+    columns of constant members are NaN (with one RuntimeWarning).
+
+    The n points are taken in row blocks; for each block every member's distance rows are
+    formed and sorted once, and every member's k nearest neighbours are ranked in every other
+    member's sorted rows by binary search, so no n x n rank matrix is stored.  At most
+    2 x K x rows x n floats are held, rows ~n/8 or fewer as ``max_bytes`` demands (at least
+    one row).
+    """
+    mats = _validated_reps(reps)
+    n = mats[0].shape[0]
+    totals, constant = _imbalance_totals_matrix(mats, k, max_bytes)
+    if constant.any():
+        warnings.warn(f"information imbalance undefined for constant representations "
+                      f"{np.flatnonzero(constant).tolist()}; their rows and columns are NaN",
+                      RuntimeWarning, stacklevel=2)
+    return _deltas(totals, n, k)
+
+
+def _information_imbalance_matrix(mats: list[np.ndarray], *, k: int = 1,
+                                  max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
+    """All pairs of ``information_imbalance_alignment``: 1 - (Dbar - Dmin) / (1 - Dmin)."""
+    n = mats[0].shape[0]
+    _check_k(k, n)
+    _check_score_k(k, n)
+    totals, constant = _imbalance_totals_matrix(mats, k, max_bytes)
+    return _finish_matrix(_imbalance_score(totals, n, k), constant, "information imbalance")
 
 
 
