@@ -8,6 +8,7 @@ reproduced.  Everything else is checked against a brute-force transcription of t
 
 import base64
 import itertools
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -15,7 +16,7 @@ import pytest
 
 from repalign.metrics import mutual_knn
 from repalign.metrics.allpairs import _information_imbalance_matrix, information_imbalance_matrix
-from repalign.metrics.pairwise import (_imbalance_rows, information_imbalance,
+from repalign.metrics.pairwise import (IMBALANCE_BYTES_PER_ENTRY, _imbalance_rows, information_imbalance,
                                       information_imbalance_alignment)
 
 # DADApy tests/3d_gauss_small_z_var.npy (git blob 709a7a0e, commit d9038b3b of 2026-04-23),
@@ -190,8 +191,28 @@ def test_all_pairs_equal_brute_force_exactly(k, max_bytes):
 
 def test_row_blocks_respect_max_bytes():
     assert _imbalance_rows(1000, 32, None) == 125
-    assert _imbalance_rows(1000, 32, 2 * 32 * 1000 * 8 * 10) == 10
+    assert _imbalance_rows(1000, 32, IMBALANCE_BYTES_PER_ENTRY * 32 * 1000 * 10) == 10
+    assert _imbalance_rows(1000, 32, IMBALANCE_BYTES_PER_ENTRY * 32 * 1000 * 10 - 1) == 9
     assert _imbalance_rows(1000, 32, 1) == 1
+
+
+def test_memory_stays_within_max_bytes_even_with_massive_ties():
+    # 295 of 300 points coincide in one member: every point of that group has the 294 others as
+    # tied nearest neighbours, the worst case for the neighbour lists
+    rng = np.random.default_rng(21)
+    n = 300
+    tied = np.zeros((n, 4))
+    tied[:5] = rng.standard_normal((5, 4))
+    reps = [rng.standard_normal((n, 4)), tied, rng.standard_normal((n, 6))]
+    max_bytes = IMBALANCE_BYTES_PER_ENTRY * len(reps) * n * 10  # 10 rows per block
+    tracemalloc.start()
+    try:
+        bounded = information_imbalance_matrix(reps, max_bytes=max_bytes)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= max_bytes
+    np.testing.assert_allclose(bounded, information_imbalance_matrix(reps), rtol=0, atol=1e-12)
 
 
 # ---------------------------------------------------------------------- ties
@@ -359,10 +380,13 @@ def test_constant_representation_gives_nan_with_warning():
     assert np.isnan(scores[1]).all() and scores[0, 2] == 1.0
 
 
-def test_coincident_points_are_not_an_error():
-    x = np.random.default_rng(19).standard_normal((20, 3))
-    x[5] = x[6]
+@pytest.mark.parametrize("coincident", [2, 15])
+def test_coincident_points_are_ties_not_errors(coincident):
+    rng = np.random.default_rng(19)
+    x, y = rng.standard_normal((20, 3)), rng.standard_normal((20, 2))
+    x[:coincident] = x[0]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        forward, backward = information_imbalance(x, x)
-    assert forward == backward == pytest.approx(brute_imbalance(x, x), abs=1e-12)
+        forward, backward = information_imbalance(x, y, k=2)
+    assert forward == pytest.approx(brute_imbalance(x, y, 2), abs=1e-12)
+    assert backward == pytest.approx(brute_imbalance(y, x, 2), abs=1e-12)
