@@ -240,8 +240,16 @@ def build_smoke(root: Path | None = None) -> Path:
     shutil.copy2(root / "_toc.yml", stage / "_toc.yml")
     shutil.copytree(root / "book", stage / "book")
     for name, path in chapter_files(root).items():
-        execute_chapter(path, {"preset": "smoke"}, stage / "chapters" / f"{name}.ipynb")
+        _executed_once(execute_chapter(path, {"preset": "smoke"}, stage / "chapters" / f"{name}.ipynb"))
     return _jupyter_book(stage)
+
+
+def _executed_once(notebook_path: Path) -> None:
+    """Drop a notebook's own execution mode (the conclusion's "force"): papermill has executed it,
+    and executing it again in the staging copy would read another result cache."""
+    nb = nbformat.read(notebook_path, as_version=4)
+    if nb.metadata.get("mystnb", {}).pop("execution_mode", None) is not None:
+        nbformat.write(nb, notebook_path)
 
 
 # --- command line --------------------------------------------------------------------------

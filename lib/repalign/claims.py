@@ -1,5 +1,5 @@
-"""The book's conclusions, decided in one place: the test of each claim, the words and marks
-that report it, and the tidy table of verdicts that chapters glue their prose from.
+"""The book's conclusions, decided in one place: the test of each claim, and the words and marks
+that report it (``repalign.verdicts`` turns the results into the tables the prose is glued from).
 
     snr = snr_claim(table, boot=2000, seed=0)                          # claim 1
     low = minimum_claim(table, d=40, n_grid=n_grid, snrs=snrs)         # claim 2

@@ -201,13 +201,13 @@ def main_metric_rows(table: pd.DataFrame) -> pd.DataFrame:
 
 def conclusion_table(table: pd.DataFrame, chapter_titles: dict[str, str]) -> pd.DataFrame:
     """Claims (columns, ``claims.CLAIMS`` titles) against settings (rows: chapter title, setting):
-    each cell the main metric's mark, verdict and summary, and how many metrics agree."""
+    each cell the main metric's mark and verdict, and how many metrics agree with it (the
+    statistics behind them: :func:`main_metric_rows`)."""
     rows = main_metric_rows(table)
 
     def cell(row) -> str:
-        agree = f"; {row.agreeing}/{row.metrics} metrics agree" if row.metrics > 1 else ""
-        detail = f" ({row.summary}{agree})" if row.summary or agree else ""
-        return f"{MARKS[row.verdict]} {row.verdict}{detail}"
+        agree = f" ({row.agreeing}/{row.metrics} metrics)" if row.metrics > 1 else ""
+        return f"{MARKS[row.verdict]} {row.verdict}{agree}"
 
     cells = rows.assign(chapter=rows.chapter.map(chapter_titles), claim=rows.claim.map(CLAIMS),
                         cell=[cell(r) for r in rows.itertuples()])

@@ -317,24 +317,47 @@ def mutual_knn(x: Any, y: Any, *, k: int = 10) -> float:
 IMBALANCE_ROW_BLOCKS = 8
 
 
+#: Bytes per member, row and column of a block: its distance and its sorted copy (16), and, in
+#: the worst case of every distance tied, one neighbour entry (row, column, weight and member,
+#: stored twice while they are gathered: 64).
+IMBALANCE_BYTES_PER_ENTRY = 80
+
+
 def _imbalance_rows(n: int, count: int, max_bytes: int | None) -> int:
-    """Rows per block: ~n / IMBALANCE_ROW_BLOCKS, fewer if the 2 x count x rows x n floats of
-    distance rows and their sorted copies must fit in max_bytes (None: no bound)."""
+    """Rows per block: ~n / IMBALANCE_ROW_BLOCKS, fewer if count x rows x n entries of
+    IMBALANCE_BYTES_PER_ENTRY must fit in max_bytes (None: no bound); at least one row."""
     rows = -(-n // IMBALANCE_ROW_BLOCKS)
     if max_bytes is not None:
-        rows = min(rows, max_bytes // (2 * count * n * 8))
+        rows = min(rows, max_bytes // (IMBALANCE_BYTES_PER_ENTRY * count * n))
     return max(1, rows)
 
 
-def _distance_rows(xc: np.ndarray, sq_norms: np.ndarray, start: int, stop: int) -> np.ndarray:
+def _coincident_points(x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """None if all rows of x differ, else (first, label): the first row of each group of equal
+    rows, and each row's group.  Rows that share no first coordinate cannot be equal, which
+    settles continuous data without sorting whole rows."""
+    if len(np.unique(x[:, 0])) == len(x):
+        return None
+    _, first, label = np.unique(x, axis=0, return_index=True, return_inverse=True)
+    return None if len(first) == len(x) else (first, label.ravel())
+
+
+def _distance_rows(xc: np.ndarray, sq_norms: np.ndarray, start: int, stop: int,
+                   coincident: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Squared Euclidean distances from points start:stop to all n points, (stop - start, n);
     each point's distance to itself is set to -inf, so that it sorts first and is never a
-    neighbour."""
-    d = xc[start:stop] @ xc.T
-    d *= -2.0
+    neighbour.  With ``coincident`` (from ``_coincident_points``) equal points are exactly at
+    distance 0 from each other and exactly as far from any third point: computed once per
+    group, their distances would otherwise differ by rounding and break their ties."""
+    others = xc if coincident is None else xc[coincident[0]]
+    d = (-2.0 * xc[start:stop]) @ others.T  # scaling by -2 is exact: -2 x_i.x_j to the last bit
     d += sq_norms[start:stop, None]
-    d += sq_norms[None, :]
+    d += (sq_norms if coincident is None else sq_norms[coincident[0]])[None, :]
     np.maximum(d, 0.0, out=d)  # rounding can make tiny negatives
+    if coincident is not None:
+        label = coincident[1]
+        d = d[:, label]
+        d[label[start:stop, None] == label[None, :]] = 0.0
     local = np.arange(stop - start)
     d[local, start + local] = -np.inf
     return d
@@ -403,22 +426,25 @@ def _imbalance_totals(mats: list[np.ndarray], k: int, max_bytes: int | None) -> 
 
     Row blocks of the n points: for each block every member's distance rows are formed and
     sorted once; the neighbours of every member are then looked up in every member's sorted
-    rows by binary search.  Memory: 2 x K x rows x n floats (see ``_imbalance_rows``); time:
-    K n^2 (p + log n) for the distances and sorts, plus K^2 n k log n for the look-ups.
+    rows by binary search, at most rows x n look-ups at a time.  No n x n rank matrix is formed.
+    Memory: K x rows x n x IMBALANCE_BYTES_PER_ENTRY bytes at most (see ``_imbalance_rows``),
+    2 x K x rows x n floats when there are no massive ties; time: K n^2 (p + log n) for the
+    distances and sorts, plus K^2 n k log n for the look-ups.
     """
-    n, count = mats[0].shape[0], len(mats)
+    n, count, k = mats[0].shape[0], len(mats), int(k)
     # Shifted by the first point rather than the mean: distances do not change, large offsets
     # are removed as well, and data on an integer (or other binary) grid keep exact distances,
     # so their ties stay ties.
     centred = [m - m[0] for m in mats]
     sq_norms = [np.einsum("ij,ij->i", x, x) for x in centred]
+    coincident = [_coincident_points(x) for x in centred]
     rows = _imbalance_rows(n, count, max_bytes)
     totals = np.zeros((count, count))
     for start in range(0, n, rows):
         stop = min(start + rows, n)
         dists, sorted_rows, owners, nbr_rows, nbr_cols, nbr_weights = [], [], [], [], [], []
-        for a, (x, sq) in enumerate(zip(centred, sq_norms)):
-            d = _distance_rows(x, sq, start, stop)
+        for a, (x, sq, same) in enumerate(zip(centred, sq_norms, coincident)):
+            d = _distance_rows(x, sq, start, stop, same)
             s = np.sort(d, axis=1)
             r, c, w = _neighbour_weights(d, s, k)
             dists.append(d)
@@ -428,9 +454,13 @@ def _imbalance_totals(mats: list[np.ndarray], k: int, max_bytes: int | None) -> 
             nbr_cols.append(c)
             nbr_weights.append(w)
         owner, r, c, w = (np.concatenate(v) for v in (owners, nbr_rows, nbr_cols, nbr_weights))
+        del owners, nbr_rows, nbr_cols, nbr_weights
+        chunk = (stop - start) * n  # look-ups at a time: their work arrays stay within budget
         for b in range(count):
-            ranks = _mid_ranks(sorted_rows[b], r, dists[b][r, c])
-            totals[:, b] += np.bincount(owner, weights=w * ranks, minlength=count)
+            for lo in range(0, len(r), chunk):
+                part = slice(lo, lo + chunk)
+                ranks = _mid_ranks(sorted_rows[b], r[part], dists[b][r[part], c[part]])
+                totals[:, b] += np.bincount(owner[part], weights=w[part] * ranks, minlength=count)
     return totals
 
 
@@ -471,8 +501,10 @@ def information_imbalance(x: Any, y: Any, *, k: int = 1) -> tuple[float, float]:
 
     Ties: the reference ranks by the order of its neighbour search, which breaks ties
     arbitrarily.  Here ties give the average over all tie orders: a rank is the mean of the ranks
-    its tied distances span (as DADApy's ``rankdata(method="average")`` rank matrix), and points
-    tied at the k-th neighbour distance share the remaining places with equal weights.
+    its tied distances span (as in the rank matrix of DADApy's differentiable information
+    imbalance, ``rankdata(method="average")``), and points tied at the k-th neighbour distance
+    share the remaining places with equal weights.  Coincident points are exactly at distance 0
+    and tie exactly.
 
     Returns
     -------
@@ -492,9 +524,10 @@ def information_imbalance_alignment(x: Any, y: Any, *, k: int = 1) -> float:
 
     1 - (Dbar - Dmin) / (1 - Dmin), where Dbar = (Delta(x -> y) + Delta(y -> x)) / 2 and
     Dmin = (k + 1) / n is the imbalance of identical representations: symmetric, exactly 1 for
-    identical representations (without tied distances) and for any two related by a rotation,
-    isotropic scaling or translation, 0 in expectation for independent ones (Delta = 1), -1 at
-    the opposite extreme.  For large n it is 1 - Dbar.  Needs 1 <= k <= n - 2.
+    identical representations without tied distances (and, but for the rounding of nearly equal
+    distances, for two related by a rotation, isotropic scaling or translation), 0 in
+    expectation for independent ones (Delta = 1), -1 at the opposite extreme (every neighbour
+    ranked last).  For large n it is 1 - Dbar.  Needs 1 <= k <= n - 2.
 
     Returns
     -------
