@@ -226,8 +226,9 @@ def test_verdict_tables_round_trip_and_name_their_rows(tmp_path, monkeypatch):
     cfg = SNRConfig.from_preset("smoke", repeats=4)
     out = verdicts.verdict_table("snr", rows, cfg)
     assert list(out.columns) == list(verdicts.COLUMNS) and len(out) == 1 + 4 + 1 + 4 + 1
-    path = verdicts.save(out, "snr", "smoke")
-    assert path.parent == tmp_path / "cache" / "verdicts" and not list(path.parent.glob("*.tmp"))
+    verdicts.save(out, "snr", "smoke")
+    path = verdicts.table_path("snr", "smoke")
+    assert path.exists() and path.parent == tmp_path / "cache" / "verdicts" and not list(path.parent.glob("*.tmp"))
     back = verdicts.load("snr", "smoke")
     pd.testing.assert_frame_equal(back, out, check_dtype=False)
     assert verdicts.word(back, claim="snr", setting="test") == HOLDS
@@ -281,3 +282,40 @@ def test_the_conclusion_runs_after_every_chapter_it_reads():
     assert sorted(docs)[-1] == "chapters/verdicts"
     notebook = book.read_chapter(book.chapter_files()["verdicts"])
     assert notebook.metadata["mystnb"]["execution_mode"] == "force"
+
+
+def _glued_text(notebook_path) -> dict[str, str]:
+    """name -> text/plain of every value the executed notebook glued."""
+    import nbformat
+
+    nb = nbformat.read(notebook_path, as_version=4)
+    return {o["metadata"]["scrapbook"]["name"]: o["data"].get("application/papermill.record/text/plain", "")
+            for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+            if "scrapbook" in o.get("metadata", {})}
+
+
+@pytest.mark.book
+def test_the_conclusion_changes_with_a_chapters_verdicts(tmp_path, monkeypatch):
+    # The conclusion page reads the chapters' tables: a re-run of one chapter with another
+    # parameter (here written directly, as the chapter would) changes its sentences and tables.
+    from repalign import book
+    from repalign.claims import FAILS
+    from repalign.presets import CHAPTERS
+
+    monkeypatch.setenv("REPALIGN_CACHE", str(tmp_path / "cache"))  # the kernel inherits it
+    for chapter in ("question", "linear", "snr", "sample_size", "real_data", "decoupling"):
+        rows = [verdicts.record(claim, setting=f"{chapter} setting", metric="cka", statistic="s", value=1.0,
+                                verdict=HOLDS, control="c") for claim in ("snr", "min", "dec")]
+        verdicts.save(verdicts.verdict_table(chapter, rows, CHAPTERS[chapter].from_preset("smoke")), chapter, "smoke")
+    before = _glued_text(book.run_chapter("verdicts", [("preset", "smoke")], output=tmp_path / "before.ipynb"))
+    assert before["snr_tally"] == "'holds in 6 of 6 settings'"
+
+    snr = verdicts.load("snr", "smoke")
+    snr["verdict"] = FAILS
+    snr["parameters"] = verdicts.parameters_json(CHAPTERS["snr"].from_preset("smoke", repeats=4))
+    verdicts.save(snr, "snr", "smoke")
+    after = _glued_text(book.run_chapter("verdicts", [("preset", "smoke")], output=tmp_path / "after.ipynb"))
+    assert after["snr_tally"] == "'holds in 5 of 6 settings and fails in 1'"
+    assert after["snr_failing"] == "'snr setting (SNR)'"
+    html = (tmp_path / "after.ipynb").read_text()
+    assert "repeats = 4" in html and "repeats = 4" not in (tmp_path / "before.ipynb").read_text()

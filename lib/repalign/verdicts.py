@@ -87,7 +87,7 @@ def claim_record(key: str, result, *, setting: str, metric: str) -> list[dict]:
     return rows
 
 
-def _parameters(cfg) -> str:
+def parameters_json(cfg) -> str:
     """The chapter's configuration as JSON (infinities as strings), so a row says what it tested."""
     values = dataclasses.asdict(cfg)
     return json.dumps(values, sort_keys=True, default=str, allow_nan=True)
@@ -102,7 +102,7 @@ def verdict_table(chapter: str, rows: list[dict], cfg=None) -> pd.DataFrame:
     if missing:
         raise ValueError(f"rows must have the columns of verdicts.record, missing {missing}")
     table.insert(0, "chapter", chapter)
-    table["parameters"] = _parameters(cfg) if cfg is not None else ""
+    table["parameters"] = parameters_json(cfg) if cfg is not None else ""
     return table[list(COLUMNS)]
 
 
@@ -134,8 +134,10 @@ def table_path(chapter: str, preset: str) -> Path:
     return folder() / f"{chapter}-{preset}.csv"
 
 
-def save(table: pd.DataFrame, chapter: str, preset: str) -> Path:
-    """Write the chapter's table for ``preset`` (whole or not at all: a temporary file, then a rename)."""
+def save(table: pd.DataFrame, chapter: str, preset: str) -> None:
+    """Write the chapter's table for ``preset`` to :func:`table_path` (whole or not at all: a
+    temporary file, then a rename). Returns nothing, so that a chapter cell ending with it shows
+    nothing."""
     if list(table.columns) != list(COLUMNS) or set(table.chapter) != {chapter}:
         raise ValueError(f"table must be verdict_table({chapter!r}, ...)'s output")
     path = table_path(chapter, preset)
@@ -147,7 +149,6 @@ def save(table: pd.DataFrame, chapter: str, preset: str) -> Path:
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the table from other readers
     os.replace(tmp, path)
-    return path
 
 
 def load(chapter: str, preset: str) -> pd.DataFrame:
@@ -173,7 +174,7 @@ def changed_parameters(table: pd.DataFrame, defaults) -> dict[str, object]:
     if not text:
         return {}
     used = json.loads(text)
-    base = json.loads(_parameters(defaults))
+    base = json.loads(parameters_json(defaults))
     return {k: v for k, v in used.items() if base.get(k) != v}
 
 
