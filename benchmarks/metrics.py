@@ -1,6 +1,6 @@
 """Benchmark all-pairs linear CKA for an ensemble of representations.
 
-Usage: python benchmarks/metrics.py [--quick] [--repeats R]
+Usage: python benchmarks/metrics.py [--quick] [--repeats R] [--part {1,2,3} ...]
 
 Part 1 (K=32 members, n=1000, width 200) fills the K x K linear-CKA matrix four ways:
   (a) textbook: tr(K H L H) with an explicit centring matrix H, per pair (timed on a
@@ -13,6 +13,12 @@ checks that all results agree to 1e-10, and prints speed-ups against (a) and (b)
 Part 2 (K=32, n=5000, width 200) times ``alignment_matrix`` under its default memory
 bound and the scalar loop on a subset of pairs (extrapolated), and checks peak memory
 against 2 GB.
+
+Part 3 (K=32, n=1000, width 200, the data of part 1) times the information imbalance for
+all pairs (both directions of every pair, k=1, and the alignment score built from them)
+against all-pairs linear CKA on the same input in the same run, timed alternately, and
+reports the ratio (target: within 10x of linear CKA); it checks the all-pairs imbalances
+against the scalar ``information_imbalance`` on a few pairs (exact equality).
 
 Timing: best of R runs after one untimed warm-up run (the loops of (a), and of (b)
 in part 2, run once on their subset).  Memory: tracemalloc's peak of the memory
@@ -41,10 +47,12 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import repalign.metrics as metrics  # noqa: E402
 from repalign.metrics import alignment_matrix, allpairs, cka  # noqa: E402
+from repalign.metrics.pairwise import information_imbalance  # noqa: E402
 
 TOLERANCE = 1e-10
 MEMORY_LIMIT = 2 * 10**9  # "2 GB"
 SPEEDUP_TARGETS = {"textbook loop": 100.0, "scalar cka loop": 4.0}
+IMBALANCE_TARGET = 10.0  # information imbalance within 10x of all-pairs linear CKA
 MIB = 2**20
 
 
@@ -191,6 +199,58 @@ def part_two(members: int, n: int, width: int, loop_pairs: int, repeats: int) ->
     return worst <= TOLERANCE
 
 
+def alternating_best_times(functions: dict, repeats: int) -> tuple[dict, dict]:
+    """Best of ``repeats`` runs of each function after one warm-up each, the functions timed in
+    turn within every repeat, so that a change in machine load affects all of them alike."""
+    results = {name: function() for name, function in functions.items()}
+    times = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - start)
+    return results, {name: min(values) for name, values in times.items()}
+
+
+def part_three(members: int, n: int, width: int, checked_pairs: int, repeats: int) -> bool:
+    reps = make_ensemble(members, n, width)
+    mats = list(reps)
+    print(f"\n== Part 3: information imbalance, K={members}, n={n}, width={width}, "
+          f"{members * (members - 1)} ordered pairs (k=1), against all-pairs linear CKA ==")
+    functions = {
+        "cka": lambda: alignment_matrix(reps, "cka"),
+        "imbalance": lambda: allpairs.information_imbalance_matrix(reps),
+        "score": lambda: allpairs._information_imbalance_matrix(mats),
+    }
+    results, times = alternating_best_times(functions, repeats)
+    peaks = {name: traced_peak(function) for name, function in functions.items()}
+    pairs = [(i, (i + 1 + i // 2) % members) for i in range(checked_pairs)]
+    deltas = results["imbalance"]
+    worst = max(max(abs(forward - deltas[i, j]), abs(backward - deltas[j, i]))
+                for (i, j), (forward, backward) in
+                ((p, information_imbalance(reps[p[0]], reps[p[1]])) for p in pairs))
+    print(f"{'method':<66} {'time (s)':>9} {'peak MiB':>9} {'/ CKA time':>11}")
+    labels = {"cka": "all-pairs linear CKA, alignment_matrix(reps, 'cka')",
+              "imbalance": "information_imbalance_matrix (K x K, both directions)",
+              "score": "_information_imbalance_matrix (alignment score, the registry's)"}
+    for name, label in labels.items():
+        print(f"{label:<66} {times[name]:>9.3f} {peaks[name] / MIB:>9.1f} "
+              f"{times[name] / times['cka']:>10.1f}x")
+    off = ~np.eye(members, dtype=bool)
+    print(f"mean off-diagonal Delta {deltas[off].mean():.4f}; mean score "
+          f"{results['score'][off].mean():.4f}; mean linear CKA {results['cka'][off].mean():.4f}")
+    ratio = times["score"] / times["cka"]
+    if (members, n, width) == (32, 1000, 200):
+        print(f"target: information imbalance within {IMBALANCE_TARGET:g}x of linear CKA: {ratio:.1f}x, "
+              f"{'met' if ratio <= IMBALANCE_TARGET else 'NOT met'}")
+    else:
+        print(f"ratio {ratio:.1f}x (the {IMBALANCE_TARGET:g}x target is for K=32, n=1000, width 200; "
+              "at small sizes fixed per-call costs dominate)")
+    print(f"all-pairs imbalances equal the scalar information_imbalance on {len(pairs)} pairs: "
+          f"{'yes' if worst == 0 else 'NO'} (worst {worst:.1e})")
+    return worst == 0
+
+
 def fresh_process_max_rss(members: int, n: int, width: int) -> int:
     """Max resident set size (bytes) of a new process running only (c) at this size."""
     result = subprocess.run([sys.executable, os.path.abspath(__file__), "--rss-child",
@@ -203,6 +263,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a few seconds")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per method (best is kept)")
+    parser.add_argument("--part", type=int, choices=(1, 2, 3), action="append",
+                        help="run only this part (repeatable; default: all)")
     parser.add_argument("--rss-child", nargs=3, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
@@ -211,14 +273,20 @@ def main() -> int:
         return 0
 
     if args.quick:
-        one, two = (8, 300, 50, 4), (8, 1500, 50, 4)
+        one, two, three = (8, 300, 50, 4), (8, 1500, 50, 4), (8, 300, 50, 4)
     else:
-        one, two = (32, 1000, 200, 6), (32, 5000, 200, 16)
+        one, two, three = (32, 1000, 200, 6), (32, 5000, 200, 16), (32, 1000, 200, 4)
+    parts = set(args.part or (1, 2, 3))
     print(f"float64; {os.cpu_count()} CPUs; numpy {np.__version__}; best of {args.repeats} "
           "timed runs after a warm-up; peak memory = tracemalloc peak during one run; "
           "load average before start %.2f (other processes slow BLAS down)" % os.getloadavg()[0])
-    ok = part_one(*one, args.repeats)
-    ok &= part_two(*two, args.repeats)
+    ok = True
+    if 1 in parts:
+        ok &= part_one(*one, args.repeats)
+    if 2 in parts:
+        ok &= part_two(*two, args.repeats)
+    if 3 in parts:
+        ok &= part_three(*three, args.repeats)
     return 0 if ok else 1
 
 
