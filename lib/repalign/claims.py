@@ -60,6 +60,8 @@ from .threshold import UNDECIDED as WINDOW_UNDECIDED
 HOLDS, PARTLY, FAILS, UNDECIDED = "holds", "holds partly", "fails", _trends.UNDECIDED
 VERDICTS = (HOLDS, PARTLY, FAILS, UNDECIDED)
 MARKS = MappingProxyType({HOLDS: "✓", PARTLY: "~", FAILS: "✗", UNDECIDED: "?"})
+AS_PREDICATE = MappingProxyType({HOLDS: "holds", PARTLY: "holds partly", FAILS: "fails",
+                                 UNDECIDED: "is undecided"})  # "the claim <...>"
 CLAIMS = MappingProxyType({"snr": "1. rises with SNR", "min": "2. minimum at N = D",
                            "dec": "3. decoupled from error"})  # key -> the title a reader sees
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 from . import paths
 from .cache import VERDICT_TABLES
-from .claims import CLAIMS, MARKS, UNDECIDED, VERDICTS, DecouplingClaim, MinimumClaim, SNRClaim, listed
+from .claims import AS_PREDICATE, CLAIMS, MARKS, VERDICTS, DecouplingClaim, MinimumClaim, SNRClaim, listed
 from .inference import ALPHA
 
 COLUMNS = ("chapter", "claim", "setting", "metric", "case", "statistic", "value", "low", "high", "p", "verdict",
@@ -227,7 +227,7 @@ def tally(table: pd.DataFrame, claim: str, *, robustness: bool = False) -> dict[
 def tally_phrase(counts: dict[str, int], what: str = "settings") -> str:
     """'holds in 3 of 9 settings, holds partly in 2, fails in 1 and is undecided in 3'."""
     total = sum(counts.values())
-    parts = [f"{'is ' if v == UNDECIDED else ''}{v} in {n}" for v, n in counts.items() if n]
+    parts = [f"{AS_PREDICATE[v]} in {n}" for v, n in counts.items() if n]
     if not parts:
         return f"was not tested in any of the {what}"
     parts[0] += f" of {total} {what}"
