@@ -29,7 +29,7 @@ def test_setup_table_lists_every_value_used_without_index():
     html = setup_table(cfg).to_html()
     for f in dataclasses.fields(cfg):
         assert f">{f.name}<" in html.replace(" >", ">")
-    assert ">0.2, 0.5, 2<" in html.replace(" >", ">")  # the smoke alphas, formatted
+    assert ">0.5, 2, 3<" in html.replace(" >", ">")  # the smoke alphas, formatted
     assert "row_heading" not in html and "None" not in html
 
 

@@ -194,7 +194,7 @@ class LinearConfig(ChapterConfig):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {},
-        "smoke": {"d": 30, "members": 4, "repeats": 2, "alphas": (0.2, 0.5, 2.0), "snrs": (1.0, 4.0), "n_probe": 300,
+        "smoke": {"d": 30, "members": 4, "repeats": 2, "alphas": (0.5, 2.0, 3.0), "snrs": (1.0, 4.0), "n_probe": 300,
                   "spike_draws": 20, "spike_inputs": 20, "ridges": (0.01, 1.0), "ridge_draws": 5,
                   "init_scales": (1.0,), "workers": 1},
     }
