@@ -149,3 +149,24 @@ def test_reference_sizes_equal_the_parameter_count_that_training_reports():
     with pytest.warns(RuntimeWarning):
         trained = run_experiment(exp)
     assert reference_sizes(pd.DataFrame([exp.to_dict()]))[0] == trained.n_parameters / 3
+
+
+@pytest.mark.parametrize("kind", ["min", "max"])
+def test_vectorised_locations_equal_one_curve_at_a_time_and_polyfit(kind):
+    from repalign.threshold import _location, _locations
+
+    rng = np.random.default_rng(5)
+    lx = np.log10(np.array([5.0, 8, 13, 20, 32, 50, 80]))
+    curves = rng.normal(size=(300, lx.size))
+    curves[::17, 3] = np.nan  # some resamples miss a grid point
+    allowed = np.array([False, True, True, True, True, True, False])
+    one_by_one = np.array([_location(lx, c, kind, allowed) for c in curves])
+    np.testing.assert_array_equal(_locations(lx, curves, kind, allowed), one_by_one)
+    # The closed-form vertex is np.polyfit's, where the parabola bends the right way.
+    for c in curves[:50]:
+        pick = np.nanargmin if kind == "min" else np.nanargmax
+        i = int(pick(np.where(allowed, c, np.nan)))
+        a, b, _ = np.polyfit(lx[i - 1:i + 2], c[i - 1:i + 2], 2)
+        if np.isfinite(c[i - 1:i + 2]).all() and ((a > 0) if kind == "min" else (a < 0)):
+            expected = np.clip(-b / (2 * a), lx[i - 1], lx[i + 1])
+            assert _location(lx, c, kind, allowed) == pytest.approx(expected, abs=1e-12)

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from repalign.data import flip_labels
-from repalign.trends import _spearman_rows, flip_for_snr, paired_steps, snr_for_flip, snr_trend
+from repalign.trends import spearman_rows, flip_for_snr, paired_steps, snr_for_flip, snr_trend
 
 SNRS = np.array([0.1, 1.0, 10.0, 100.0, math.inf])
 
@@ -45,7 +45,7 @@ def test_infinity_ranks_highest_and_vectorised_rho_matches_scipy():
     rng = np.random.default_rng(2)
     x, y = rng.integers(0, 3, (6, 12)).astype(float), rng.normal(size=(6, 12))
     expected = [stats.spearmanr(a, b).statistic for a, b in zip(x, y)]
-    np.testing.assert_allclose(_spearman_rows(x, y), expected)
+    np.testing.assert_allclose(spearman_rows(x, y), expected)
 
 
 def test_paired_steps_use_the_pairing():

@@ -14,16 +14,16 @@ significant at a family-wise error over every pair tested.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ConstantInputWarning, spearmanr
+from scipy.stats import spearmanr
 
 from . import metrics
 from .experiment import Experiment, experiment_data
 from .inference import ALPHA, holm, level, one_sided_p, repeats_to_resolve, welch_one_sided_p
+from .trends import spearman_rows
 
 REGIMES = ("below", "near", "above")
 NEAR = (0.8, 1.25)  # N / N_ref (repalign.threshold.reference_sizes) counted as "near the threshold"
@@ -60,9 +60,7 @@ def spearman_interval(a, e, *, boot: int = 2000, level: float = 0.95, seed: int 
         return RankCorrelation(np.nan, np.nan, np.nan, len(a))
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(a), size=(boot, len(a)))
-    with warnings.catch_warnings():  # a resample of few points can be constant: its rho is NaN, dropped below
-        warnings.simplefilter("ignore", ConstantInputWarning)
-        rhos = np.array([spearmanr(a[i], e[i]).statistic for i in draws])
+    rhos = spearman_rows(a[draws], e[draws])  # a constant resample's rho is NaN, dropped below
     tail = (1 - level) / 2
     low, high = np.nanquantile(rhos, [tail, 1 - tail])
     return RankCorrelation(float(spearmanr(a, e).statistic), float(low), float(high), len(a))

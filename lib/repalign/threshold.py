@@ -154,19 +154,30 @@ def interpolation_threshold(x, interpolated, groups, *, side: str = "largest") -
                      float(found.min()), float(found.max()), next_up)
 
 
-def _vertex(lx: np.ndarray, y: np.ndarray, i: int, kind: str) -> float:
-    """The vertex of the parabola through the extremum and its two neighbours, in log x.
+def _vertices(lx: np.ndarray, curves: np.ndarray, i: np.ndarray, kind: str) -> np.ndarray:
+    """Per row of ``curves`` (B, G), the vertex of the parabola through point ``i[b]`` and its two
+    neighbours, in log x.
 
     At the ends of the grid, or where the parabola does not bend the way ``kind`` needs (the
     point is the extreme one within a window but not a local extremum of the curve), the
     grid value itself.
     """
-    if i == 0 or i == len(lx) - 1:
-        return float(lx[i])
-    (a, b, _c) = np.polyfit(lx[i - 1:i + 2], y[i - 1:i + 2], 2)
-    if (a <= 0) if kind == "min" else (a >= 0):
-        return float(lx[i])
-    return float(np.clip(-b / (2 * a), lx[i - 1], lx[i + 1]))
+    rows = np.arange(curves.shape[0])
+    inner = np.clip(i, 1, lx.size - 2)  # the ends are replaced below; this keeps the indexing valid
+    x0, x1, x2 = lx[inner - 1], lx[inner], lx[inner + 1]
+    y0, y1, y2 = curves[rows, inner - 1], curves[rows, inner], curves[rows, inner + 1]
+    slope01, slope12 = (y1 - y0) / (x1 - x0), (y2 - y1) / (x2 - x1)
+    a = (slope12 - slope01) / (x2 - x0)  # the parabola a x^2 + b x + c through the three points
+    b = slope01 - a * (x0 + x1)
+    bends = a > 0 if kind == "min" else a < 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vertex = np.clip(-b / (2 * a), x0, x2)
+    return np.where((i == 0) | (i == lx.size - 1) | ~bends, lx[i], vertex)
+
+
+def _vertex(lx: np.ndarray, y: np.ndarray, i: int, kind: str) -> float:
+    """:func:`_vertices` of one curve."""
+    return float(_vertices(lx, y[None, :], np.array([i]), kind)[0])
 
 
 def _pick(curve: np.ndarray, kind: str, allowed: np.ndarray) -> int | None:
@@ -185,6 +196,19 @@ def _location(lx: np.ndarray, curve: np.ndarray, kind: str, allowed: np.ndarray)
         return math.nan
     j = int(np.flatnonzero(np.flatnonzero(good) == i)[0])  # its index among the finite points
     return _vertex(lx[good], curve[good], j, kind)
+
+
+def _locations(lx: np.ndarray, curves: np.ndarray, kind: str, allowed: np.ndarray) -> np.ndarray:
+    """:func:`_location` of every row of ``curves`` (B, G), the complete rows at once."""
+    out = np.full(curves.shape[0], np.nan)
+    full = np.isfinite(curves).all(axis=1)
+    if full.any():
+        masked = np.where(allowed, curves[full], np.inf if kind == "min" else -np.inf)
+        i = np.argmin(masked, axis=1) if kind == "min" else np.argmax(masked, axis=1)  # first of ties, as _pick
+        out[full] = _vertices(lx, curves[full], i, kind)
+    for r in np.flatnonzero(~full):  # a resample without any value at some grid point
+        out[r] = _location(lx, curves[r], kind, allowed)
+    return out
 
 
 @dataclass(frozen=True)
@@ -253,14 +277,11 @@ def extremum(x, values, groups, *, kind: str = "min", boot: int = 2000, level: f
         for xv, yv in zip(x[sel], values[sel]):
             matrix[r, index[xv]] = yv
     rng = np.random.default_rng(seed)
-    locs = []
-    for _ in range(boot):
-        sample = matrix[rng.integers(0, labels.size, labels.size)]
-        with np.errstate(all="ignore"):
-            counts = np.isfinite(sample).sum(axis=0)
-            curve = np.where(counts > 0, np.nansum(sample, axis=0) / np.maximum(counts, 1), np.nan)
-        locs.append(_location(lgrid, curve, kind, allowed))
-    locs = np.array(locs)
+    sample = matrix[rng.integers(0, labels.size, (boot, labels.size))]  # (boot, repeats, grid)
+    with np.errstate(all="ignore"):
+        counts = np.isfinite(sample).sum(axis=1)
+        curves = np.where(counts > 0, np.nansum(sample, axis=1) / np.maximum(counts, 1), np.nan)
+    locs = _locations(lgrid, curves, kind, allowed)
     locs = locs[np.isfinite(locs)]
     low, high = np.quantile(locs, [0.5 - level / 2, 0.5 + level / 2])
     i = _pick(means, kind, allowed)

@@ -47,7 +47,7 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     return float(stats.spearmanr(x, y).statistic)
 
 
-def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Spearman's rho of every row pair of two (B, n) arrays; NaN for a constant row."""
     rx, ry = stats.rankdata(x, axis=1), stats.rankdata(y, axis=1)
     rx, ry = rx - rx.mean(axis=1, keepdims=True), ry - ry.mean(axis=1, keepdims=True)
