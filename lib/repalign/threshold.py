@@ -162,16 +162,18 @@ def _vertices(lx: np.ndarray, curves: np.ndarray, i: np.ndarray, kind: str) -> n
     point is the extreme one within a window but not a local extremum of the curve), the
     grid value itself.
     """
+    if lx.size < 3:  # every point is an end
+        return lx[i]
     rows = np.arange(curves.shape[0])
     inner = np.clip(i, 1, lx.size - 2)  # the ends are replaced below; this keeps the indexing valid
     x0, x1, x2 = lx[inner - 1], lx[inner], lx[inner + 1]
     y0, y1, y2 = curves[rows, inner - 1], curves[rows, inner], curves[rows, inner + 1]
-    slope01, slope12 = (y1 - y0) / (x1 - x0), (y2 - y1) / (x2 - x1)
-    a = (slope12 - slope01) / (x2 - x0)  # the parabola a x^2 + b x + c through the three points
-    b = slope01 - a * (x0 + x1)
-    bends = a > 0 if kind == "min" else a < 0
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # a flat parabola (a = 0) is replaced below
+        slope01, slope12 = (y1 - y0) / (x1 - x0), (y2 - y1) / (x2 - x1)
+        a = (slope12 - slope01) / (x2 - x0)  # the parabola a x^2 + b x + c through the three points
+        b = slope01 - a * (x0 + x1)
         vertex = np.clip(-b / (2 * a), x0, x2)
+    bends = a > 0 if kind == "min" else a < 0
     return np.where((i == 0) | (i == lx.size - 1) | ~bends, lx[i], vertex)
 
 
