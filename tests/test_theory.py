@@ -258,3 +258,31 @@ def test_conditional_alignment_refuses_bad_shapes():
         theory.conditional_alignment(np.ones((5, 3)), np.ones(4), 1.0, draws=2)
     with pytest.raises(ValueError, match="snr"):
         theory.conditional_alignment(np.ones((5, 3)), np.ones(3), np.inf, draws=2)
+
+
+@pytest.mark.parametrize("c", [0.0, 0.3, 0.6, 0.8, 0.95])
+def test_information_imbalance_of_correlated_gaussians_matches_the_closed_form(c):
+    # Eight independent samples of n = 2000 probes: the formula within three standard errors of
+    # their mean, plus (k + 1)/n, the imbalance's own finite-n floor, for the limit it is.
+    from repalign.metrics.pairwise import information_imbalance
+
+    rng = np.random.default_rng(int(100 * c))
+    n = 2000
+    values = []
+    for _ in range(8):
+        z, u = rng.normal(size=n), rng.normal(size=n)
+        values.append(np.mean(information_imbalance(z[:, None], (c * z + np.sqrt(1 - c * c) * u)[:, None])))
+    tolerance = 3 * np.std(values, ddof=1) / np.sqrt(len(values)) + 2 / n
+    assert abs(np.mean(values) - theory.imbalance_of_correlation(c)) <= tolerance
+
+
+def test_information_imbalance_limits_and_the_linear_networks_score():
+    assert theory.imbalance_of_correlation([0.0, 1.0, -1.0]).tolist() == pytest.approx([1.0, 0.0, 0.0], abs=1e-15)
+    assert theory.imbalance_of_correlation(-0.7) == theory.imbalance_of_correlation(0.7)
+    with pytest.raises(ValueError, match="correlation"):
+        theory.imbalance_of_correlation(1.5)
+    alpha = np.array([0.5, 0.8, 1.25, 2.0])
+    score = theory.imbalance_alignment(alpha, 2.0)
+    assert np.all(np.diff(theory.imbalance_alignment(2.0, [0.5, 1.0, 4.0])) > 0)  # rises with S off the threshold
+    assert score == pytest.approx(1 - theory.imbalance_of_correlation(theory.cosine(alpha, 2.0)))
+    assert theory.imbalance_alignment(1.0, 2.0) == pytest.approx(0.0, abs=1e-15)  # cos = 0 at N = D

@@ -280,3 +280,35 @@ def conditional_alignment(x: np.ndarray, beta: np.ndarray, snr: float, *, draws:
     noise = np.random.default_rng(seed).standard_normal((2, draws, len(s))) / np.sqrt(snr)
     b1, b2 = gain * (s * (vt @ beta) + noise)  # both members' b, in the basis V
     return np.einsum("ij,ij->i", b1, b2) ** 2 / (np.einsum("ij,ij->i", b1, b1) * np.einsum("ij,ij->i", b2, b2))
+
+
+# --- the information imbalance of rank-one hidden layers --------------------------------------
+
+def imbalance_of_correlation(c: ArrayLike) -> np.ndarray:
+    """Information imbalance between two one-dimensional Gaussian representations with
+    correlation ``c``, in the limit of many probes (the same in both directions):
+
+        Delta(c) = (2/pi) [arctan(a) + arctan(3a)],  a = sqrt((1 - c^2) / (3 + c^2)).
+
+    Write z' = c z + s u with s^2 = 1 - c^2 and u independent of z. As the number of probes
+    grows, the nearest neighbour j of a probe i in z has z_j -> z_i, so d = z'_j - z'_i = s (u_j -
+    u_i), and j's rank among i's distances in z' is n P(|Z' - z'_i| < |d|) with Z' ~ N(0, 1):
+    Delta = 2 E[Phi(z'_i + |d|) - Phi(z'_i - |d|)]. Given d, z'_i is normal with mean -d/2 and
+    variance 1 - s^2/2, and E[Phi(m + t)] = Phi((mu + t) / tau) with tau^2 = 2 - s^2/2; the two
+    signs of d average to Phi(x) + Phi(3x) - 1 with x = |d| / (2 tau), and E[Phi(a |G|)] =
+    1/2 + arctan(a)/pi for a standard normal G gives the formula, with a = s / sqrt(4 - s^2).
+    Delta is 1 at c = 0, 0 at |c| = 1, and depends on |c| only (a sign flip keeps every distance).
+    """
+    c = np.asarray(c, dtype=float)
+    if np.any(~(np.abs(c) <= 1)):
+        raise ValueError("c must be a correlation, |c| <= 1")
+    a = np.sqrt((1.0 - c**2) / (3.0 + c**2))
+    return 2.0 / np.pi * (np.arctan(a) + np.arctan(3.0 * a))
+
+
+def imbalance_alignment(alpha: ArrayLike, snr: ArrayLike, *, shared_inputs: bool = True,
+                        ridge: float = 0.0) -> np.ndarray:
+    """The information-imbalance alignment score of two members (``repalign.metrics``, many
+    probes: 1 - Delta) in the proportional limit: their rank-one hidden layers are the
+    one-dimensional projections b_k . x of isotropic probes, correlated by :func:`cosine`."""
+    return 1.0 - imbalance_of_correlation(cosine(alpha, snr, shared_inputs=shared_inputs, ridge=ridge))
