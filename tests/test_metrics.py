@@ -423,7 +423,7 @@ def test_torch_tensors_equal_numpy(name):
 
 # ---------------------------------------------------------------- registry
 def test_registry_entries():
-    assert set(METRICS) == {"cka", "cka_debiased", "cka_rbf", "procrustes", "mutual_knn"}
+    assert set(METRICS) == {"cka", "cka_debiased", "cka_rbf", "procrustes", "mutual_knn", "information_imbalance"}
     for name, metric in METRICS.items():
         assert isinstance(metric, Metric) and metric.name == name
         assert metric.label and metric.larger_is_more_similar is True

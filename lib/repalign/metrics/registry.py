@@ -14,8 +14,9 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .allpairs import DEFAULT_MAX_BYTES, _cka_matrix, _mutual_knn_matrix, _procrustes_matrix, _validated_reps
-from .pairwise import _to_float64, cka, mutual_knn, procrustes
+from .allpairs import (DEFAULT_MAX_BYTES, _cka_matrix, _information_imbalance_matrix, _mutual_knn_matrix,
+                       _procrustes_matrix, _validated_reps)
+from .pairwise import _to_float64, cka, information_imbalance_alignment, mutual_knn, procrustes
 
 
 # ------------------------------------------------------------------ matrices
@@ -35,7 +36,8 @@ def alignment_matrix(reps: Any, metric: str = "cka", *, max_bytes: int = DEFAULT
         needs fewer operations; both stay within the bound (at least one row,
         or one member's block row of Z^T Z, is always held).  RBF: the K n^2
         stack of Gram matrices if it fits, else blocks of members (at least two
-        n x n Grams are always held).  Ignored by the other metrics.
+        n x n Grams are always held).  Information imbalance: row blocks of
+        every member's sorted distance rows.  Ignored by the other metrics.
     **options
         Keyword options of the metric function (e.g. ``debiased``, ``k``).
 
@@ -51,6 +53,8 @@ def alignment_matrix(reps: Any, metric: str = "cka", *, max_bytes: int = DEFAULT
     mats = _validated_reps(reps)
     if entry.function is cka:
         return _cka_matrix(mats, max_bytes=max_bytes, **options)
+    if entry.function is information_imbalance_alignment:
+        return _information_imbalance_matrix(mats, max_bytes=max_bytes, **options)
     return _BATCHED[entry.function](mats, **options)
 
 
@@ -110,8 +114,11 @@ METRICS: Mapping[str, Metric] = MappingProxyType({m.name: m for m in (
     Metric("cka_rbf", cka, "RBF CKA", (0.0, 1.0), _SHAPE_INVARIANCES, options={"kernel": "rbf"}),
     Metric("procrustes", procrustes, "Procrustes similarity", (0.0, 1.0), _SHAPE_INVARIANCES),
     Metric("mutual_knn", mutual_knn, "mutual k-NN", (0.0, 1.0), _SHAPE_INVARIANCES),
+    Metric("information_imbalance", information_imbalance_alignment, "information imbalance", (-1.0, 1.0),
+           _SHAPE_INVARIANCES),
 )})
 
 # Batched all-pairs implementations behind alignment_matrix (CKA is dispatched separately).
 _BATCHED: Mapping[Callable[..., float], Callable[..., np.ndarray]] = {
-    procrustes: _procrustes_matrix, mutual_knn: _mutual_knn_matrix}
+    procrustes: _procrustes_matrix, mutual_knn: _mutual_knn_matrix,
+    information_imbalance_alignment: _information_imbalance_matrix}
