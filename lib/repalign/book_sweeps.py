@@ -11,7 +11,7 @@ from __future__ import annotations
 from .experiment import Experiment
 from .metrics import METRICS
 from .data import native_shape, real_split
-from .presets import LinearConfig, RealDataConfig, SampleSizeConfig, SNRConfig
+from .presets import DecouplingConfig, LinearConfig, RealDataConfig, SampleSizeConfig, SNRConfig
 from .sweep import Job
 from .threshold import n_parameters, network, network_name, reference_size
 from .trends import flip_for_snr
@@ -38,6 +38,16 @@ def linear_jobs(cfg: LinearConfig) -> list[Job]:
             "shared_inputs": [True, False], "seed": repeat_seeds(cfg)}
     return [({"chapter": "linear", "network": "linear", "task": "regression", "noise_location": "labels"},
              linear_base(cfg), grid)]
+
+
+def robustness_base(cfg: DecouplingConfig) -> Experiment:
+    """The robustness grid's linear network, measured with every metric, before a setup changes it."""
+    return Experiment(d=cfg.d, members=cfg.members, width=cfg.width, n_probe=cfg.n_probe, metrics=tuple(METRICS))
+
+
+def robustness_grid_values(cfg: DecouplingConfig) -> dict:
+    """The robustness grid: N = alpha D x S x the repeats' seeds."""
+    return {"n_train": [round(a * cfg.d) for a in cfg.alphas], "snr": list(cfg.snrs), "seed": repeat_seeds(cfg)}
 
 
 # --- alignment against SNR -------------------------------------------------------------------------

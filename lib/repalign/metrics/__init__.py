@@ -20,7 +20,15 @@ procrustes
     representations: the nuclear norm of ``X^T Y``.  ``arccos`` of it is the
     angular Procrustes shape distance of Williams et al. (2021).
 mutual_knn
-    Mean fraction of shared k nearest neighbours (Huh et al. 2024).
+    Mean fraction of shared k nearest neighbours (Huh et al. 2024); the
+    neighbourhood overlap of DADApy.
+information_imbalance
+    Information imbalance (Glielmo et al. 2022), both directions:
+    ``Delta(A -> B) = (2/n)`` x the mean rank in B of each point's k nearest
+    neighbours in A (k = 1).  The registry's score is
+    ``1 - (Dbar - Dmin) / (1 - Dmin)``, Dbar the mean of the two directions and
+    ``Dmin = (k + 1) / n``: 1 for identical representations, 0 in expectation
+    for independent ones.
 
 ``alignment_matrix`` computes a metric for all pairs of K representations at
 once, ``mean_alignment`` summarises such a matrix with a jackknife standard
@@ -54,6 +62,8 @@ neural representations. NeurIPS.
 Murphy, Zylberberg, Fyshe (2024). Correcting biased centered kernel alignment
 measures in biological and artificial neural networks. ICLR Re-Align workshop.
 Huh, Cheung, Wang, Isola (2024). The platonic representation hypothesis. ICML.
+Glielmo, Zeni, Cheng, Csanyi, Laio (2022). Ranking the information content of
+distance measures. PNAS Nexus 1(2), pgac039.
 """
 
 from __future__ import annotations
