@@ -69,8 +69,8 @@ distance measures. PNAS Nexus 1(2), pgac039.
 from __future__ import annotations
 
 from .allpairs import DEFAULT_MAX_BYTES, GRAM_ROW_BLOCKS
-from .pairwise import KERNELS, cka, mutual_knn, procrustes
-from .registry import METRICS, Metric, alignment_matrix, mean_alignment
+from .pairwise import KERNELS, cka, information_imbalance, information_imbalance_alignment, mutual_knn, procrustes
+from .registry import METRICS, Metric, abbreviations, alignment_matrix, mean_alignment
 
-__all__ = ["METRICS", "Metric", "alignment_matrix", "cka", "mean_alignment",
-           "mutual_knn", "procrustes"]
+__all__ = ["METRICS", "Metric", "abbreviations", "alignment_matrix", "cka", "information_imbalance",
+           "information_imbalance_alignment", "mean_alignment", "mutual_knn", "procrustes"]

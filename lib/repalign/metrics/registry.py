@@ -97,6 +97,11 @@ class Metric:
     invariances: tuple[str, ...]
     larger_is_more_similar: bool = True
     options: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    short: str = ""  # a column title for tables of every metric (the label when empty)
+
+    @property
+    def abbreviation(self) -> str:
+        return self.short or self.label
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
@@ -108,17 +113,22 @@ class Metric:
 _SHAPE_INVARIANCES = ("orthogonal", "isotropic_scale", "translation")
 
 METRICS: Mapping[str, Metric] = MappingProxyType({m.name: m for m in (
-    Metric("cka", cka, "linear CKA", (0.0, 1.0), _SHAPE_INVARIANCES),
+    Metric("cka", cka, "linear CKA", (0.0, 1.0), _SHAPE_INVARIANCES, short="CKA"),
     Metric("cka_debiased", cka, "debiased linear CKA", (-1.0, 1.0), _SHAPE_INVARIANCES,
-           options={"debiased": True}),
-    Metric("cka_rbf", cka, "RBF CKA", (0.0, 1.0), _SHAPE_INVARIANCES, options={"kernel": "rbf"}),
-    Metric("procrustes", procrustes, "Procrustes similarity", (0.0, 1.0), _SHAPE_INVARIANCES),
-    Metric("mutual_knn", mutual_knn, "mutual k-NN", (0.0, 1.0), _SHAPE_INVARIANCES),
+           options={"debiased": True}, short="dCKA"),
+    Metric("cka_rbf", cka, "RBF CKA", (0.0, 1.0), _SHAPE_INVARIANCES, options={"kernel": "rbf"}, short="RBF"),
+    Metric("procrustes", procrustes, "Procrustes similarity", (0.0, 1.0), _SHAPE_INVARIANCES, short="Proc."),
+    Metric("mutual_knn", mutual_knn, "mutual k-NN", (0.0, 1.0), _SHAPE_INVARIANCES, short="kNN"),
     Metric("information_imbalance", information_imbalance_alignment, "information imbalance", (-1.0, 1.0),
-           _SHAPE_INVARIANCES),
+           _SHAPE_INVARIANCES, short="II"),
 )})
 
 # Batched all-pairs implementations behind alignment_matrix (CKA is dispatched separately).
 _BATCHED: Mapping[Callable[..., float], Callable[..., np.ndarray]] = {
     procrustes: _procrustes_matrix, mutual_knn: _mutual_knn_matrix,
     information_imbalance_alignment: _information_imbalance_matrix}
+
+
+def abbreviations(names) -> str:
+    """'CKA: linear CKA; II: information imbalance', the key of a table titled by ``Metric.abbreviation``."""
+    return "; ".join(f"{METRICS[n].abbreviation}: {METRICS[n].label}" for n in names)
