@@ -120,3 +120,13 @@ def test_real_data_bad_values_are_refused(kwargs, name):
 def test_an_unknown_real_data_set_is_a_type_error():
     with pytest.raises(TypeError, match="class_data"):
         RealDataConfig.from_preset("paper", class_data="cifar10")
+
+
+def test_the_chapters_metric_parameter_allows_every_registered_metric():
+    import typing
+
+    from repalign.metrics import METRICS
+    from repalign.presets import _METRIC_NAMES
+
+    assert set(typing.get_args(_METRIC_NAMES)) == set(METRICS)
+    assert SampleSizeConfig.from_preset("smoke", metric="information_imbalance").metric == "information_imbalance"

@@ -212,7 +212,8 @@ class LinearConfig(ChapterConfig):
             validate.numbers(name, getattr(self, name), count=1, greater_than=0)
 
 
-_METRIC_NAMES = Literal["cka", "cka_debiased", "cka_rbf", "procrustes", "mutual_knn"]  # repalign.metrics.METRICS
+_METRIC_NAMES = Literal["cka", "cka_debiased", "cka_rbf", "procrustes", "mutual_knn",
+                        "information_imbalance"]  # repalign.metrics.METRICS (a test keeps them equal)
 _NETWORKS = ("linear", "mlp1", "mlp2")  # the linear network; ReLU MLPs with one and two hidden layers
 _TASKS = TASKS  # "regression", "classification"
 _NOISES = ("labels", "inputs")
