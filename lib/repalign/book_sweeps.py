@@ -11,7 +11,7 @@ from __future__ import annotations
 from .experiment import Experiment
 from .metrics import METRICS
 from .data import native_shape, real_split
-from .presets import DecouplingConfig, LinearConfig, RealDataConfig, SampleSizeConfig, SNRConfig
+from .presets import DecouplingConfig, DipConfig, LinearConfig, RealDataConfig, SampleSizeConfig, SNRConfig
 from .sweep import Job
 from .threshold import n_parameters, network, network_name, reference_size
 from .trends import flip_for_snr
@@ -192,4 +192,70 @@ def real_data_jobs(cfg: RealDataConfig, sets: dict | None = None) -> list[Job]:
                              real_data_base(cfg, sets, task, source, noise),
                              {"n_train": list(real_data_sizes(sets, task, cfg.snr_ratios)), **knob,
                               "seed": repeat_seeds(cfg)}))
+    return jobs
+
+
+# --- what the nonlinear dip needs ------------------------------------------------------------------
+
+DIP_REFERENCE = "Adam, LeCun init"  # the book's regime: every other regime changes one thing of it
+DIP_CLASSIFICATION = ("classification, cross-entropy", "classification, squared loss")
+
+
+def dip_task(regime: str) -> str:
+    return "classification" if regime in DIP_CLASSIFICATION else "regression"
+
+
+def dip_depth(regime: str) -> int:
+    return 2 if regime == "two hidden layers" else 1
+
+
+def dip_regimes(cfg: DipConfig) -> dict[str, dict]:
+    """Regime name -> what it changes in the reference experiment (``dip_base``)."""
+    regimes = {DIP_REFERENCE: {}}
+    regimes.update({f"Adam, init x{s:g}": {"init_scale": s} for s in cfg.init_scales})
+    regimes["Adam, shared init"] = {"shared_init": True}
+    regimes["gradient descent"] = {"optimizer": "gd", "lr": cfg.gd_lr, "steps": cfg.gd_steps}
+    regimes["independent inputs"] = {"shared_inputs": False}
+    regimes["two hidden layers"] = {"depth": 2}
+    regimes[DIP_CLASSIFICATION[0]] = {"loss": "cross_entropy"}
+    regimes[DIP_CLASSIFICATION[1]] = {"loss": "mse"}
+    return regimes
+
+
+def dip_reference_size(cfg: DipConfig, regime: str) -> float:
+    """N_ref of a regime's MLP: P for regression, P / C for classification."""
+    task = dip_task(regime)
+    return reference_size(network_name("mlp", dip_depth(regime)), d=cfg.d, width=cfg.width,
+                          n_classes=cfg.n_classes if task == "classification" else None)
+
+
+def dip_sizes(cfg: DipConfig, regime: str) -> list[int]:
+    ref = dip_reference_size(cfg, regime)
+    return sorted({max(2, round(r * ref)) for r in cfg.n_ratios})
+
+
+def dip_measurements(cfg: DipConfig, depth: int) -> tuple[str, ...]:
+    """The metric on the last hidden layer (unsuffixed, the main one), the others, and the outputs."""
+    return (cfg.metric, *(f"{cfg.metric}@hidden{i}" for i in range(1, depth)), f"{cfg.metric}@output")
+
+
+def dip_base(cfg: DipConfig, regime: str) -> Experiment:
+    task, depth = dip_task(regime), dip_depth(regime)
+    noise = dict(snr=cfg.snr) if task == "regression" else dict(flip=flip_for_snr(cfg.snr, cfg.n_classes))
+    base = Experiment(data=TEACHERS[task], d=cfg.d, noise="labels", n_classes=cfg.n_classes, model="mlp",
+                      depth=depth, width=cfg.width, members=cfg.members, optimizer="adam", lr=cfg.lr,
+                      loss="mse", steps=cfg.steps, tol=cfg.tol, n_probe=cfg.n_probe,
+                      metrics=dip_measurements(cfg, depth), **noise)
+    return base.replace(**dip_regimes(cfg)[regime])
+
+
+def dip_jobs(cfg: DipConfig) -> list[Job]:
+    """Every regime swept in N; the reference also at the shorter budgets (the epoch-wise view:
+    with one seed a shorter budget is the same run stopped earlier)."""
+    jobs = []
+    for regime in dip_regimes(cfg):
+        grid = {"n_train": dip_sizes(cfg, regime), "seed": repeat_seeds(cfg)}
+        if regime == DIP_REFERENCE:
+            grid["steps"] = [*sorted(cfg.budgets), cfg.steps]
+        jobs.append(({"chapter": "dip", "regime": regime, "task": dip_task(regime)}, dip_base(cfg, regime), grid))
     return jobs

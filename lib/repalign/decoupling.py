@@ -21,7 +21,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from . import metrics
-from .experiment import Experiment, experiment_data
+from .experiment import Experiment, experiment_data, split_measurement
 from .inference import ALPHA, holm, level, one_sided_p, repeats_to_resolve, welch_one_sided_p
 from .trends import spearman_rows
 
@@ -160,5 +160,6 @@ def ridge_ensemble(exp: Experiment, ridge: float) -> tuple[dict[str, float], flo
     b = np.linalg.solve(gram, np.einsum("kni,kn->ki", x, y)[..., None])[..., 0]  # (K, D)
     outputs = ens.x_probe @ b.T  # (n_probe, K)
     reps = outputs.T[..., None]  # (K, n_probe, 1)
-    alignment = {name: metrics.mean_alignment(metrics.alignment_matrix(reps, name))[0] for name in exp.metrics}
+    alignment = {name: metrics.mean_alignment(metrics.alignment_matrix(reps, split_measurement(name)[0]))[0]
+                 for name in exp.metrics}  # one feature: every layer's alignment is the same
     return alignment, float(np.mean((outputs - ens.y_probe[:, None]) ** 2))

@@ -26,7 +26,7 @@ import torch
 
 from . import data as datasets
 from . import metrics, validate
-from .models import ACTIVATIONS, MODELS, Architecture, end_to_end, forward, init_params
+from .models import ACTIVATIONS, MODELS, Architecture, end_to_end, forward, init_params, layer_outputs
 from .training import LOSSES, OPTIMIZERS, TrainingReport, linear_gd_learning_rates, train_backprop, train_linear_gd
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -35,6 +35,18 @@ DEFAULT_INIT_SCALE = {"linear": 1e-3, "mlp": 1.0}  # small for the linear networ
 
 
 _OWNER = "Experiment"  # messages name the field as Experiment.<field>
+OUTPUT = "output"  # the layer of the members' outputs: their functional alignment
+
+
+def layers_of(model: str, depth: int) -> tuple[str, ...]:
+    """The layers a measurement may name after ``@``: each hidden layer, then the outputs."""
+    return (*(f"hidden{i}" for i in range(1, (1 if model == "linear" else depth) + 1)), OUTPUT)
+
+
+def split_measurement(name: str) -> tuple[str, str | None]:
+    """``"cka@output"`` -> ("cka", "output"); ``"cka"`` -> ("cka", None): the last hidden layer."""
+    metric, at, layer = name.partition("@")
+    return metric, layer if at else None
 
 
 class UnfinishedTraining(RuntimeWarning):
@@ -138,7 +150,15 @@ class Experiment:
         if self.model == "linear" and self.depth != 1:
             _fail("depth", self.depth, "1 for model='linear' (one hidden layer)")
         self._validate_data()
-        validate.names("metrics", self.metrics, metrics.METRICS, distinct=False, owner=_OWNER)
+        self._validate_metrics()
+
+    def _validate_metrics(self) -> None:
+        layers = layers_of(self.model, self.depth)
+        parts = [split_measurement(m) if isinstance(m, str) else (m, None) for m in self.metrics]
+        if not parts or not all(metric in metrics.METRICS and layer in (None, *layers) for metric, layer in parts):
+            _fail("metrics", self.metrics, f"a non-empty tuple of names 'metric' (the last hidden layer) or "
+                                           f"'metric@layer', metric from {tuple(metrics.METRICS)} and layer from "
+                                           f"{layers}")
 
     def _validate_data(self) -> None:
         """The dimension, and only noise that will really be applied (so results record it truly)."""
@@ -339,6 +359,22 @@ def run_experiment(exp: Experiment) -> ExperimentResult:
     return run_stack([exp])[0]
 
 
+def alignment_matrices(layers: list[torch.Tensor], names: tuple[str, ...], alive: np.ndarray) -> dict[str, np.ndarray]:
+    """Each measurement (K, K) of ``names`` on the probe outputs ``layers`` of every layer
+    (``models.layer_outputs``); the rows and columns of members not ``alive`` stay NaN."""
+    index = {None: -2, OUTPUT: -1, **{f"hidden{i}": i for i in range(1, len(layers) - 1)}}
+    alive = np.flatnonzero(alive)
+    matrices = {}
+    for name in names:
+        metric, layer = split_measurement(name)
+        reps = layers[index[layer]].transpose(1, 2).double().contiguous().cpu().numpy()  # (K, n, width)
+        matrix = np.full((len(reps), len(reps)), np.nan)
+        if len(alive) >= 2:
+            matrix[np.ix_(alive, alive)] = metrics.alignment_matrix(reps[alive], metric)
+        matrices[name] = matrix
+    return matrices
+
+
 def _measure(drawn: _Drawn, params: list[torch.Tensor], report: TrainingReport, seconds: float) -> ExperimentResult:
     """Alignment on the probe set and errors of one trained experiment; warns about its members
     that diverged or stopped on the step budget."""
@@ -346,8 +382,8 @@ def _measure(drawn: _Drawn, params: list[torch.Tensor], report: TrainingReport, 
     exp, ens, arch, x = drawn.exp, drawn.ens, drawn.arch, drawn.x
     with torch.no_grad():
         out_train, _ = forward(arch, params, x)
-        out_probe, hidden = forward(arch, params, torch.as_tensor(ens.x_probe, dtype=x.dtype, device=x.device))
-    reps = hidden.double().contiguous().cpu().numpy()
+        probe_layers = layer_outputs(arch, params, torch.as_tensor(ens.x_probe, dtype=x.dtype, device=x.device))
+    out_probe = probe_layers[-1].transpose(1, 2)
     diverged = report.diverged
     if diverged.any():
         warnings.warn(f"{int(diverged.sum())} of {exp.members} members diverged: their errors and "
@@ -357,13 +393,9 @@ def _measure(drawn: _Drawn, params: list[torch.Tensor], report: TrainingReport, 
         warnings.warn(f"{int(unfinished.sum())} of {exp.members} members did not reach tol={exp.tol:g} "
                       f"within {exp.steps} steps (see result.converged and result.train_loss)",
                       UnfinishedTraining, stacklevel=3)
-    matrices, means, stderrs = {}, {}, {}
-    alive = np.flatnonzero(~diverged)
-    for name in exp.metrics:
-        matrix = np.full((exp.members, exp.members), np.nan)  # diverged members stay NaN
-        if len(alive) >= 2:
-            matrix[np.ix_(alive, alive)] = metrics.alignment_matrix(reps[alive], name)
-        matrices[name] = matrix
+    matrices = alignment_matrices(probe_layers, exp.metrics, alive=~diverged)  # diverged members stay NaN
+    means, stderrs = {}, {}
+    for name, matrix in matrices.items():
         means[name], stderrs[name] = metrics.mean_alignment(matrix)
     nan_if_diverged = lambda v: np.where(diverged, np.nan, v)  # noqa: E731
     return ExperimentResult(

@@ -326,6 +326,55 @@ class SampleSizeConfig(ChapterConfig):
 
 
 
+@dataclass(frozen=True)
+class DipConfig(ChapterConfig):
+    """What the nonlinear dip needs: ReLU MLPs swept in N through their threshold, in several
+    training regimes (initialisation, optimiser and budget, shared or independent inputs, the
+    loss of classification), with the hidden layers' and the outputs' alignment.
+
+    Sample sizes are ``n_ratios`` times N_ref: P for regression, P / C for classification.
+    """
+
+    d: int = 16  # input dimension D
+    width: int = 8  # hidden width H (every hidden layer)
+    members: int = 6  # ensemble size K
+    n_classes: int = 3  # classes C of the classification teacher
+    snr: float = 2.0  # SNR S of the label noise (classification: flips at the equivalent S)
+    n_ratios: tuple[float, ...] = (0.25, 0.5, 0.8, 1.0, 1.25, 2.0, 4.0)  # sample sizes N/N_ref
+    init_scales: tuple[float, ...] = (0.1, 0.01)  # initial std in units of LeCun's, besides 1
+    metric: _METRIC_NAMES = "cka"  # alignment metric, on the hidden layers and on the outputs
+    repeats: int = 10  # independent ensembles per point
+    steps: int = 4000  # full-batch Adam steps (the book's budget)
+    lr: float = 0.01  # Adam's learning rate (constant)
+    budgets: tuple[int, ...] = (30, 100, 300, 1000)  # shorter Adam budgets of the epoch-wise view
+    gd_lr: float = 0.5  # gradient descent's step size
+    gd_steps: int = 20000  # gradient descent's step budget
+    tol: float = 1e-5  # a member interpolated: train loss below tol times its initial value
+    n_probe: int = 500  # clean probe inputs on which alignment is measured
+    boot: int = 1000  # bootstrap resamples of the repeats (intervals of the extrema)
+    workers: int = 2  # worker processes of the sweep (1: serial)
+    seed: int = 0  # seed of the first repeat (then seed + 1, ...)
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper": {},
+        "smoke": {"d": 6, "width": 4, "members": 3, "n_ratios": (0.3, 1.0, 3.0), "init_scales": (0.1,),
+                  "repeats": 2, "steps": 80, "budgets": (20,), "gd_steps": 100, "n_probe": 60, "boot": 100,
+                  "workers": 1},
+    }
+
+    def __post_init__(self) -> None:
+        _check_common(self)
+        _check_ratios("n_ratios", self.n_ratios, 3)
+        validate.numbers("init_scales", self.init_scales, count=1, distinct=True, greater_than=0)
+        validate.snr("snr", self.snr)
+        validate.number("gd_lr", self.gd_lr, greater_than=0)
+        _check_minimums(self, gd_steps=1, boot=10)
+        budgets_ok = len(self.budgets) >= 1 and all(validate.is_integer(b) and 1 <= b < self.steps
+                                                     for b in self.budgets)
+        if not budgets_ok or len(set(self.budgets)) != len(self.budgets):
+            validate.fail("budgets", self.budgets, f"at least one distinct integer in [1, steps = {self.steps})")
+
+
 _CLASSIFICATION_SETS = Literal[names(task="classification", synthetic=False)]  # from the data-set registry
 _REGRESSION_SETS = Literal[names(task="regression", synthetic=False)]
 
@@ -427,6 +476,7 @@ CHAPTERS: dict[str, type[ChapterConfig]] = {
     "linear": LinearConfig,
     "snr": SNRConfig,
     "sample_size": SampleSizeConfig,
+    "dip": DipConfig,
     "decoupling": DecouplingConfig,
     "real_data": RealDataConfig,
     "verdicts": ConclusionConfig,

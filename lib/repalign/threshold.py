@@ -400,14 +400,10 @@ def window_test(x, values, groups, window: tuple[float, float], *, alpha: float 
     lo, hi = window
     if not 0 < lo <= hi:
         validate.fail("window", window, "(lo, hi) with 0 < lo <= hi")
-    grid = np.unique(x)
+    grid, matrix = repeat_matrix(x, values, groups)
     within = (grid >= lo) & (grid <= hi)
     if within.all() or not within.any():
         raise ValueError(f"window {window!r} must hold some but not all of the grid {grid.tolist()}")
-    labels = np.unique(groups)
-    matrix = np.full((labels.size, grid.size), np.nan)
-    matrix[np.searchsorted(labels, groups), np.searchsorted(grid, x)] = values.astype(float)
-    matrix = matrix[np.isfinite(matrix).all(axis=1)]
 
     def p_below(mine: np.ndarray, others: np.ndarray) -> float:
         """Some point of ``mine`` lies below every point of ``others``: Bonferroni over ``mine``."""
@@ -454,3 +450,69 @@ def threshold_test(x, values, groups, star: float, *, factor: float = NEAR_FACTO
         else:
             return window_test(x, values, groups, (star / factor, star * factor), alpha=alpha)
     return WindowTest(math.nan, math.nan, (), 0, alpha, UNDECIDED, reason=reason)
+
+
+# --- two more questions about a curve: is its minimum lower than another's; does it rise? ----
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """A one-sided test over the repeats (paired by repeat), at error ``alpha``."""
+
+    effect: float  # the mean difference tested (see each test)
+    p: float
+    repeats: int
+    alpha: float
+    significant: bool
+    repeats_needed: float  # repeats that would detect the measured effect with 80% power
+    between: tuple[float, float] = (math.nan, math.nan)  # rise_test: the grid values of its most significant pair
+
+
+def repeat_matrix(x, values, groups) -> tuple[np.ndarray, np.ndarray]:
+    """(grid, matrix): the values as a (repeat, grid) matrix, repeats with a gap left out."""
+    x, values, groups = _columns(x, values, groups)
+    grid, labels = np.unique(x), np.unique(groups)
+    matrix = np.full((labels.size, grid.size), np.nan)
+    matrix[np.searchsorted(labels, groups), np.searchsorted(grid, x)] = values.astype(float)
+    return grid, matrix[np.isfinite(matrix).all(axis=1)]
+
+
+def lower_minimum_test(x, values, other, groups, *, alpha: float = 0.05) -> PairedTest:
+    """Is the minimum over the grid of ``values`` lower than that of ``other`` (the same grid
+    and repeats)? Per repeat, the minimum of each curve; a one-sided paired t-test of their
+    difference (``effect``: the mean of other's minimum minus this one's). The two minima are
+    the same statistic of two curves, so when the curves have one distribution the difference
+    has mean zero and the test keeps its level, however noisy the curves."""
+    alpha = level("alpha", alpha)
+    grid_a, a = repeat_matrix(x, values, groups)
+    grid_b, b = repeat_matrix(x, other, groups)
+    if a.shape != b.shape or not np.array_equal(grid_a, grid_b):
+        raise ValueError("values and other must cover the same grid and repeats without gaps")
+    diff = b.min(axis=1) - a.min(axis=1)
+    p = float(one_sided_p(diff))
+    return PairedTest(effect=float(diff.mean()) if diff.size else math.nan, p=p, repeats=int(diff.size),
+                      alpha=alpha, significant=bool(p <= alpha), repeats_needed=repeats_to_resolve(diff, alpha=alpha))
+
+
+def rise_test(x, values, groups, *, alpha: float = 0.05) -> PairedTest:
+    """Does the curve rise somewhere along the grid (a peak, for a curve that ends falling)?
+
+    For every pair of grid values x_i < x_j, a one-sided paired t-test of value(x_j) > value(x_i)
+    over the repeats; Holm's step-down over all pairs rejects "the mean curve never rises"
+    (every pair non-increasing) with family-wise error at most ``alpha``. ``p`` is the adjusted
+    p-value of the most significant pair (Bonferroni's, Holm's first step); ``effect`` its mean
+    rise, and ``between`` its two grid values.
+    """
+    alpha = level("alpha", alpha)
+    grid, matrix = repeat_matrix(x, values, groups)
+    i, j = np.triu_indices(matrix.shape[1], k=1)
+    rises = (matrix[:, j] - matrix[:, i]).T  # (pairs, repeats)
+    p = one_sided_p(rises)
+    if not np.isfinite(p).any():
+        return PairedTest(math.nan, math.nan, int(matrix.shape[0]), alpha, False, math.nan)
+    best = int(np.nanargmin(p))
+    adjusted = float(min(1.0, p[best] * p.size))
+    return PairedTest(effect=float(rises[best].mean()), p=adjusted, repeats=int(matrix.shape[0]), alpha=alpha,
+                      significant=bool(adjusted <= alpha),
+                      repeats_needed=repeats_to_resolve(rises[best], alpha=alpha / p.size),
+                      between=(float(grid[i[best]]), float(grid[j[best]])))

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from . import metrics
-from .experiment import Experiment, experiment_data
-from .models import Architecture, forward, init_params
+from .experiment import Experiment, alignment_matrices, experiment_data
+from .models import Architecture, init_params, layer_outputs
 
 
 def untrained_alignment(exp: Experiment) -> dict[str, float]:
@@ -32,6 +32,6 @@ def untrained_alignment(exp: Experiment) -> dict[str, float]:
                            n_out=n_out, activation=exp.activation)
     params = init_params(arch, seeds, exp.resolved_init_scale, dtype=torch.float64, device=torch.device("cpu"))
     with torch.no_grad():
-        _, hidden = forward(arch, params, torch.as_tensor(ens.x_probe, dtype=torch.float64))
-    reps = hidden.contiguous().numpy()
-    return {name: metrics.mean_alignment(metrics.alignment_matrix(reps, name))[0] for name in exp.metrics}
+        layers = layer_outputs(arch, params, torch.as_tensor(ens.x_probe, dtype=torch.float64))
+    matrices = alignment_matrices(layers, exp.metrics, alive=np.ones(exp.members, dtype=bool))
+    return {name: metrics.mean_alignment(matrix)[0] for name, matrix in matrices.items()}
