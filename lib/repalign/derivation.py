@@ -60,3 +60,39 @@ def test_errors() -> dict[str, sp.Expr]:
     below_norm, above_norm = moments()["below"][1], moments()["above"][1]
     # E b.beta* = E beta*^T P beta* = alpha below the threshold, 1 above it.
     return {"below": sp.simplify(below_norm - 2 * alpha + 1), "above": sp.simplify(above_norm - 2 + 1)}
+
+
+# --- beyond rank one: hidden layer against outputs (repalign.theory.multi_output_alignment) -------
+
+
+def multi_output_gap(outputs: int = 2) -> dict[str, sp.Expr]:
+    """The outputs' CKA minus the hidden layer's, for C = ``outputs`` directions of signal ``a_i``
+    and noise variance ``v`` (``d_i = a_i + v``), and the identity that signs it.
+
+    With ``r_i = a_i / d_i``, ``hidden = sum d_i r_i^2 / sum d_i`` and ``output = sum d_i^2 r_i^2 /
+    sum d_i^2``: the same r_i^2 averaged with weights d_i and d_i^2. Their difference is
+
+        output - hidden = sum_{i<j} d_i d_j (d_i - d_j)(r_i^2 - r_j^2) / (sum d^2 sum d),
+
+    and ``(d_i - d_j)(r_i^2 - r_j^2) = v (a_i - a_j)^2 (r_i + r_j) / (d_i d_j)``: every term is
+    >= 0, and 0 only where v = 0 (no noise) or a_i = a_j. So output >= hidden, with equality
+    exactly for a flat spectrum (or no noise). Raises AssertionError if SymPy does not confirm
+    both identities. Returns the difference, the sum, and the factored pair term.
+    """
+    if not isinstance(outputs, int) or outputs < 2:
+        raise ValueError(f"outputs must be an integer >= 2, got {outputs!r}")
+    a = sp.symbols(f"a1:{outputs + 1}", positive=True)
+    v = sp.Symbol("v", positive=True)
+    d = [ai + v for ai in a]
+    r = [ai / di for ai, di in zip(a, d)]
+    hidden = sum(ai**2 / di for ai, di in zip(a, d)) / sum(d)
+    output = sum(ai**2 for ai in a) / sum(di**2 for di in d)
+    pairs = [(i, j) for i in range(outputs) for j in range(i + 1, outputs)]
+    total = sum(d[i] * d[j] * (d[i] - d[j]) * (r[i] ** 2 - r[j] ** 2) for i, j in pairs) / (
+        sum(di**2 for di in d) * sum(d))
+    if sp.simplify(output - hidden - total) != 0:
+        raise AssertionError("output - hidden is not the weighted sum of pair terms")
+    pair = sp.factor((d[0] - d[1]) * (r[0] ** 2 - r[1] ** 2))
+    if sp.simplify(pair - v * (a[0] - a[1]) ** 2 * (r[0] + r[1]) / (d[0] * d[1])) != 0:
+        raise AssertionError("the pair term is not v (a_i - a_j)^2 (r_i + r_j) / (d_i d_j)")
+    return {"difference": sp.factor(output - hidden), "sum": total, "pair": pair}

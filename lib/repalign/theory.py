@@ -312,3 +312,95 @@ def imbalance_alignment(alpha: ArrayLike, snr: ArrayLike, *, shared_inputs: bool
     probes: 1 - Delta) in the proportional limit: their rank-one hidden layers are the
     one-dimensional projections b_k . x of isotropic probes, correlated by :func:`cosine`."""
     return 1.0 - imbalance_of_correlation(cosine(alpha, snr, shared_inputs=shared_inputs, ridge=ridge))
+
+
+# --- beyond rank one: C outputs ---------------------------------------------------------------
+#
+# Teacher ``Y = X B*`` with ``B*`` (D x C) of singular values ``s_i``, normalised so that the mean
+# signal variance per output is 1 (``sum s_i^2 = C``), label noise of variance ``1/S`` on every
+# output of every member, shared clean inputs. Gradient descent from a small initialisation
+# reaches the minimum-norm end-to-end map ``B_k = X^+ Y_k`` with a balanced factorisation,
+# ``W1^T W1 = (B_k B_k^T)^{1/2}``. On isotropic probes the linear CKA of two linear maps
+# ``x -> Z_a x`` and ``x -> Z_b x`` is ``||Z_a Z_b^T||_F^2 / (||Z_a Z_a^T||_F ||Z_b Z_b^T||_F)``
+# (``population_cka``): for the hidden layers ``tr(M_1 M_2) / (||B_1||_F ||B_2||_F)`` with
+# ``M_k = (B_k B_k^T)^{1/2}``, for the outputs ``||B_1^T B_2||_F^2 / (||B_1^T B_1||_F ||B_2^T B_2||_F)``.
+#
+# Proportional limit (C fixed): ``B_1^T B_2 -> m T`` and ``B_k^T B_k -> m T + v I`` with
+# ``T = B*^T B*``, ``m = min(alpha, 1)`` and ``v = sigma^2 tr (X^T X)^+``, i.e. ``alpha / (S (1 - alpha))``
+# below the threshold and ``1 / (S (alpha - 1))`` above it. In the eigenbasis of T, with
+# ``a_i = m s_i^2`` (signal) and ``d_i = a_i + v`` (signal plus noise variance per direction):
+#
+#     hidden = sum a_i^2 / d_i / sum d_i,        output = sum a_i^2 / sum d_i^2.
+#
+# Both equal the single-output ``alignment`` when C = 1 or the spectrum is flat, and
+# ``output >= hidden`` always (``repalign.derivation.multi_output_gap``).
+
+
+def normalised_spectrum(spectrum: ArrayLike) -> np.ndarray:
+    """The teacher's squared singular values ``s_i^2``, scaled to sum to C (mean signal 1 per output)."""
+    s = np.asarray(spectrum, dtype=float).reshape(-1)
+    if s.size < 1 or np.any(~np.isfinite(s)) or np.any(s < 0) or not np.any(s > 0):
+        raise ValueError(f"spectrum must hold C >= 1 finite singular values >= 0, not all 0; got {spectrum!r}")
+    return s**2 * s.size / np.sum(s**2)
+
+
+def multi_output_alignment(alpha: ArrayLike, snr: ArrayLike, spectrum: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """(hidden-layer, output) linear CKA of two members of the C-output linear network,
+    proportional limit, shared clean inputs (see above). Broadcasts over ``alpha`` and ``snr``;
+    at ``alpha = 1`` with noise both are 0; with ``snr = inf`` both are 1."""
+    alpha, snr = _check(alpha, snr)
+    s2 = normalised_spectrum(spectrum)
+    below = alpha < 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = np.where(below, alpha / (1.0 - alpha), 1.0 / (alpha - 1.0))  # tr (X^T X)^+ in the limit
+        v = np.where(np.isinf(snr), 0.0, spread / snr)[..., None]
+        a = np.minimum(alpha, 1.0)[..., None] * s2
+        d = a + v
+        hidden = np.sum(a**2 / d, axis=-1) / np.sum(d, axis=-1)
+        output = np.sum(a**2, axis=-1) / np.sum(d**2, axis=-1)
+    at_threshold = np.isinf(v[..., 0])
+    return np.where(at_threshold, 0.0, hidden), np.where(at_threshold, 0.0, output)
+
+
+def population_cka(z_a: np.ndarray, z_b: np.ndarray) -> float:
+    """Linear CKA of the representations ``x -> z_a x`` and ``x -> z_b x`` (rows are features)
+    on isotropic Gaussian probes, in the limit of many probes: no probe noise."""
+    z_a, z_b = np.asarray(z_a, dtype=float), np.asarray(z_b, dtype=float)
+    return float(np.sum((z_a @ z_b.T) ** 2) / (np.linalg.norm(z_a @ z_a.T) * np.linalg.norm(z_b @ z_b.T)))
+
+
+def balanced_hidden_layer(b: np.ndarray) -> np.ndarray:
+    """The hidden layer (rank C, up to a rotation the CKA ignores) of a balanced two-layer linear
+    network with end-to-end map ``b`` (D x C): ``W1 = Sigma^{1/2} U^T`` from ``b = U Sigma V^T``."""
+    u, sigma, _ = np.linalg.svd(np.asarray(b, dtype=float), full_matrices=False)
+    return np.sqrt(sigma)[:, None] * u.T
+
+
+def teacher_matrix(d: int, spectrum: ArrayLike, rng: np.random.Generator) -> np.ndarray:
+    """``B*`` (d x C) with random singular vectors and the normalised singular values of ``spectrum``."""
+    s = np.sqrt(normalised_spectrum(spectrum))
+    c = s.size
+    if d < c:
+        raise ValueError(f"d must be at least the number of outputs C = {c}, got {d}")
+    u, _ = np.linalg.qr(rng.standard_normal((d, c)))
+    v, _ = np.linalg.qr(rng.standard_normal((c, c)))
+    return (u * s) @ v.T
+
+
+@_single_threaded
+def monte_carlo_multi_output(n: int, d: int, snr: float, spectrum: ArrayLike, *, draws: int,
+                             seed: int = 0) -> np.ndarray:
+    """(draws, 2): the hidden-layer and output CKA of two balanced minimum-norm members per draw
+    (a fresh teacher, shared clean inputs X (n, d), two independent label-noise matrices)."""
+    if not (n >= 1 and d >= 1 and draws >= 1 and snr > 0):
+        raise ValueError(f"need n, d, draws >= 1 and snr > 0; got n={n}, d={d}, draws={draws}, snr={snr}")
+    rng = np.random.default_rng(seed)
+    values = np.empty((draws, 2))
+    for i in range(draws):
+        teacher = teacher_matrix(d, spectrum, rng)
+        x = rng.standard_normal((n, d))
+        noise = rng.standard_normal((2, n, teacher.shape[1])) / np.sqrt(snr)
+        b1, b2 = (np.linalg.pinv(x) @ (x @ teacher + e) for e in noise)
+        values[i] = (population_cka(balanced_hidden_layer(b1), balanced_hidden_layer(b2)),
+                     population_cka(b1.T, b2.T))
+    return values
