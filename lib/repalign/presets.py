@@ -190,13 +190,17 @@ class LinearConfig(ChapterConfig):
     ridges: tuple[float, ...] = (0.01, 0.1, 1.0)  # ridge strengths λ > 0 (the first a small one)
     ridge_draws: int = 100  # Monte-Carlo draws per N/D and ridge
     init_scales: tuple[float, ...] = (0.1, 0.3, 1.0)  # initial std × √fan-in, besides the default 10⁻³
+    outputs: int = 3  # outputs C of the multi-output section
+    spreads: tuple[float, ...] = (1.0, 3.0, 10.0)  # teacher's largest / smallest singular value (1: flat)
+    multi_d: int = 300  # input dimension D of the trained multi-output networks
+    multi_draws: int = 2  # teachers and inputs drawn per point of the multi-output section
     workers: int = 2  # worker processes of the sweeps (1: serial)
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {},
         "smoke": {"d": 30, "members": 4, "repeats": 2, "alphas": (0.5, 2.0, 3.0), "snrs": (1.0, 4.0), "n_probe": 300,
                   "spike_draws": 20, "spike_inputs": 20, "ridges": (0.01, 1.0), "ridge_draws": 5,
-                  "init_scales": (1.0,), "workers": 1},
+                  "init_scales": (1.0,), "spreads": (1.0, 10.0), "multi_d": 40, "workers": 1},
     }
 
     def __post_init__(self) -> None:
@@ -210,6 +214,10 @@ class LinearConfig(ChapterConfig):
         validate.number("tol", self.tol, at_least=0)
         for name in ("ridges", "init_scales"):
             validate.numbers(name, getattr(self, name), count=1, greater_than=0)
+        validate.numbers("spreads", self.spreads, count=1, distinct=True, at_least=1)
+        _check_minimums(self, {"multi_draws": _SPREAD}, outputs=2, multi_draws=2)
+        validate.integer("multi_d", self.multi_d, minimum=max(10, self.outputs),
+                         why="the trained multi-output networks need D >= 10 and D >= C")
 
 
 _METRIC_NAMES = Literal["cka", "cka_debiased", "cka_rbf", "procrustes", "mutual_knn",

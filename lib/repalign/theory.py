@@ -344,6 +344,13 @@ def normalised_spectrum(spectrum: ArrayLike) -> np.ndarray:
     return s**2 * s.size / np.sum(s**2)
 
 
+def geometric_spectrum(outputs: int, spread: float) -> np.ndarray:
+    """C = ``outputs`` singular values from ``spread`` down to 1, evenly spaced in log (1: flat)."""
+    if not (isinstance(outputs, (int, np.integer)) and outputs >= 1) or not spread >= 1:
+        raise ValueError(f"need an integer outputs >= 1 and spread >= 1, got {outputs!r} and {spread!r}")
+    return float(spread) ** np.linspace(1.0, 0.0, int(outputs)) if outputs > 1 else np.ones(1)
+
+
 def multi_output_alignment(alpha: ArrayLike, snr: ArrayLike, spectrum: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """(hidden-layer, output) linear CKA of two members of the C-output linear network,
     proportional limit, shared clean inputs (see above). Broadcasts over ``alpha`` and ``snr``;
