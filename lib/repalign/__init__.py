@@ -26,6 +26,7 @@ Mathematics: what the linear network does in closed form, and how alignment is m
 
 - ``repalign.theory``: closed-form alignment and test error of the linear network;
 - ``repalign.derivation``: the same formulas derived symbolically with SymPy;
+- ``repalign.multi_output``: linear networks with C outputs, trained, against their closed form;
 - ``repalign.metrics``: alignment between representations: ``repalign.metrics.pairwise``
   (CKA, Procrustes, mutual k-NN for one pair), ``repalign.metrics.allpairs`` (all pairs of
   an ensemble at once) and ``repalign.metrics.registry`` (``METRICS``,

@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         store = ResultCache()
         if args.action == "info":
             info = store.info()
-            print(f"{info['entries']} entries, {info['bytes'] / 2**20:.1f} MiB in {info['folder']}")
+            left = f", {info['temporary']} temporary file(s) of interrupted writes" if info["temporary"] else ""
+            print(f"{info['entries']} entries{left}, {info['bytes'] / 2**20:.1f} MiB in {info['folder']}")
         else:
             print(f"removed {store.clear()} entries from {store.folder}")
         return 0

@@ -17,6 +17,7 @@ import argparse
 import ast
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -27,7 +28,7 @@ from typing import Any
 import nbformat
 import yaml
 
-from . import paths
+from . import paths, validate
 from .presets import CHAPTERS, PRESET_NAMES, ChapterConfig
 
 KERNEL = "python3"
@@ -85,14 +86,13 @@ def glue_references(markdown: str) -> set[str]:
 
 
 def parse_value(text: str) -> Any:
-    """A command-line value as YAML (``4``, ``0.5``, ``[1, 4]``, ``true``); ``inf`` is infinity."""
-    def infinities(v: Any) -> Any:
-        if isinstance(v, str) and v.lower().lstrip("+-") in ("inf", "infinity"):
-            return float(v)
-        return [infinities(x) for x in v] if isinstance(v, list) else v
+    """A command-line value as YAML (``4``, ``0.5``, ``1e-05``, ``[1, 4]``, ``true``); ``inf`` is
+    infinity (``validate.yaml_number``: YAML 1.1 reads ``1e-05`` and ``inf`` as strings)."""
+    def numbers(v: Any) -> Any:
+        return [numbers(x) for x in v] if isinstance(v, list) else validate.yaml_number(v)
 
     try:
-        return infinities(yaml.safe_load(text))
+        return numbers(yaml.safe_load(text))
     except yaml.YAMLError:
         return text
 
@@ -104,6 +104,10 @@ def check_parameters(name: str, pairs: list[tuple[str, str]], root: Path | None 
     a wrongly typed value or a value the configuration refuses.
     """
     config = chapter_config(name, root)
+    repeated = sorted({key for key, _ in pairs if sum(k == key for k, _ in pairs) > 1})
+    if repeated:
+        raise UsageError(f"chapter {name!r}: parameter(s) {', '.join(map(repr, repeated))} given more than once; "
+                         "give each -p key once")
     values = {key: parse_value(text) for key, text in pairs}
     preset = values.pop("preset", "paper")
     try:
@@ -136,14 +140,39 @@ def run_output_path(name: str, parameters: dict[str, Any], root: Path | None = N
     return paths.runs_dir(root) / f"{name}-{digest}.ipynb"
 
 
+PROTECTED = ("chapters", "book", "lib")  # folders of the book's sources: never an output
+
+
+def check_output(output: Path, root: Path) -> None:
+    """Refuse an output path inside the book's sources, an existing file that is not an executed
+    notebook (papermill's metadata), or a folder that cannot be created or written; create it."""
+    target = output.resolve()
+    for folder in PROTECTED:
+        if target.is_relative_to((root / folder).resolve()):
+            raise UsageError(f"refusing to overwrite or add to the book's sources: {output} is inside {folder}/; "
+                             "choose a path elsewhere, e.g. _build/runs/")
+    if target.exists():
+        try:
+            written_by_us = "papermill" in nbformat.read(target, as_version=4).metadata
+        except Exception:  # not a notebook at all
+            written_by_us = False
+        if not written_by_us:
+            raise UsageError(f"refusing to overwrite {output}: it exists and is not a notebook this command "
+                             "wrote; choose a new path")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create the folder of {output}: {err.strerror}; choose a writable path") from None
+    if not os.access(target.parent, os.W_OK):
+        raise UsageError(f"cannot write into {target.parent}; choose a writable path")
+
+
 def execute_chapter(path: Path, parameters: dict[str, Any], output: Path) -> Path:
     """Execute one chapter file through papermill into ``output`` (never the source)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    if output.resolve() == path.resolve():
-        raise UsageError(f"refusing to overwrite the chapter source {path}")
-    output.parent.mkdir(parents=True, exist_ok=True)
+    check_output(output, path.parents[1])
     try:
         papermill.execute_notebook(read_chapter(path), str(output), parameters=parameters,
                                    kernel_name=KERNEL, cwd=str(path.parent), progress_bar=False)

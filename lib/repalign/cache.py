@@ -1,7 +1,8 @@
 """A content-addressed cache of experiment results: re-rendering never re-trains.
 
 An entry is two plain files named by the key: ``<key>.npz`` (the arrays, loaded without
-pickle) and ``<key>.json`` (the experiment, the scalar results and the SHA-256 of the npz).
+pickle) and ``<key>.json`` (the experiment, the scalar results, the SHA-256 of the npz and
+one of the json itself, so an edited digit is caught like a flipped byte).
 The key hashes the full Experiment, the result-schema version, the package version and the
 data set's identity. Each file is written to a temporary file in the same folder and renamed
 into place, the json last: an entry exists only once both are complete. A reader trusts an
@@ -30,7 +31,7 @@ from . import __version__, paths
 from . import data as datasets
 from .experiment import Experiment, ExperimentResult, resolve_device
 
-SCHEMA_VERSION = 1  # bump when ExperimentResult or its meaning changes
+SCHEMA_VERSION = 2  # bump when ExperimentResult or its meaning changes (2: the json carries its own checksum)
 _PER_MEMBER = ("train_error", "test_error", "train_loss", "steps", "converged", "diverged")
 
 
@@ -85,6 +86,12 @@ def from_entry(arrays: dict[str, np.ndarray], meta: dict) -> ExperimentResult:
         end_to_end=arrays.get("end_to_end"), wall_time=meta["wall_time"])
 
 
+def _meta_checksum(meta: dict) -> str:
+    """SHA-256 of the entry's json without its own checksum, written canonically (sorted keys)."""
+    body = {k: v for k, v in meta.items() if k != "meta_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 def _write_atomically(path: Path, payload: bytes) -> None:
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as f:
         f.write(payload)
@@ -116,6 +123,8 @@ class ResultCache:
             payload = npz.read_bytes()
             if meta.get("schema") != SCHEMA_VERSION or meta["experiment"] != json.loads(json.dumps(exp.to_dict())):
                 raise ValueError("the entry describes another experiment or schema")
+            if _meta_checksum(meta) != meta["meta_sha256"]:
+                raise ValueError("checksum mismatch (edited or corrupted json)")
             if hashlib.sha256(payload).hexdigest() != meta["sha256"]:
                 raise ValueError("checksum mismatch (truncated or corrupted npz)")
             with np.load(io.BytesIO(payload), allow_pickle=False) as z:
@@ -132,6 +141,7 @@ class ResultCache:
         np.savez(buffer, **arrays)
         payload = buffer.getvalue()
         meta.update(schema=SCHEMA_VERSION, repalign=__version__, sha256=hashlib.sha256(payload).hexdigest())
+        meta["meta_sha256"] = _meta_checksum(json.loads(json.dumps(meta)))  # as it will read back
         npz, meta_path = self.paths(res.experiment)
         self.folder.mkdir(parents=True, exist_ok=True)
         _write_atomically(npz, payload)
@@ -141,6 +151,7 @@ class ResultCache:
     def info(self) -> dict:
         files = [p for p in self.folder.glob("*") if p.is_file()] if self.folder.exists() else []
         return {"folder": str(self.folder), "entries": sum(p.suffix == ".json" for p in files),
+                "temporary": sum(p.suffix == ".tmp" for p in files),  # left by a writer that was killed
                 "bytes": sum(p.stat().st_size for p in files)}
 
     def clear(self) -> int:

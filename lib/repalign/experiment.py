@@ -118,7 +118,21 @@ class Experiment:
     def __post_init__(self) -> None:
         if isinstance(self.metrics, (list, str)):
             object.__setattr__(self, "metrics", tuple([self.metrics] if isinstance(self.metrics, str) else self.metrics))
+        self._canonical_numbers()
         self._validate()
+
+    def _canonical_numbers(self) -> None:
+        """NumPy scalars as Python numbers, and an int where a float is meant as that float: equal
+        experiments then have one dict, one JSON and one cache key (``snr=3`` is ``snr=3.0``).
+        Nothing else is converted: a float for an int field stays, and validation names it."""
+        for name, kind in _NUMBER_FIELDS.items():
+            value = getattr(self, name)
+            if kind is float and validate.is_number(value):
+                object.__setattr__(self, name, float(value))
+            elif kind is int and validate.is_integer(value):
+                object.__setattr__(self, name, int(value))
+            elif isinstance(value, np.bool_):
+                object.__setattr__(self, name, bool(value))
 
     def _validate(self) -> None:
         choices = {"data": datasets.DATASETS, "noise": datasets.NOISE_LOCATIONS, "model": MODELS,
@@ -196,6 +210,15 @@ class Experiment:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _number_kind(annotation: str) -> type | None:
+    """float for fields annotated with float (alone or with None or str), int likewise, else None."""
+    kinds = set(annotation.replace(" ", "").split("|")) - {"None", "str"}
+    return {"float": float, "int": int, "bool": bool}.get(kinds.pop()) if len(kinds) == 1 else None
+
+
+_NUMBER_FIELDS = {f.name: _number_kind(f.type) for f in dataclasses.fields(Experiment) if _number_kind(f.type)}
 
 
 @dataclass(frozen=True)

@@ -391,12 +391,10 @@ def _one_thread():
 
 
 def _from_yaml(name: str, value):
-    """YAML spells infinity ``.inf``; accept ``inf`` too, and lists for tuples."""
-    if isinstance(value, str) and value.lower().lstrip("+-") in ("inf", "infinity"):
-        return float(value)
+    """Numbers YAML 1.1 reads as strings (``inf``, ``1e-05``: ``validate.yaml_number``), and lists for tuples."""
     if isinstance(value, list) and name == "metrics":
         return tuple(value)
-    return value
+    return validate.yaml_number(value)
 
 
 def load_spec(path: str | Path) -> tuple[Experiment, dict[str, list]]:

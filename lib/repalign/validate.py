@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import numbers as _abc
+import re
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
@@ -34,6 +35,18 @@ def fail(name: str, value: Any, allowed: str, *, why: str | None = None, owner: 
     """Raise the one ValueError of this module: ``<name> must be <allowed> (<why>), got <value>``."""
     reason = f" ({why})" if why else ""
     raise ValueError(f"{label(name, owner)} must be {allowed}{reason}, got {value!r}")
+
+
+_YAML_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|infinity)", re.IGNORECASE)
+
+
+def yaml_number(value: Any) -> Any:
+    """A YAML scalar as the number it spells: YAML 1.1 (PyYAML) reads ``1e-05`` and ``inf`` as
+    strings (it wants ``1.0e-05`` and ``.inf``); every other value is returned as it is."""
+    if isinstance(value, str) and _YAML_NUMBER.fullmatch(value.strip()):
+        number = float(value)
+        return int(number) if re.fullmatch(r"[+-]?\d+", value.strip()) else number
+    return value
 
 
 def is_integer(value: Any) -> bool:

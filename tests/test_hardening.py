@@ -1,0 +1,123 @@
+"""Faults a new user runs into (the hardening issue), each refused up front with one line that
+names the input and the fix, or handled so that equal inputs give equal results. Each test
+failed before its fix."""
+
+import numpy as np
+import pytest
+
+from repalign import Experiment, book
+from repalign.cache import experiment_key
+from repalign.sweep import grid_experiments, load_spec
+
+
+@pytest.fixture
+def no_kernel(monkeypatch):
+    import papermill
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a kernel was started")
+
+    monkeypatch.setattr(papermill, "execute_notebook", refuse)
+
+
+# --- 1. -o never overwrites a source or a file it did not write -----------------------------------
+
+
+@pytest.mark.parametrize("target", ["chapters/linear.md", "chapters/new.ipynb", "book/intro.md", "lib/x.ipynb"])
+def test_output_inside_the_sources_is_refused_before_the_kernel_starts(no_kernel, capsys, target):
+    from repalign import paths
+    path = paths.book_root() / target
+    before = path.read_bytes() if path.exists() else None
+    assert book.main(["run", "question", "-p", "preset", "smoke", "-o", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "refusing to overwrite or add to the book's sources" in err and len(err.splitlines()) == 1
+    assert (path.read_bytes() if path.exists() else None) == before
+
+
+def test_an_existing_file_that_is_not_an_executed_notebook_is_refused(no_kernel, capsys, tmp_path):
+    precious = tmp_path / "notes.txt"
+    precious.write_text("keep me")
+    assert book.main(["run", "question", "-o", str(precious)]) == 2
+    assert "it exists and is not a notebook this command wrote" in capsys.readouterr().err
+    assert precious.read_text() == "keep me"
+
+
+def test_an_unwritable_output_folder_is_refused_before_the_kernel_starts(no_kernel, capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert book.main(["run", "question", "-o", str(blocker / "sub" / "out.ipynb")]) == 2
+    assert "choose a writable path" in capsys.readouterr().err
+
+
+# --- 5. numpy scalars and equal numbers ----------------------------------------------------------
+
+
+def test_numpy_scalars_in_a_grid_and_equal_numbers_share_one_cache_key():
+    base = Experiment(d=10, n_train=5, members=2, n_probe=8, steps=2)
+    points = grid_experiments(base, {"n_train": np.arange(5, 15, 5), "snr": np.array([3.0], dtype=np.float32)})
+    assert [type(p.n_train) for p in points] == [int, int] and all(type(p.snr) is float for p in points)
+    assert experiment_key(base.replace(snr=3)) == experiment_key(base.replace(snr=3.0))
+    assert experiment_key(base.replace(snr=np.float64(3))) == experiment_key(base.replace(snr=3.0))
+    assert base.replace(shared_inputs=np.bool_(False)).shared_inputs is False
+    with pytest.raises(ValueError, match="Experiment.n_train must be an integer"):
+        base.replace(n_train=5.0)  # a float for an integer field is still refused, not rounded
+
+
+# --- 7. scientific notation and repeated keys ----------------------------------------------------
+
+
+@pytest.mark.parametrize("text, value", [("1e-05", 1e-05), ("1E5", 1e5), ("-2.5e-3", -2.5e-3), ("inf", float("inf")),
+                                         ("[1e-3, 2]", [1e-3, 2])])
+def test_scientific_notation_is_a_number(text, value):
+    assert book.parse_value(text) == value
+
+
+def test_the_default_tol_as_printed_is_accepted(no_kernel):
+    assert book.check_parameters("linear", [("tol", "1e-05")])["tol"] == 1e-05
+
+
+def test_a_repeated_parameter_is_refused(no_kernel, capsys):
+    assert book.main(["run", "question", "-p", "n_alpha", "5", "-p", "n_alpha", "7"]) == 2
+    assert "'n_alpha' given more than once" in capsys.readouterr().err
+
+
+def test_sweep_specs_read_scientific_notation(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("base: {d: 10, n_train: 5, tol: 1e-05, members: 2}\ngrid: {snr: [1e1, inf]}\n")
+    base, grid = load_spec(spec)
+    assert base.tol == 1e-05 and grid["snr"] == [10.0, float("inf")]
+
+
+# --- 4. every byte of an entry is verified; 8. temporary files are counted ------------------------
+
+
+def test_an_edited_number_in_an_entrys_json_is_a_corrupt_entry_and_recomputed(tmp_path):
+    import json
+    import warnings
+
+    from repalign.cache import CorruptEntryWarning, ResultCache
+    from repalign.experiment import budget_stops_expected, run_experiment
+
+    cache = ResultCache(tmp_path)
+    exp = Experiment(d=8, n_train=4, members=2, n_probe=8, steps=20)
+    with budget_stops_expected():  # 20 steps: a budget stop is expected here
+        clean = run_experiment(exp)
+    _, meta_path = cache.paths(exp)
+    cache.store(clean)
+    meta = json.loads(meta_path.read_text())
+    meta["alignment"]["cka"] += 0.01  # one changed digit
+    meta_path.write_text(json.dumps(meta, indent=1))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert cache.load(exp) is None
+    assert any(issubclass(w.category, CorruptEntryWarning) and "json" in str(w.message) for w in caught)
+    cache.store(clean)
+    assert cache.load(exp).alignment == clean.alignment
+
+
+def test_cache_info_counts_the_temporary_files_of_a_killed_writer(tmp_path):
+    from repalign.cache import ResultCache
+
+    (tmp_path / ".abc.json.x.tmp").write_bytes(b"half")
+    info = ResultCache(tmp_path).info()
+    assert info["temporary"] == 1 and info["entries"] == 0
