@@ -121,3 +121,34 @@ def test_cache_info_counts_the_temporary_files_of_a_killed_writer(tmp_path):
     (tmp_path / ".abc.json.x.tmp").write_bytes(b"half")
     info = ResultCache(tmp_path).info()
     assert info["temporary"] == 1 and info["entries"] == 0
+
+
+# --- 6. one-line errors from python -m repalign sweep -------------------------------------------
+
+
+@pytest.mark.parametrize("text, complaint", [
+    (b"base: {d: 10\ngrid: {snr: [1]}\n", "not valid YAML at line"),
+    (b"base: {data: \xff\xfe}\ngrid: {snr: [1]}\n", "not UTF-8 text"),
+])
+def test_a_broken_spec_is_one_line(tmp_path, capsys, text, complaint):
+    from repalign.__main__ import main
+    spec = tmp_path / "spec.yaml"
+    spec.write_bytes(text)
+    assert main(["sweep", str(spec)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert complaint in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("extra, complaint", [
+    (["-o", "missing/folder/t.csv"], "does not exist; create it"),
+    (["--workers", "-1"], "--workers must be an integer >= 1"),
+    (["--workers", "0"], "--workers must be an integer >= 1"),
+])
+def test_bad_sweep_options_are_refused_before_any_work(tmp_path, capsys, monkeypatch, extra, complaint):
+    from repalign import __main__ as cli
+    monkeypatch.setattr("repalign.sweep.sweep", lambda *a, **k: pytest.fail("a sweep started"))
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("base: {d: 10, n_train: 5, members: 2}\ngrid: {snr: [1, 2]}\n")
+    extra = [str(tmp_path / e) if e.endswith(".csv") else e for e in extra]
+    assert cli.main(["sweep", str(spec), *extra]) == 2
+    assert complaint in capsys.readouterr().err

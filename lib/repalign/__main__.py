@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -44,18 +45,36 @@ def main(argv: list[str] | None = None) -> int:
             print(f"removed {store.clear()} entries from {store.folder}")
         return 0
     output = args.output or args.spec.with_suffix(".csv")
-    if output.suffix not in (".csv", ".parquet"):
-        print(f"error: --output must end in .csv or .parquet, got {output}", file=sys.stderr)
+    problem = _output_problem(output) or _workers_problem(args.workers)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
         base, grid = load_spec(args.spec)
-    except (SweepSpecError, OSError) as err:
+    except (SweepSpecError, OSError) as err:  # DataUnavailable is an OSError: its message says how to install
         print(f"error: {err}", file=sys.stderr)
         return 2
     table = sweep(base, grid, executor=args.executor, client=args.scheduler, workers=args.workers)
     table.to_csv(output, index=False) if output.suffix == ".csv" else table.to_parquet(output, index=False)
     print(f"wrote {len(table)} rows ({int((~table.cached).sum())} computed) to {output}")
     return 0
+
+
+def _output_problem(output: Path) -> str | None:
+    """Why the table cannot be written there (checked before any work), or None."""
+    if output.suffix not in (".csv", ".parquet"):
+        return f"--output must end in .csv or .parquet, got {output}"
+    if not output.parent.is_dir():
+        return f"--output's folder {output.parent} does not exist; create it or choose another path"
+    if not os.access(output.parent, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
+        return f"--output {output} is not writable; choose another path"
+    return None
+
+
+def _workers_problem(workers: int | None) -> str | None:
+    if workers is not None and workers < 1:
+        return f"--workers must be an integer >= 1 (leave it out for all cores), got {workers}"
+    return None
 
 
 if __name__ == "__main__":

@@ -401,7 +401,15 @@ def load_spec(path: str | Path) -> tuple[Experiment, dict[str, list]]:
     """Read ``{base: {field: value}, grid: {field: [values]}}`` and validate it completely."""
     import yaml
 
-    spec = yaml.safe_load(Path(path).read_text())
+    try:
+        spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise SweepSpecError(f"{path}: not UTF-8 text (byte {err.start}); save the spec as UTF-8") from None
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        raise SweepSpecError(f"{path}: not valid YAML{line} ({getattr(err, 'problem', None) or err}); "
+                             "fix the spec") from None
     if not isinstance(spec, dict) or set(spec) - {"base", "grid"} or "grid" not in spec:
         raise SweepSpecError(f"{path}: a sweep spec is a mapping with keys 'base' (optional) and 'grid'")
     base_fields = spec.get("base") or {}
