@@ -152,3 +152,30 @@ def test_bad_sweep_options_are_refused_before_any_work(tmp_path, capsys, monkeyp
     extra = [str(tmp_path / e) if e.endswith(".csv") else e for e in extra]
     assert cli.main(["sweep", str(spec), *extra]) == 2
     assert complaint in capsys.readouterr().err
+
+
+# --- 3. size limits, stated and enforced before any work ----------------------------------------
+
+
+@pytest.mark.parametrize("changes, complaint", [
+    (dict(n_train=10**12), "GiB of memory"), (dict(members=10**7), "GiB of memory"),
+    (dict(steps=10**15), "multiply-adds"), (dict(metrics=("cka", "cka")), "distinct names"),
+])
+def test_experiments_beyond_the_limits_are_refused(changes, complaint):
+    with pytest.raises(ValueError, match=complaint):
+        Experiment(**changes)
+
+
+def test_the_limits_can_be_lifted_on_a_big_machine(monkeypatch):
+    monkeypatch.setenv("REPALIGN_LIMITS", "off")
+    assert Experiment(n_train=10**12).n_train == 10**12  # built, not run
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (["linear", "-p", "d", "100000"], "GiB of memory"), (["question", "-p", "n_alpha", "1000000000"], "n_alpha"),
+    (["question", "-p", "spike_d", "100000"], "spike_d"), (["sample_size", "-p", "steps", "1e12"], "multiply-adds"),
+])
+def test_chapter_parameters_beyond_the_limits_are_refused_before_the_kernel_starts(no_kernel, capsys, args,
+                                                                                    complaint):
+    assert book.main(["run", *args]) == 2
+    assert complaint in capsys.readouterr().err

@@ -112,7 +112,8 @@ def check_parameters(name: str, pairs: list[tuple[str, str]], root: Path | None 
     preset = values.pop("preset", "paper")
     try:
         overrides = config.check_overrides(values)
-        config.from_preset(preset, **overrides)  # the configuration's own value checks
+        cfg = config.from_preset(preset, **overrides)  # the configuration's own value checks
+        check_experiments(name, cfg)
     except (TypeError, ValueError) as err:
         message = f"chapter {name!r}: {err}"
         if "the parameters are" not in message:
@@ -120,6 +121,17 @@ def check_parameters(name: str, pairs: list[tuple[str, str]], root: Path | None 
         raise UsageError(message) from None
     # papermill writes parameters as Python literals: tuples travel as lists.
     return {"preset": preset, **{k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()}}
+
+
+def check_experiments(name: str, cfg: ChapterConfig) -> None:
+    """Build every Experiment of the chapter's sweeps (``repalign.book_sweeps``), so that each is
+    validated, its size limits included, before any kernel starts; ValueError names the problem."""
+    from . import book_sweeps
+    from .sweep import grid_experiments
+
+    jobs = book_sweeps.CHAPTER_JOBS.get(name)
+    for _, base, grid in jobs(cfg) if jobs else ():
+        grid_experiments(base, grid)
 
 
 def describe_chapters(root: Path | None = None) -> str:

@@ -259,3 +259,7 @@ def dip_jobs(cfg: DipConfig) -> list[Job]:
             grid["steps"] = [*sorted(cfg.budgets), cfg.steps]
         jobs.append(({"chapter": "dip", "regime": regime, "task": dip_task(regime)}, dip_base(cfg, regime), grid))
     return jobs
+
+
+# Chapter -> its sweeps, for checking every experiment before a chapter runs (``repalign.book``).
+CHAPTER_JOBS = {"linear": linear_jobs, "snr": snr_jobs, "sample_size": sample_size_jobs, "dip": dip_jobs}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ from .training import LOSSES, OPTIMIZERS, TrainingReport, linear_gd_learning_rat
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("float32", "float64")
 DEFAULT_INIT_SCALE = {"linear": 1e-3, "mlp": 1.0}  # small for the linear network: min-norm limit
+MEMORY_LIMIT = 16 * 2**30  # bytes of one experiment's arrays, estimated (``resources``) and refused above
+WORK_LIMIT = 1e15  # multiply-adds of one experiment's training (days on a few cores), refused above
+LIMITS_VARIABLE = "REPALIGN_LIMITS"  # set to "off" to lift both limits on a big machine
 
 
 _OWNER = "Experiment"  # messages name the field as Experiment.<field>
@@ -165,12 +169,26 @@ class Experiment:
             _fail("depth", self.depth, "1 for model='linear' (one hidden layer)")
         self._validate_data()
         self._validate_metrics()
+        self._validate_size()
+
+    def _validate_size(self) -> None:
+        if os.environ.get(LIMITS_VARIABLE, "").lower() == "off":
+            return
+        memory, work = resources(self)
+        if memory > MEMORY_LIMIT:
+            raise ValueError(f"Experiment would need about {memory / 2**30:.3g} GiB of memory (limit "
+                             f"{MEMORY_LIMIT / 2**30:.0f} GiB): reduce n_train, members, d, width or n_probe, "
+                             f"or set {LIMITS_VARIABLE}=off on a machine that has it")
+        if work > WORK_LIMIT:
+            raise ValueError(f"Experiment would take about {work:.2g} multiply-adds to train (limit {WORK_LIMIT:.0e}): "
+                             f"reduce steps, n_train, members or width, or set {LIMITS_VARIABLE}=off")
 
     def _validate_metrics(self) -> None:
         layers = layers_of(self.model, self.depth)
         parts = [split_measurement(m) if isinstance(m, str) else (m, None) for m in self.metrics]
-        if not parts or not all(metric in metrics.METRICS and layer in (None, *layers) for metric, layer in parts):
-            _fail("metrics", self.metrics, f"a non-empty tuple of names 'metric' (the last hidden layer) or "
+        known = all(metric in metrics.METRICS and layer in (None, *layers) for metric, layer in parts)
+        if not parts or not known or len(set(self.metrics)) != len(self.metrics):
+            _fail("metrics", self.metrics, f"a non-empty tuple of distinct names 'metric' (the last hidden layer) or "
                                            f"'metric@layer', metric from {tuple(metrics.METRICS)} and layer from "
                                            f"{layers}")
 
@@ -210,6 +228,22 @@ class Experiment:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def resources(exp: Experiment) -> tuple[float, float]:
+    """(bytes, multiply-adds): a generous estimate of one experiment's memory (training inputs,
+    targets, weights with optimiser state, activations and gradients, probe representations and
+    the metrics' Gram matrices) and of its training work (a forward and a backward pass per step)."""
+    native_d, classes = datasets.native_shape(exp.data, exp.n_classes)
+    d, k, n = (exp.d or native_d), exp.members, exp.n_train
+    n_out = classes if exp.task == "classification" else 1
+    depth = 1 if exp.model == "linear" else exp.depth
+    per_sample = d * exp.width + exp.width**2 * (depth - 1) + exp.width * n_out  # weights = MACs per sample
+    inputs = (k // input_group(exp)) * n * d + k * n * n_out
+    activations = 3 * k * n * (exp.width * depth + n_out)
+    probes = exp.n_probe * d + k * exp.n_probe * (exp.width + n_out) + min(k * exp.n_probe**2, 2**26)
+    memory = 8.0 * (inputs + activations + 4 * k * per_sample + probes)
+    return memory, 3.0 * exp.steps * k * n * per_sample
 
 
 def _number_kind(annotation: str) -> type | None:

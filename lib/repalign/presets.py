@@ -166,6 +166,9 @@ class QuestionConfig(ChapterConfig):
         validate.number("alpha_max", self.alpha_max, greater_than=self.alpha_min,
                         allowed=f"a finite number > alpha_min = {self.alpha_min:g}")
         _check_minimums(self, n_alpha=2, spike_d=10, spike_draws=2, why={"spike_draws": _SPREAD})
+        validate.integer("n_alpha", self.n_alpha, maximum=10**6, why="points of one curve on a page")
+        validate.integer("spike_d", self.spike_d, maximum=2000, why="each draw solves a D x D system; D = 2000 "
+                                                                      "takes minutes")
         validate.number("snr_example", self.snr_example, greater_than=0)
         validate.number("alpha_example", self.alpha_example, greater_than=0, less_than=1)
 

@@ -42,10 +42,12 @@ _YAML_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|infi
 
 def yaml_number(value: Any) -> Any:
     """A YAML scalar as the number it spells: YAML 1.1 (PyYAML) reads ``1e-05`` and ``inf`` as
-    strings (it wants ``1.0e-05`` and ``.inf``); every other value is returned as it is."""
+    strings (it wants ``1.0e-05`` and ``.inf``); every other value is returned as it is. Without a
+    decimal point a whole value is an int (``1e3``: 1000), so it also fills integer parameters."""
     if isinstance(value, str) and _YAML_NUMBER.fullmatch(value.strip()):
         number = float(value)
-        return int(number) if re.fullmatch(r"[+-]?\d+", value.strip()) else number
+        whole = "." not in value and math.isfinite(number) and number == int(number)
+        return int(number) if whole else number  # 1e3 is the integer 1000 (a float where floats are wanted)
     return value
 
 
