@@ -179,3 +179,25 @@ def test_chapter_parameters_beyond_the_limits_are_refused_before_the_kernel_star
                                                                                     complaint):
     assert book.main(["run", *args]) == 2
     assert complaint in capsys.readouterr().err
+
+
+def test_cache_verify_checks_every_entry_and_names_the_corrupt_ones(tmp_path, monkeypatch, capsys):
+    import json
+
+    from repalign.__main__ import main
+    from repalign.cache import ResultCache
+    from repalign.experiment import budget_stops_expected, run_experiment
+
+    monkeypatch.setenv("REPALIGN_CACHE", str(tmp_path))
+    cache = ResultCache(tmp_path)
+    with budget_stops_expected():
+        for seed in (0, 1):
+            cache.store(run_experiment(Experiment(d=8, n_train=4, members=2, n_probe=8, steps=20, seed=seed)))
+    assert main(["cache", "verify"]) == 0
+    assert "2 entries checked" in capsys.readouterr().out
+    first = sorted(tmp_path.glob("*.json"))[0]
+    meta = json.loads(first.read_text())
+    meta["wall_time"] += 1
+    first.write_text(json.dumps(meta))
+    assert main(["cache", "verify"]) == 1
+    assert f"1 corrupt ({first.name}" in capsys.readouterr().out

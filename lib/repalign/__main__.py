@@ -1,7 +1,7 @@
 """``python -m repalign``: sweeps, the result cache, and the book.
 
     python -m repalign sweep spec.yaml [--executor dask --scheduler tcp://...] [-o table.csv]
-    python -m repalign cache info | clear
+    python -m repalign cache info | verify | clear
     python -m repalign book ...            (the same as python -m repalign.book ...)
 """
 
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--workers", type=int, help="process-pool size (default: all cores)")
     run.add_argument("-o", "--output", type=Path, help="table path, .csv or .parquet (default: <spec>.csv)")
     cache = sub.add_parser("cache", help="inspect or empty the result cache")
-    cache.add_argument("action", choices=("info", "clear"))
+    cache.add_argument("action", choices=("info", "verify", "clear"))
     sub.add_parser("book", help="run chapters and build the book (see python -m repalign.book -h)")
     args = parser.parse_args(argv)
 
@@ -41,6 +41,13 @@ def main(argv: list[str] | None = None) -> int:
             info = store.info()
             left = f", {info['temporary']} temporary file(s) of interrupted writes" if info["temporary"] else ""
             print(f"{info['entries']} entries{left}, {info['bytes'] / 2**20:.1f} MiB in {info['folder']}")
+        elif args.action == "verify":
+            report = store.verify()
+            bad = report["corrupt"]
+            print(f"{report['entries']} entries checked in {report['folder']}: {len(bad)} corrupt"
+                  + (f" ({', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}; a sweep recomputes them)" if bad else "")
+                  + (f", {report['temporary']} temporary file(s) of interrupted writes" if report["temporary"] else ""))
+            return 1 if bad else 0
         else:
             print(f"removed {store.clear()} entries from {store.folder}")
         return 0

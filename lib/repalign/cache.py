@@ -154,6 +154,23 @@ class ResultCache:
                 "temporary": sum(p.suffix == ".tmp" for p in files),  # left by a writer that was killed
                 "bytes": sum(p.stat().st_size for p in files)}
 
+    def verify(self) -> dict:
+        """Check every entry's two checksums (its json's own, and the npz's) without loading it
+        for an experiment; return the counts and the names of the corrupt entries."""
+        corrupt = []
+        metas = sorted(self.folder.glob("*.json")) if self.folder.exists() else []
+        for meta_path in metas:
+            try:
+                meta = json.loads(meta_path.read_text())
+                ok = (_meta_checksum(meta) == meta["meta_sha256"] and
+                      hashlib.sha256(meta_path.with_suffix(".npz").read_bytes()).hexdigest() == meta["sha256"])
+            except (OSError, ValueError, KeyError, TypeError):
+                ok = False
+            if not ok:
+                corrupt.append(meta_path.name)
+        return {"folder": str(self.folder), "entries": len(metas), "corrupt": corrupt,
+                "temporary": self.info()["temporary"]}
+
     def clear(self) -> int:
         """Remove every entry (and stray temporary files), and the verdict tables computed from
         them (``verdicts/``); return how many entries went."""
