@@ -201,3 +201,46 @@ def test_cache_verify_checks_every_entry_and_names_the_corrupt_ones(tmp_path, mo
     first.write_text(json.dumps(meta))
     assert main(["cache", "verify"]) == 1
     assert f"1 corrupt ({first.name}" in capsys.readouterr().out
+
+
+# --- 6. an unusable result cache is one line, before any work ------------------------------------
+
+
+def _spec(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("base: {d: 8, n_train: 4, members: 2, n_probe: 8, steps: 5}\ngrid: {snr: [1, 2]}\n")
+    return spec
+
+
+def test_a_cache_path_that_is_a_file_is_one_line(tmp_path, monkeypatch, capsys):
+    from repalign.__main__ import main
+    blocker = tmp_path / "cache-file"
+    blocker.write_text("")
+    monkeypatch.setenv("REPALIGN_CACHE", str(blocker))
+    assert main(["sweep", str(_spec(tmp_path)), "-o", str(tmp_path / "t.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is a file, not a folder; point REPALIGN_CACHE at a writable folder" in err
+    assert len(err.splitlines()) == 1
+
+
+@pytest.mark.skipif(__import__("os").geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_cache_with_missing_entries_is_one_line(tmp_path, monkeypatch, capsys):
+    from repalign.__main__ import main
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cache.chmod(0o555)
+    monkeypatch.setenv("REPALIGN_CACHE", str(cache))
+    try:
+        assert main(["sweep", str(_spec(tmp_path)), "-o", str(tmp_path / "t.csv")]) == 2
+        assert "read-only and some results are missing" in capsys.readouterr().err
+        assert main(["cache", "clear"]) in (0, 2)  # nothing to remove is not an error
+    finally:
+        cache.chmod(0o755)
+
+
+def test_the_read_only_check_itself(tmp_path, monkeypatch):
+    # as root, os.access ignores permissions: the check is exercised through its own branch
+    from repalign.cache import CacheUnavailable, ResultCache
+    monkeypatch.setattr("os.access", lambda *a, **k: False)
+    with pytest.raises(CacheUnavailable, match="read-only"):
+        ResultCache(tmp_path).check_writable()

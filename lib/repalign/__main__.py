@@ -32,6 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("book", help="run chapters and build the book (see python -m repalign.book -h)")
     args = parser.parse_args(argv)
 
+    try:
+        return _run(args)
+    except OSError as err:  # an unusable cache folder, a missing data set: the message names the fix
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     from .cache import ResultCache
     from .sweep import SweepSpecError, load_spec, sweep
 
@@ -58,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         base, grid = load_spec(args.spec)
-    except (SweepSpecError, OSError) as err:  # DataUnavailable is an OSError: its message says how to install
+    except SweepSpecError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     table = sweep(base, grid, executor=args.executor, client=args.scheduler, workers=args.workers)

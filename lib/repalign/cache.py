@@ -39,6 +39,10 @@ class CorruptEntryWarning(RuntimeWarning):
     """A cache entry failed its checks; it is recomputed."""
 
 
+class CacheUnavailable(OSError):
+    """The result cache's folder cannot hold new entries; the message says what to change."""
+
+
 def default_folder() -> Path:
     """Where results go unless a folder is given: decided by ``repalign.paths.result_cache_dir``."""
     return paths.result_cache_dir()
@@ -113,6 +117,19 @@ class ResultCache:
         key = experiment_key(exp)
         return self.folder / f"{key}.npz", self.folder / f"{key}.json"
 
+    def check_writable(self) -> None:
+        """Raise CacheUnavailable, in one line naming the fix, unless new entries can be written
+        (checked before any work that would end in ``store``); creates the folder."""
+        hint = f"point {paths.CACHE_VARIABLE} at a writable folder"
+        if self.folder.exists() and not self.folder.is_dir():
+            raise CacheUnavailable(f"the result cache {self.folder} is a file, not a folder; {hint}")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise CacheUnavailable(f"cannot create the result cache {self.folder} ({err.strerror}); {hint}") from None
+        if not os.access(self.folder, os.W_OK | os.X_OK):
+            raise CacheUnavailable(f"the result cache {self.folder} is read-only and some results are missing; {hint}")
+
     def load(self, exp: Experiment) -> ExperimentResult | None:
         """The cached result, or None if absent or failing its checks (then with a warning)."""
         npz, meta_path = self.paths(exp)
@@ -176,8 +193,12 @@ class ResultCache:
         them (``verdicts/``); return how many entries went."""
         entries = self.info()["entries"]
         owned = ((self.folder, (".npz", ".json", ".tmp")), (self.folder / VERDICT_TABLES, (".csv", ".tmp")))
-        for folder, suffixes in owned:
-            for p in folder.glob("*") if folder.exists() else ():
-                if p.suffix in suffixes:
-                    p.unlink(missing_ok=True)
+        try:
+            for folder, suffixes in owned:
+                for p in folder.glob("*") if folder.exists() else ():
+                    if p.suffix in suffixes:
+                        p.unlink(missing_ok=True)
+        except PermissionError:
+            raise CacheUnavailable(f"cannot remove entries from the read-only result cache {self.folder}; "
+                                   "make it writable first") from None
         return entries

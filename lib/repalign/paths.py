@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 _MARKER = "_toc.yml"
+CACHE_VARIABLE = "REPALIGN_CACHE"
 
 # Where Debian's package dataset-fashion-mnist installs the four IDX files.
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -89,8 +90,8 @@ def user_cache_dir() -> Path:
 def result_cache_dir() -> Path:
     """The result cache: ``$REPALIGN_CACHE``, else ``<root>/_build/cache``, else the user cache's
     ``results/`` outside a checkout of the book."""
-    if os.environ.get("REPALIGN_CACHE"):
-        return Path(os.environ["REPALIGN_CACHE"]).expanduser()
+    if os.environ.get(CACHE_VARIABLE):
+        return Path(os.environ[CACHE_VARIABLE]).expanduser()
     root = _book_root_or_none()
     return build_dir(root) / "cache" if root else user_cache_dir() / "results"
 

@@ -208,6 +208,8 @@ def run_points(experiments: Sequence[Experiment], *, executor: str = "serial", c
             if hit is not None:
                 done[exp] = (hit, True)
     missing = list(dict.fromkeys(exp for exp in experiments if exp not in done))
+    if missing:
+        cache.check_writable()  # before any training whose results could not be kept
     stacks = (plan_stacks(missing, workers=_parallelism(executor, client, workers)) if stack
               else [[exp] for exp in missing])
     with _progress_bar(len(done) + len(missing), progress) as bar:
