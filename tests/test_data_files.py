@@ -120,8 +120,30 @@ def test_official_checksums_are_the_upstream_md5s():
 def test_read_idx_refuses_other_than_unsigned_bytes(tmp_path):
     floats = bytes([0, 0, 0x0D, 1]) + (2).to_bytes(4, "big") + np.zeros(2, ">f4").tobytes()
     (tmp_path / "floats").write_bytes(floats)
-    with pytest.raises(ValueError, match="not an unsigned-byte IDX file"):
+    with pytest.raises(data.CorruptDataFile, match="not an unsigned-byte IDX file"):
         data.read_idx(tmp_path / "floats")
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_a_truncated_idx_file_is_named_with_the_fix(tmp_path, compress):
+    import gzip
+    whole = idx_bytes(np.arange(60, dtype=np.uint8).reshape(3, 4, 5))
+    name = "t10k-images-idx3-ubyte" + (".gz" if compress else "")
+    payload = gzip.compress(whole) if compress else whole
+    (tmp_path / name).write_bytes(payload[: len(payload) // 2])
+    with pytest.raises(data.CorruptDataFile, match=f"{name} is truncated or damaged .*install the data set again"):
+        data.read_idx(tmp_path / name)
+
+
+def test_a_truncated_mnist_file_is_named_with_the_fix(tmp_path, monkeypatch):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for name in data.MNIST_FILES:
+        (folder / name).write_text('{"data": [' + ", ".join(["0.5"] * 784) + "]}")
+    (folder / data.MNIST_FILES[3]).write_text('{"data": [0.1, 0.2')  # cut short
+    monkeypatch.setenv("REPALIGN_DATA", str(tmp_path))
+    with pytest.raises(data.CorruptDataFile, match=f"{data.MNIST_FILES[3]} is truncated or damaged"):
+        files.load_mnist()
 
 
 def test_scikit_learn_loader_knows_only_its_two_sets():

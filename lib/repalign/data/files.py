@@ -59,6 +59,15 @@ class ChecksumMismatch(OSError):
     """A downloaded file does not have its published checksum (nothing was kept)."""
 
 
+class CorruptDataFile(OSError):
+    """An installed data file cannot be read to the end (truncated or damaged); the message names it."""
+
+
+def _corrupt(path: Path, error: Exception) -> CorruptDataFile:
+    return CorruptDataFile(f"the data file {path} is truncated or damaged ({type(error).__name__}: {error}); "
+                           "remove it and install the data set again (make setup)")
+
+
 # --- Fashion-MNIST: locating and downloading -------------------------------------------------
 
 def _idx_path(folder: Path, name: str) -> Path | None:
@@ -126,13 +135,16 @@ def _download_verified(url: str, destination: Path, algorithm: str, expected: st
 def read_idx(path: Path) -> np.ndarray:
     """An IDX file (gzipped or not) of unsigned bytes as a uint8 array of its stated shape."""
     opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as stream:
-        raw = stream.read()
-    zero, dtype_code, ndim = raw[0:2], raw[2], raw[3]
-    if zero != b"\x00\x00" or dtype_code != 0x08:
-        raise ValueError(f"{path} is not an unsigned-byte IDX file")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    try:
+        with opener(path, "rb") as stream:
+            raw = stream.read()
+        zero, dtype_code, ndim = raw[0:2], raw[2], raw[3]
+        if zero != b"\x00\x00" or dtype_code != 0x08:
+            raise ValueError("not an unsigned-byte IDX file")
+        shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+        return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    except (EOFError, IndexError, ValueError, gzip.BadGzipFile) as error:  # a short or damaged file
+        raise _corrupt(path, error) from None
 
 
 # --- MNIST: locating -----------------------------------------------------------------------------
@@ -185,7 +197,10 @@ def load_mnist() -> tuple[np.ndarray, np.ndarray]:
     folder = mnist_dir()
     images, labels = [], []
     for digit, name in enumerate(MNIST_FILES):
-        pixels = np.asarray(json.loads((folder / name).read_text())["data"], dtype=np.float64)
-        images.append(pixels.reshape(-1, 784))
+        try:
+            pixels = np.asarray(json.loads((folder / name).read_text())["data"], dtype=np.float64)
+            images.append(pixels.reshape(-1, 784))
+        except (ValueError, KeyError, TypeError) as error:  # a cut JSON, or one without its pixels
+            raise _corrupt(folder / name, error) from None
         labels.append(np.full(len(images[-1]), digit))
     return np.concatenate(images), np.concatenate(labels)
