@@ -244,3 +244,29 @@ def test_the_read_only_check_itself(tmp_path, monkeypatch):
     monkeypatch.setattr("os.access", lambda *a, **k: False)
     with pytest.raises(CacheUnavailable, match="read-only"):
         ResultCache(tmp_path).check_writable()
+
+
+def test_a_corrupt_entry_is_recomputed_by_the_sweep_and_equals_the_clean_run(tmp_path):
+    import json
+    import warnings
+
+    from repalign.cache import CorruptEntryWarning, ResultCache
+    from repalign.experiment import budget_stops_expected
+    from repalign.sweep import run_points
+
+    cache = ResultCache(tmp_path)
+    points = [Experiment(d=8, n_train=4, members=2, n_probe=8, steps=20, seed=s) for s in (0, 1)]
+    with budget_stops_expected():
+        clean = run_points(points, cache=cache, progress=False)
+        meta_path = cache.paths(points[0])[1]
+        meta = json.loads(meta_path.read_text())
+        meta["alignment"]["cka"] = 0.5  # a silently wrong number, unless detected
+        meta_path.write_text(json.dumps(meta))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            again = run_points(points, cache=cache, progress=False)
+    assert any(issubclass(w.category, CorruptEntryWarning) for w in caught)  # reported
+    assert [again[p][1] for p in points] == [False, True]  # the corrupt one recomputed, the other read back
+    for p in points:  # nothing lost: the same numbers as the clean run
+        assert again[p][0].alignment == clean[p][0].alignment
+        np.testing.assert_array_equal(again[p][0].test_error, clean[p][0].test_error)
