@@ -93,11 +93,29 @@ def sample_size_outputs(cfg: SampleSizeConfig, task: str) -> int:
     return 1 if task == "regression" else cfg.n_classes
 
 
-def sample_size_base(cfg: SampleSizeConfig, task: str) -> Experiment:
+def teacher_mlp(cfg: SampleSizeConfig | DipConfig, task: str, depth: int, metrics: tuple[str, ...]) -> Experiment:
+    """A ReLU MLP on the linear teacher (label noise at ``cfg.snr``; flips at the equivalent S for
+    classification), fitted with the squared loss by constant-rate full-batch Adam: the
+    sample-size chapter's network, and the reference of the nonlinear-regimes chapter."""
     noise = dict(snr=cfg.snr) if task == "regression" else dict(flip=flip_for_snr(cfg.snr, cfg.n_classes))
     return Experiment(data=TEACHERS[task], d=cfg.d, noise="labels", n_classes=cfg.n_classes, model="mlp",
-                      depth=cfg.depth, width=cfg.width, members=cfg.members, optimizer="adam", lr=cfg.lr, loss="mse",
-                      steps=cfg.steps, tol=cfg.tol, n_probe=cfg.n_probe, metrics=(cfg.metric,), **noise)
+                      depth=depth, width=cfg.width, members=cfg.members, optimizer="adam", lr=cfg.lr, loss="mse",
+                      steps=cfg.steps, tol=cfg.tol, n_probe=cfg.n_probe, metrics=metrics, **noise)
+
+
+def mlp_reference_size(cfg: SampleSizeConfig | DipConfig, task: str, depth: int) -> float:
+    """N_ref of that MLP: P for regression, P / C for classification (N C = P)."""
+    return reference_size(network_name("mlp", depth), d=cfg.d, width=cfg.width,
+                          n_classes=cfg.n_classes if task == "classification" else None)
+
+
+def ratio_sizes(ratios, n_ref: float) -> list[int]:
+    """The sample sizes ``ratios`` x N_ref, N >= 2, each once."""
+    return sorted({max(2, round(r * n_ref)) for r in ratios})
+
+
+def sample_size_base(cfg: SampleSizeConfig, task: str) -> Experiment:
+    return teacher_mlp(cfg, task, cfg.depth, (cfg.metric,))
 
 
 def sample_size_parameters(cfg: SampleSizeConfig, width: int, task: str) -> int:
@@ -108,14 +126,12 @@ def sample_size_parameters(cfg: SampleSizeConfig, width: int, task: str) -> int:
 
 def sample_size_reference(cfg: SampleSizeConfig, task: str) -> float:
     """N_ref of the chapter's MLP: P for regression, P / C for classification (N C = P)."""
-    return reference_size(network_name("mlp", cfg.depth), d=cfg.d, width=cfg.width,
-                          n_classes=cfg.n_classes if task == "classification" else None)
+    return mlp_reference_size(cfg, task, cfg.depth)
 
 
 def sample_size_sizes(cfg: SampleSizeConfig, task: str) -> list[int]:
     """The sample sizes: the chapter's ratios times N_ref, N >= 2."""
-    ref = sample_size_reference(cfg, task)
-    return sorted({max(2, round(r * ref)) for r in cfg.n_ratios})
+    return ratio_sizes(cfg.n_ratios, sample_size_reference(cfg, task))
 
 
 def sample_size_jobs(cfg: SampleSizeConfig) -> list[Job]:
@@ -224,14 +240,11 @@ def dip_regimes(cfg: DipConfig) -> dict[str, dict]:
 
 def dip_reference_size(cfg: DipConfig, regime: str) -> float:
     """N_ref of a regime's MLP: P for regression, P / C for classification."""
-    task = dip_task(regime)
-    return reference_size(network_name("mlp", dip_depth(regime)), d=cfg.d, width=cfg.width,
-                          n_classes=cfg.n_classes if task == "classification" else None)
+    return mlp_reference_size(cfg, dip_task(regime), dip_depth(regime))
 
 
 def dip_sizes(cfg: DipConfig, regime: str) -> list[int]:
-    ref = dip_reference_size(cfg, regime)
-    return sorted({max(2, round(r * ref)) for r in cfg.n_ratios})
+    return ratio_sizes(cfg.n_ratios, dip_reference_size(cfg, regime))
 
 
 def dip_measurements(cfg: DipConfig, depth: int) -> tuple[str, ...]:
@@ -240,12 +253,8 @@ def dip_measurements(cfg: DipConfig, depth: int) -> tuple[str, ...]:
 
 
 def dip_base(cfg: DipConfig, regime: str) -> Experiment:
-    task, depth = dip_task(regime), dip_depth(regime)
-    noise = dict(snr=cfg.snr) if task == "regression" else dict(flip=flip_for_snr(cfg.snr, cfg.n_classes))
-    base = Experiment(data=TEACHERS[task], d=cfg.d, noise="labels", n_classes=cfg.n_classes, model="mlp",
-                      depth=depth, width=cfg.width, members=cfg.members, optimizer="adam", lr=cfg.lr,
-                      loss="mse", steps=cfg.steps, tol=cfg.tol, n_probe=cfg.n_probe,
-                      metrics=dip_measurements(cfg, depth), **noise)
+    depth = dip_depth(regime)
+    base = teacher_mlp(cfg, dip_task(regime), depth, dip_measurements(cfg, depth))
     return base.replace(**dip_regimes(cfg)[regime])
 
 

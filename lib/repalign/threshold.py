@@ -271,15 +271,10 @@ def extremum(x, values, groups, *, kind: str = "min", boot: int = 2000, level: f
     loc = _location(lgrid, means, kind, allowed)
     if not np.isfinite(loc):
         raise ValueError("values has no finite entry")
-    labels = np.unique(groups)
-    index = {v: j for j, v in enumerate(grid)}
-    matrix = np.full((labels.size, grid.size), np.nan)  # repeat x grid
-    for r, g in enumerate(labels):
-        sel = groups == g
-        for xv, yv in zip(x[sel], values[sel]):
-            matrix[r, index[xv]] = yv
+    _, matrix = repeat_matrix(x, values, groups, complete=False)  # repeat x grid, gaps kept as NaN
+    repeats = matrix.shape[0]
     rng = np.random.default_rng(seed)
-    sample = matrix[rng.integers(0, labels.size, (boot, labels.size))]  # (boot, repeats, grid)
+    sample = matrix[rng.integers(0, repeats, (boot, repeats))]  # (boot, repeats, grid)
     with np.errstate(all="ignore"):
         counts = np.isfinite(sample).sum(axis=1)
         curves = np.where(counts > 0, np.nansum(sample, axis=1) / np.maximum(counts, 1), np.nan)
@@ -468,13 +463,14 @@ class PairedTest:
     between: tuple[float, float] = (math.nan, math.nan)  # rise_test: the grid values of its most significant pair
 
 
-def repeat_matrix(x, values, groups) -> tuple[np.ndarray, np.ndarray]:
-    """(grid, matrix): the values as a (repeat, grid) matrix, repeats with a gap left out."""
+def repeat_matrix(x, values, groups, *, complete: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(grid, matrix): the values as a (repeat, grid) matrix; ``complete``: repeats with a gap
+    (a missing or NaN value) left out, else kept with NaN there."""
     x, values, groups = _columns(x, values, groups)
     grid, labels = np.unique(x), np.unique(groups)
     matrix = np.full((labels.size, grid.size), np.nan)
     matrix[np.searchsorted(labels, groups), np.searchsorted(grid, x)] = values.astype(float)
-    return grid, matrix[np.isfinite(matrix).all(axis=1)]
+    return grid, matrix[np.isfinite(matrix).all(axis=1)] if complete else matrix
 
 
 def lower_minimum_test(x, values, other, groups, *, alpha: float = 0.05) -> PairedTest:
