@@ -19,8 +19,9 @@ DATA := $(FASHION_MNIST) $(MNIST)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NAME ?=
 ARGS ?=
+LAB_ARGS ?=
 
-.PHONY: book test chapter chapters setup clean
+.PHONY: book test chapter chapters lab pdf publish setup clean
 
 book: $(STAMP) $(MATHJAX) $(DATA)
 	$(PY) -m repalign.book build --preset paper
@@ -28,12 +29,26 @@ book: $(STAMP) $(MATHJAX) $(DATA)
 test: $(STAMP) $(MATHJAX) $(DATA) $(CHROMIUM)
 	$(PY) -m pytest
 
+# The whole book as one PDF, offline: the paper book's single-page HTML (chapters come from
+# _build/.jupyter_cache, so after `make book` only the conclusion runs again), printed by Chromium.
+pdf: $(STAMP) $(MATHJAX) $(DATA) $(CHROMIUM)
+	$(PY) -m repalign.pdf --preset paper
+
+# The built book and its PDF, ready for any static host (GitHub Pages: .github/workflows/book.yml).
+publish: book pdf
+	$(PY) -m repalign.book publish --pdf _build/pdf/book.pdf
+
 chapter: $(STAMP) $(DATA)
 	@[ -n "$(NAME)" ] || { echo "usage: make chapter NAME=<chapter> ARGS='-p key value ...' (see: make chapters)"; exit 2; }
 	$(PY) -m repalign.book run $(NAME) $(ARGS)
 
 chapters: $(STAMP)
 	@$(PY) -m repalign.book list
+
+# JupyterLab on .venv: chapters/*.md open as notebooks (jupytext) and run on repalign (lab/start.sh).
+# Headless or remote: make lab LAB_ARGS='--no-browser --ip=0.0.0.0 --port=8890'
+lab: $(STAMP) $(DATA)
+	lab/start.sh $(LAB_ARGS)
 
 setup: $(STAMP) $(MATHJAX) $(DATA) $(CHROMIUM)
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the tests of repalign.data (tests/test_data_*.py).
+"""Helpers shared by the tests of repalign.data (tests/test_data_*.py), the cache and the faults.
 
 Statistical tolerances are 4 standard errors of the estimator under test (a false alarm for a
 correct implementation has probability ~6e-5 per check; the seeds are fixed, so each check is
@@ -37,3 +37,19 @@ def variance_se(values):
     centred = values - values.mean()
     m2, m4 = np.mean(centred**2), np.mean(centred**4)
     return math.sqrt((m4 - m2**2) / values.size)
+
+
+def assert_same_result(a, b) -> None:
+    """Two ExperimentResults hold the same experiment and bit-identical numbers."""
+    assert a.experiment == b.experiment and a.alignment == b.alignment
+    assert a.alignment_stderr == b.alignment_stderr and a.n_parameters == b.n_parameters
+    for name in ("train_error", "test_error", "train_loss", "steps", "converged", "diverged", "end_to_end"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    for metric in a.experiment.metrics:
+        np.testing.assert_array_equal(a.alignment_matrix[metric], b.alignment_matrix[metric])
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """An unsigned-byte IDX file of ``array``, as Fashion-MNIST publishes them."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
+    return header + array.astype(np.uint8).tobytes()

@@ -1,15 +1,15 @@
-"""The result cache (repalign.cache): entries round-trip exactly, damage is caught, writers never collide."""
+"""The result cache (repalign.cache): entries round-trip exactly, keys, folders, info and clear.
+Damaged entries, killed and concurrent writers: tests/test_faults.py."""
 
 import json
 import warnings
 
-import numpy as np
 import pytest
+from data_helpers import assert_same_result
 
 from repalign import Experiment, run_experiment
-from repalign.cache import (SCHEMA_VERSION, CorruptEntryWarning, ResultCache, data_identity, default_folder,
+from repalign.cache import (SCHEMA_VERSION, ResultCache, data_identity, default_folder,
                             experiment_key, from_entry, to_entry)
-from repalign.sweep import sweep
 
 BASE = Experiment(d=30, members=3, n_probe=200, metrics=("cka", "procrustes"))
 
@@ -22,15 +22,6 @@ def cache(tmp_path):
 @pytest.fixture(scope="module")
 def result():
     return run_experiment(BASE.replace(n_train=10, snr=2.0, steps=2000))
-
-
-def assert_same_result(a, b):
-    assert a.experiment == b.experiment and a.alignment == b.alignment
-    assert a.alignment_stderr == b.alignment_stderr and a.n_parameters == b.n_parameters
-    for name in ("train_error", "test_error", "train_loss", "steps", "converged", "diverged", "end_to_end"):
-        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
-    for metric in a.experiment.metrics:
-        np.testing.assert_array_equal(a.alignment_matrix[metric], b.alignment_matrix[metric])
 
 
 def test_an_entry_round_trips_exactly(result, cache):
@@ -79,36 +70,3 @@ def test_info_counts_entries_and_clear_removes_them(result, cache):
     assert not list(tables.iterdir())  # the verdicts computed from the entries go with them
 
 
-@pytest.mark.parametrize("damage", ["truncate npz", "flip a byte", "truncate json", "another experiment"])
-def test_a_damaged_entry_is_reported_and_recomputed(cache, counted, damage):
-    exp = BASE.replace(n_train=10)
-    sweep(BASE, {"n_train": [10]}, cache=cache, progress=False)
-    npz, meta = cache.paths(exp)
-    if damage == "truncate npz":
-        npz.write_bytes(npz.read_bytes()[:100])
-    elif damage == "flip a byte":
-        payload = bytearray(npz.read_bytes())
-        payload[len(payload) // 2] ^= 0xFF
-        npz.write_bytes(bytes(payload))
-    elif damage == "truncate json":
-        meta.write_text(meta.read_text()[:50])
-    else:
-        entry = json.loads(meta.read_text())
-        entry["experiment"]["seed"] = 99
-        meta.write_text(json.dumps(entry))
-    with pytest.warns(CorruptEntryWarning):
-        table = sweep(BASE, {"n_train": [10]}, cache=cache, progress=False)
-    assert not table.cached.any() and len(counted) == 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # repaired: read back without complaint
-        assert sweep(BASE, {"n_train": [10]}, cache=cache, progress=False).cached.all()
-
-
-def test_two_concurrent_writers_never_corrupt_an_entry(tmp_path, slow_sweep):
-    folder = tmp_path / "cache"
-    writers = [slow_sweep.start(folder, one_thread=True) for _ in range(2)]  # 2 writers, 2 cores
-    assert [w.wait(timeout=300) for w in writers] == [0, 0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        table = slow_sweep.run_here(folder)
-    assert table.cached.all() and slow_sweep.entries(folder) == slow_sweep.points

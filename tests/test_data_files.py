@@ -10,6 +10,7 @@ import threading
 
 import numpy as np
 import pytest
+from data_helpers import idx_bytes
 
 from repalign import data, paths
 from repalign.data import files
@@ -45,11 +46,6 @@ def test_mnist_is_found_in_the_data_root_first(no_local_data):
         data.mnist_dir()
     (local / data.MNIST_FILES[-1]).write_text("{}")
     assert data.mnist_dir() == local
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
-    return header + array.astype(np.uint8).tobytes()
 
 
 @pytest.fixture
@@ -122,28 +118,6 @@ def test_read_idx_refuses_other_than_unsigned_bytes(tmp_path):
     (tmp_path / "floats").write_bytes(floats)
     with pytest.raises(data.CorruptDataFile, match="not an unsigned-byte IDX file"):
         data.read_idx(tmp_path / "floats")
-
-
-@pytest.mark.parametrize("compress", [True, False])
-def test_a_truncated_idx_file_is_named_with_the_fix(tmp_path, compress):
-    import gzip
-    whole = idx_bytes(np.arange(60, dtype=np.uint8).reshape(3, 4, 5))
-    name = "t10k-images-idx3-ubyte" + (".gz" if compress else "")
-    payload = gzip.compress(whole) if compress else whole
-    (tmp_path / name).write_bytes(payload[: len(payload) // 2])
-    with pytest.raises(data.CorruptDataFile, match=f"{name} is truncated or damaged .*install the data set again"):
-        data.read_idx(tmp_path / name)
-
-
-def test_a_truncated_mnist_file_is_named_with_the_fix(tmp_path, monkeypatch):
-    folder = tmp_path / "mnist"
-    folder.mkdir()
-    for name in data.MNIST_FILES:
-        (folder / name).write_text('{"data": [' + ", ".join(["0.5"] * 784) + "]}")
-    (folder / data.MNIST_FILES[3]).write_text('{"data": [0.1, 0.2')  # cut short
-    monkeypatch.setenv("REPALIGN_DATA", str(tmp_path))
-    with pytest.raises(data.CorruptDataFile, match=f"{data.MNIST_FILES[3]} is truncated or damaged"):
-        files.load_mnist()
 
 
 def test_scikit_learn_loader_knows_only_its_two_sets():

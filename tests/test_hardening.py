@@ -20,6 +20,40 @@ def no_kernel(monkeypatch):
     monkeypatch.setattr(papermill, "execute_notebook", refuse)
 
 
+# --- 2. every chapter parameter is checked before a kernel starts ------------------------------
+
+# (chapter, key, value): the value is refused up front, in one line naming the key. The README
+# states how many there are.
+BAD_PARAMETERS = [
+    ("question", "snrs", "[1]"), ("question", "alpha_min", "-1"), ("question", "alpha_max", "0"),
+    ("question", "n_alpha", "1000000000"), ("question", "spike_d", "100000"), ("question", "spike_draws", "0"),
+    ("question", "snr_example", "-2"), ("question", "alpha_example", "nan"),
+    ("linear", "d", "100000"), ("linear", "tol", "-1"), ("linear", "steps", "0"), ("linear", "n_probe", "0"),
+    ("linear", "seed", "-1"), ("linear", "members", "1"), ("linear", "alphas", "[1.0]"), ("linear", "snrs", "[0, 1]"),
+    ("linear", "d", "abc"), ("linear", "workers", "0"), ("linear", "ridges", "[-1]"), ("linear", "outputs", "0"),
+    ("linear", "spreads", "[0.5]"), ("linear", "init_scales", "[0]"),
+    ("snr", "networks", "[cnn]"), ("snr", "tasks", "[ranking]"), ("snr", "noises", "[weights]"),
+    ("snr", "metric", "cosine"), ("snr", "lr", "0"), ("snr", "n_ratios", "[-1, 2]"), ("snr", "n_classes", "1"),
+    ("sample_size", "steps", "1e12"), ("sample_size", "widths", "[0, 2]"), ("sample_size", "depth", "0"),
+    ("sample_size", "width_sweep_n", "0"), ("sample_size", "boot", "1"),
+    ("dip", "budgets", "[5000]"), ("dip", "gd_lr", "-0.5"), ("dip", "init_scales", "[]"), ("dip", "snr", "-1"),
+    ("dip", "repeats", "1"),
+    ("real_data", "class_data", "cifar"), ("real_data", "reg_data", "digits"), ("real_data", "class_d", "1000"),
+    ("real_data", "snr_ratios", "[]"), ("real_data", "noises", "[everywhere]"),
+    ("decoupling", "seed", "-1"), ("decoupling", "large_init", "-1"), ("decoupling", "ridge", "0"),
+    ("decoupling", "alphas", "[1.0, 2.0]"),
+    ("verdicts", "snrs", "[1, 2]"),
+    ("linear", "preset", "huge"),
+]
+
+
+@pytest.mark.parametrize("chapter, key, value", BAD_PARAMETERS)
+def test_a_bad_chapter_parameter_is_one_line_before_the_kernel_starts(no_kernel, capsys, chapter, key, value):
+    assert book.main(["run", chapter, "-p", key, value]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"error: chapter {chapter!r}") and key in err
+
+
 # --- 1. -o never overwrites a source or a file it did not write -----------------------------------
 
 
@@ -89,38 +123,6 @@ def test_sweep_specs_read_scientific_notation(tmp_path):
 
 
 # --- 4. every byte of an entry is verified; 8. temporary files are counted ------------------------
-
-
-def test_an_edited_number_in_an_entrys_json_is_a_corrupt_entry_and_recomputed(tmp_path):
-    import json
-    import warnings
-
-    from repalign.cache import CorruptEntryWarning, ResultCache
-    from repalign.experiment import budget_stops_expected, run_experiment
-
-    cache = ResultCache(tmp_path)
-    exp = Experiment(d=8, n_train=4, members=2, n_probe=8, steps=20)
-    with budget_stops_expected():  # 20 steps: a budget stop is expected here
-        clean = run_experiment(exp)
-    _, meta_path = cache.paths(exp)
-    cache.store(clean)
-    meta = json.loads(meta_path.read_text())
-    meta["alignment"]["cka"] += 0.01  # one changed digit
-    meta_path.write_text(json.dumps(meta, indent=1))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        assert cache.load(exp) is None
-    assert any(issubclass(w.category, CorruptEntryWarning) and "json" in str(w.message) for w in caught)
-    cache.store(clean)
-    assert cache.load(exp).alignment == clean.alignment
-
-
-def test_cache_info_counts_the_temporary_files_of_a_killed_writer(tmp_path):
-    from repalign.cache import ResultCache
-
-    (tmp_path / ".abc.json.x.tmp").write_bytes(b"half")
-    info = ResultCache(tmp_path).info()
-    assert info["temporary"] == 1 and info["entries"] == 0
 
 
 # --- 6. one-line errors from python -m repalign sweep -------------------------------------------
@@ -203,70 +205,14 @@ def test_cache_verify_checks_every_entry_and_names_the_corrupt_ones(tmp_path, mo
     assert f"1 corrupt ({first.name}" in capsys.readouterr().out
 
 
-# --- 6. an unusable result cache is one line, before any work ------------------------------------
+def test_papermill_knows_every_parameter_of_every_chapter():
+    """Papermill warns "Passed unknown parameter" for a name it cannot find in the parameters cell;
+    it must find each name that `make chapter` accepts, so that no such warning is false."""
+    from papermill.execute import _infer_parameters
+    from papermill.iorw import load_notebook_node
 
-
-def _spec(tmp_path):
-    spec = tmp_path / "spec.yaml"
-    spec.write_text("base: {d: 8, n_train: 4, members: 2, n_probe: 8, steps: 5}\ngrid: {snr: [1, 2]}\n")
-    return spec
-
-
-def test_a_cache_path_that_is_a_file_is_one_line(tmp_path, monkeypatch, capsys):
-    from repalign.__main__ import main
-    blocker = tmp_path / "cache-file"
-    blocker.write_text("")
-    monkeypatch.setenv("REPALIGN_CACHE", str(blocker))
-    assert main(["sweep", str(_spec(tmp_path)), "-o", str(tmp_path / "t.csv")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "is a file, not a folder; point REPALIGN_CACHE at a writable folder" in err
-    assert len(err.splitlines()) == 1
-
-
-@pytest.mark.skipif(__import__("os").geteuid() == 0, reason="root writes into read-only folders")
-def test_a_read_only_cache_with_missing_entries_is_one_line(tmp_path, monkeypatch, capsys):
-    from repalign.__main__ import main
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    cache.chmod(0o555)
-    monkeypatch.setenv("REPALIGN_CACHE", str(cache))
-    try:
-        assert main(["sweep", str(_spec(tmp_path)), "-o", str(tmp_path / "t.csv")]) == 2
-        assert "read-only and some results are missing" in capsys.readouterr().err
-        assert main(["cache", "clear"]) in (0, 2)  # nothing to remove is not an error
-    finally:
-        cache.chmod(0o755)
-
-
-def test_the_read_only_check_itself(tmp_path, monkeypatch):
-    # as root, os.access ignores permissions: the check is exercised through its own branch
-    from repalign.cache import CacheUnavailable, ResultCache
-    monkeypatch.setattr("os.access", lambda *a, **k: False)
-    with pytest.raises(CacheUnavailable, match="read-only"):
-        ResultCache(tmp_path).check_writable()
-
-
-def test_a_corrupt_entry_is_recomputed_by_the_sweep_and_equals_the_clean_run(tmp_path):
-    import json
-    import warnings
-
-    from repalign.cache import CorruptEntryWarning, ResultCache
-    from repalign.experiment import budget_stops_expected
-    from repalign.sweep import run_points
-
-    cache = ResultCache(tmp_path)
-    points = [Experiment(d=8, n_train=4, members=2, n_probe=8, steps=20, seed=s) for s in (0, 1)]
-    with budget_stops_expected():
-        clean = run_points(points, cache=cache, progress=False)
-        meta_path = cache.paths(points[0])[1]
-        meta = json.loads(meta_path.read_text())
-        meta["alignment"]["cka"] = 0.5  # a silently wrong number, unless detected
-        meta_path.write_text(json.dumps(meta))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            again = run_points(points, cache=cache, progress=False)
-    assert any(issubclass(w.category, CorruptEntryWarning) for w in caught)  # reported
-    assert [again[p][1] for p in points] == [False, True]  # the corrupt one recomputed, the other read back
-    for p in points:  # nothing lost: the same numbers as the clean run
-        assert again[p][0].alignment == clean[p][0].alignment
-        np.testing.assert_array_equal(again[p][0].test_error, clean[p][0].test_error)
+    for name, path in book.chapter_files().items():
+        notebook = load_notebook_node(book.read_chapter(path))
+        inferred = {p.name for p in _infer_parameters(notebook, name=book.KERNEL, language="python")}
+        accepted = {"preset", *book.chapter_config(name).parameters()}
+        assert inferred == accepted, name

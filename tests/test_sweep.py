@@ -1,10 +1,5 @@
 """Sweeps (repalign.sweep): validation first, resume, Dask and process pools, several jobs as one table."""
 
-import os
-import signal
-import time
-import warnings
-
 import pandas as pd
 import pytest
 
@@ -12,7 +7,7 @@ from repalign import Experiment
 from repalign.cache import ResultCache
 from repalign.experiment import budget_stops_expected
 from repalign.sweep import (MemberCounts, SweepSpecError, grid_experiments, member_counts, missing_points,
-                            plan_stacks, sweep, sweep_many)
+                            sweep, sweep_many)
 
 BASE = Experiment(d=30, members=3, n_probe=200, metrics=("cka", "procrustes"))
 GRID = {"n_train": [10, 50], "snr": [1.0, 4.0]}
@@ -46,27 +41,6 @@ def test_a_bad_grid_fails_before_any_work(cache, counted, grid, field):
 def test_an_empty_grid_is_refused():
     with pytest.raises(SweepSpecError, match="non-empty"):
         grid_experiments(BASE, {})
-
-
-def test_a_killed_sweep_resumes_where_it_stopped(tmp_path, counted, slow_sweep):
-    """The sweep trains in stacks of several points; a point is stored when its stack is done,
-    so a kill loses only unfinished stacks, and no stored point is computed again."""
-    points = grid_experiments(slow_sweep.base, {name: list(values) for name, values in slow_sweep.grid})
-    assert all(len(stack) == 2 for stack in plan_stacks(points))  # the two seeds of each N
-    folder = tmp_path / "cache"
-    process = slow_sweep.start(folder)
-    deadline = time.time() + 120
-    while slow_sweep.entries(folder) < 3 and time.time() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    done = slow_sweep.entries(folder)
-    assert 3 <= done < slow_sweep.points, "the sweep was not stopped midway"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the kill left no entry half-written (a stray .tmp at most)
-        table = slow_sweep.run_here(folder)
-    assert len(counted) == slow_sweep.points - done and table.cached.sum() == done
-    assert ResultCache(folder).clear() == slow_sweep.points and not list(folder.iterdir())  # .tmp files too
 
 
 def test_dask_and_the_process_pool_give_the_serial_results(tmp_path):

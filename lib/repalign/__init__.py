@@ -52,6 +52,8 @@ Book: the chapters' configurations, sweeps, figures, and the runner
 - ``repalign.report``: a chapter's setup and result tables, formatted for the page;
 - ``repalign.book``: run chapters through papermill and build the book
   (``python -m repalign.book --help``);
+- ``repalign.pdf``: the whole book as one PDF, printed offline by headless Chromium
+  (``python -m repalign.pdf --preset paper|smoke``);
 - ``repalign.__main__``: ``python -m repalign``, sweeps from YAML specs, the result cache
   and the book from the command line.
 """

@@ -4,6 +4,7 @@
     python -m repalign.book run question -p snrs '[1, 4]' # one chapter, into _build/runs/
     python -m repalign.book build --preset paper          # the book, into _build/html
     python -m repalign.book build --preset smoke          # a smoke-scale copy, for the tests
+    python -m repalign.book publish                       # _build/html -> _build/publish, for any host
 
 Chapters are jupytext notebooks (MyST markdown) in ``chapters/``; papermill cannot read
 them, so they are converted in memory. Parameters are checked against the chapter's
@@ -100,8 +101,9 @@ def parse_value(text: str) -> Any:
 def check_parameters(name: str, pairs: list[tuple[str, str]], root: Path | None = None) -> dict[str, Any]:
     """Validate ``-p key value`` pairs for a chapter; return papermill's parameters.
 
-    Raises UsageError, listing the chapter's parameters and their types, for an unknown name,
-    a wrongly typed value or a value the configuration refuses.
+    Raises UsageError, in one line naming the parameter and what it accepts, for an unknown name,
+    a wrongly typed value, a value the configuration refuses, an experiment beyond the size limits
+    or a data set that is not installed.
     """
     config = chapter_config(name, root)
     repeated = sorted({key for key, _ in pairs if sum(k == key for k, _ in pairs) > 1})
@@ -114,11 +116,10 @@ def check_parameters(name: str, pairs: list[tuple[str, str]], root: Path | None 
         overrides = config.check_overrides(values)
         cfg = config.from_preset(preset, **overrides)  # the configuration's own value checks
         check_experiments(name, cfg)
-    except (TypeError, ValueError) as err:
-        message = f"chapter {name!r}: {err}"
-        if "the parameters are" not in message:
-            message += f"\nthe parameters are:\n{config.describe_parameters()}"
-        raise UsageError(message) from None
+    except (TypeError, ValueError) as err:  # the message names the parameter and its allowed values
+        raise UsageError(f"chapter {name!r}: {err}") from None
+    except OSError as err:  # a data set the chapter reads is missing or damaged; the message says how to install it
+        raise UsageError(f"chapter {name!r} cannot read its data: {err}") from None
     # papermill writes parameters as Python literals: tuples travel as lists.
     return {"preset": preset, **{k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()}}
 
@@ -293,6 +294,43 @@ def _executed_once(notebook_path: Path) -> None:
         nbformat.write(nb, notebook_path)
 
 
+# --- publishing ----------------------------------------------------------------------------
+
+_LOCAL_LINK = re.compile(r'(?:href|src)="(?![a-z][a-z0-9+.-]*:|#|//)([^"#?]+)')
+
+
+def broken_links(site: Path) -> list[str]:
+    """Every page's links to files of the site (href, src) that are missing: '<page>: <link>'.
+    Pages are the HTML files outside ``_static/`` (which holds the theme's templates)."""
+    problems = []
+    for page in sorted(p for p in site.rglob("*.html") if "_static" not in p.relative_to(site).parts):
+        for link in dict.fromkeys(_LOCAL_LINK.findall(page.read_text(errors="replace"))):
+            target = (page.parent / link).resolve()
+            if not (target.is_file() or (target / "index.html").is_file()):
+                problems.append(f"{page.relative_to(site)}: {link}")
+    return problems
+
+
+def publish(html: Path, output: Path, pdf: Path | None = None) -> Path:
+    """Copy a built site into ``output``, ready for any static host: ``.nojekyll`` (so GitHub
+    Pages serves ``_static/``), the whole-book PDF beside ``index.html`` when one is given, and
+    no page linking to a file that is not there (refused, with the links)."""
+    if not (html / "index.html").is_file():
+        raise UsageError(f"no built book in {html}; build it first (make book)")
+    missing = broken_links(html)
+    if missing:
+        raise UsageError(f"the built book links to {len(missing)} missing file(s), e.g. {missing[0]}; "
+                         "rebuild it (make book)")
+    if output.resolve().is_relative_to(html.resolve()) or html.resolve().is_relative_to(output.resolve()):
+        raise UsageError(f"the output {output} must lie outside the built book {html}")
+    shutil.rmtree(output, ignore_errors=True)
+    shutil.copytree(html, output)
+    (output / ".nojekyll").touch()
+    if pdf is not None:
+        shutil.copy2(pdf, output / pdf.name)
+    return output
+
+
 # --- command line --------------------------------------------------------------------------
 
 
@@ -307,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("-o", "--output", type=Path, help="executed notebook path (default: _build/runs/)")
     build = sub.add_parser("build", help="build the whole book")
     build.add_argument("--preset", choices=PRESET_NAMES, default="paper")
+    publish_cmd = sub.add_parser("publish", help="copy the built book into a folder ready for a static host")
+    publish_cmd.add_argument("-o", "--output", type=Path, default=None, help="default: _build/publish")
+    publish_cmd.add_argument("--pdf", type=Path, default=None, help="a whole-book PDF to publish beside the pages")
     args = parser.parse_args(argv)
     try:
         if args.command == "list":
@@ -314,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "run":
             out = run_chapter(args.chapter, [tuple(p) for p in args.parameter], output=args.output)
             print(f"executed chapter {args.chapter!r} into {out}")
+        elif args.command == "publish":
+            out = publish(paths.html_dir(), args.output or paths.publish_dir(), args.pdf)
+            print(f"the site is ready in {out}: upload the folder's contents to any static host")
         else:
             html = build_paper() if args.preset == "paper" else build_smoke()
             print(f"built the book ({args.preset} preset) into {html}")

@@ -50,6 +50,23 @@ def robustness_grid_values(cfg: DecouplingConfig) -> dict:
     return {"n_train": [round(a * cfg.d) for a in cfg.alphas], "snr": list(cfg.snrs), "seed": repeat_seeds(cfg)}
 
 
+def robustness_setups(cfg: DecouplingConfig) -> dict[str, dict]:
+    """Setup label -> what it changes in the robustness grid's baseline."""
+    return {
+        "label noise, shared inputs (baseline)": {},
+        "input noise": {"noise": "inputs"},
+        "independent inputs": {"shared_inputs": False},
+        f"shared init, std {cfg.large_init:g}": {"init_scale": cfg.large_init, "shared_init": True},
+        f"independent init, std {cfg.large_init:g}": {"init_scale": cfg.large_init, "shared_init": False},
+    }
+
+
+def robustness_jobs(cfg: DecouplingConfig) -> list[Job]:
+    """The robustness grid, once per setup."""
+    base, grid = robustness_base(cfg), robustness_grid_values(cfg)
+    return [({"setup": name}, base.replace(**changes), grid) for name, changes in robustness_setups(cfg).items()]
+
+
 # --- alignment against SNR -------------------------------------------------------------------------
 
 
@@ -271,4 +288,6 @@ def dip_jobs(cfg: DipConfig) -> list[Job]:
 
 
 # Chapter -> its sweeps, for checking every experiment before a chapter runs (``repalign.book``).
-CHAPTER_JOBS = {"linear": linear_jobs, "snr": snr_jobs, "sample_size": sample_size_jobs, "dip": dip_jobs}
+# The decoupling chapter's own sweep is its robustness grid (it reads every other chapter's back).
+CHAPTER_JOBS = {"linear": linear_jobs, "snr": snr_jobs, "sample_size": sample_size_jobs, "dip": dip_jobs,
+                "real_data": real_data_jobs, "decoupling": robustness_jobs}

@@ -74,6 +74,11 @@ def html_dir(root: Path | None = None) -> Path:
     return build_dir(root) / "html"
 
 
+def publish_dir(root: Path | None = None) -> Path:
+    """The deployable copy of the built site that ``make publish`` prepares."""
+    return build_dir(root) / "publish"
+
+
 def build_log(root: Path | None = None) -> Path:
     """The full log of the last ``jupyter-book build`` of ``root``, beside its output."""
     return build_dir(root) / "jupyter-book.log"

@@ -95,10 +95,8 @@ class ChapterConfig:
         params = cls.parameters()
         unknown = sorted(set(overrides) - set(params))
         if unknown:
-            raise ValueError(
-                f"unknown parameter(s) {', '.join(map(repr, unknown))}; "
-                f"the parameters are:\n{cls.describe_parameters()}"
-            )
+            raise ValueError(f"unknown parameter(s) {', '.join(map(repr, unknown))}; the parameters are: "
+                             f"{', '.join(['preset', *params])} (`make chapters` describes them)")
         return {k: coerce(k, v, params[k]) for k, v in overrides.items() if v is not None}
 
     @classmethod

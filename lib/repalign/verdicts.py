@@ -78,7 +78,6 @@ def claim_record(key: str, result, *, setting: str, metric: str) -> list[dict]:
                         summary=f"N/D {ext.location / result.d:.2f}")
                  for s, ext, test, decision in zip(result.snrs, result.extrema, result.tests, result.decisions)]
     elif isinstance(result, DecouplingClaim):
-        r = result.correlation
         rows.append(record(key, setting=setting, metric=metric, statistic="counterexample pairs", value=result.pairs,
                            p=result.p, verdict=result.verdict, summary=result.summary,
                            control=f"family-wise error {result.alpha:.0%} (Holm) over {result.tests} ordered pairs"))
