@@ -183,6 +183,8 @@ def test_each_chapter_offers_its_executed_notebook(site, page):
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert any("parameters" in c.metadata.get("tags", []) for c in code)
     assert sum(bool(c.get("outputs")) for c in code) >= len(code) // 2, "the notebook is executed"
+    shown = [o for c in code for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert shown, "its figures show in Jupyter (glued outputs under their own MIME type)"
 
 
 @pytest.mark.book

@@ -3,8 +3,10 @@
 - ``{{ version }}``, ``{{ commit }}`` and ``{{ build_date }}`` on the front page: the package
   version, the git commit the book was built from (marked when the tree had local changes) and
   the UTC date of the build.
-- Every notebook page offers its executed notebook (``.ipynb``, with outputs) in the download
-  menu: myst-nb writes it to ``jupyter_execute/``; it is copied next to the page's source.
+- Every notebook page offers its executed notebook (``.ipynb``) in the download menu, with every
+  output in the cell that made it. myst-nb takes the glued outputs out of the notebook it keeps
+  (they show in the prose instead), so the notebook is kept as executed, just before that, and
+  its glued outputs are made displayable: a figure glued into the text shows in Jupyter too.
 - No Thebe: Jupyter Book always loads sphinx-thebe, whose scripts (added twice, and pointing at
   a CDN) nothing in this book uses.
 - The repository button, where the repository's address is known: ``REPALIGN_REPOSITORY_URL``
@@ -13,16 +15,20 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
+import nbformat
+from myst_nb.core.execute import base as myst_nb_execute
+
 import repalign
 
-NOTEBOOK_FOLDER = "jupyter_execute"  # where myst-nb writes each page's final notebook, beside html/
+EXECUTED: dict[str, nbformat.NotebookNode] = {}  # docname -> the notebook as executed
+_reading = {"docname": ""}  # the document Sphinx is reading (documents are read one at a time)
 
 
 def git_commit(root: Path) -> str:
@@ -80,30 +86,49 @@ def drop_thebe(app, pagename, templatename, context, doctree) -> None:
         context["body"] = _THEBE_CONFIG.sub("", context["body"])
 
 
-def _executed_notebook(app, pagename: str) -> Path:
-    return Path(app.outdir).parent / NOTEBOOK_FOLDER / f"{pagename}.ipynb"
+def note_docname(app, docname, source) -> None:
+    _reading["docname"] = docname
+
+
+def with_glue_shown(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The glued outputs under their own MIME types (glue files them under a prefix that no
+    front end renders), where the cells produced them."""
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            prefix = output.get("metadata", {}).get("scrapbook", {}).get("mime_prefix", "")
+            if prefix:
+                output["data"] = {key.removeprefix(prefix): value for key, value in output["data"].items()}
+    return notebook
+
+
+def keep_executed(extract_glue_data):
+    def extract_and_keep(notebook, source_map, logger):
+        EXECUTED[_reading["docname"]] = with_glue_shown(copy.deepcopy(notebook))
+        return extract_glue_data(notebook, source_map, logger)
+    return extract_and_keep
 
 
 def offer_executed_notebook(app, pagename, templatename, context, doctree) -> None:
-    """Before the theme builds its download menu (priority 501): name the executed notebook."""
-    if context.get("page_source_suffix") != ".ipynb" and _executed_notebook(app, pagename).is_file():
+    """Before the theme builds its download menu (priority 501): name the executed notebook
+    (a page whose source is a notebook offers that name already)."""
+    if context.get("page_source_suffix") != ".ipynb" and pagename in EXECUTED:
         context["ipynb_source"] = f"{pagename}.ipynb"
 
 
-def copy_executed_notebooks(app, exception) -> None:
+def write_executed_notebooks(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
-    for docname in app.env.found_docs:
-        source = _executed_notebook(app, docname)
-        if source.is_file() and Path(app.env.doc2path(docname)).suffix != ".ipynb":  # an .ipynb source is itself
-            target = Path(app.outdir) / "_sources" / f"{docname}.ipynb"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
+    for docname, notebook in EXECUTED.items():
+        target = Path(app.outdir) / "_sources" / f"{docname}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, target)
 
 
 def setup(app):
+    myst_nb_execute.extract_glue_data = keep_executed(myst_nb_execute.extract_glue_data)
     app.connect("config-inited", add_build_facts)
+    app.connect("source-read", note_docname)
     app.connect("html-page-context", offer_executed_notebook, priority=500)
     app.connect("html-page-context", drop_thebe, priority=900)
-    app.connect("build-finished", copy_executed_notebooks)
-    return {"parallel_read_safe": True, "parallel_write_safe": True}
+    app.connect("build-finished", write_executed_notebooks)
+    return {"parallel_read_safe": False, "parallel_write_safe": True}  # EXECUTED is filled while reading
