@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",  # a CDN would fail to load
-]
+from repalign.pdf import HEADLESS_FLAGS, chromium_path
+
+FLAGS = [*HEADLESS_FLAGS, "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]  # a CDN would fail
 # Wait until MathJax has typeset the page (a page without math resolves at once).
 MATHJAX_DONE = "(window.MathJax && MathJax.startup && MathJax.startup.promise) || Promise.resolve()"
 
@@ -36,7 +32,7 @@ class Browser:
             os.dup2(high_out, 4)
 
         self.process = subprocess.Popen(
-            [CHROMIUM, *FLAGS, "--remote-debugging-pipe", f"--user-data-dir={user_data_dir}", "about:blank"],
+            [chromium_path(), *FLAGS, "--remote-debugging-pipe", f"--user-data-dir={user_data_dir}", "about:blank"],
             preexec_fn=wire_pipes, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(to_chromium)
         os.close(from_chromium)

@@ -45,6 +45,29 @@ def broken_book(tmp_path) -> Path:
 
 
 @pytest.fixture
+def no_kernel(monkeypatch):
+    """Fail the test if papermill is asked to execute anything."""
+    import papermill
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a kernel was started")
+
+    monkeypatch.setattr(papermill, "execute_notebook", refuse)
+
+
+@pytest.fixture
+def no_local_data(tmp_path, monkeypatch):
+    """No copy anywhere: empty REPALIGN_DATA and cache, no Debian folder, no book data folder."""
+    monkeypatch.setenv("REPALIGN_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("REPALIGN_DOWNLOAD", raising=False)
+    monkeypatch.setattr(paths, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-debian")
+    monkeypatch.setattr(paths, "book_data_dir", lambda: tmp_path / "no-book")
+    (tmp_path / "data").mkdir()
+    return tmp_path
+
+
+@pytest.fixture
 def counted(monkeypatch):
     """The experiments a sweep actually computes (not read from the cache), in order."""
     from repalign import sweep as sweep_module

@@ -6,17 +6,6 @@ import pytest
 from repalign import book
 
 
-@pytest.fixture
-def no_kernel(monkeypatch):
-    """Fail the test if papermill is asked to execute anything."""
-    import papermill
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a kernel was started")
-
-    monkeypatch.setattr(papermill, "execute_notebook", refuse)
-
-
 @pytest.mark.parametrize("args, complaint", [
     (["-p", "no_such_param", "1"], "unknown parameter(s) 'no_such_param'"),
     (["-p", "snrs", "abc"], "parameter 'snrs' must be tuple[float, ...], got 'abc'"),

@@ -12,20 +12,8 @@ import numpy as np
 import pytest
 from data_helpers import idx_bytes
 
-from repalign import data, paths
+from repalign import data
 from repalign.data import files
-
-
-@pytest.fixture
-def no_local_data(tmp_path, monkeypatch):
-    """No copy anywhere: empty REPALIGN_DATA and cache, no Debian folder, no book data folder."""
-    monkeypatch.setenv("REPALIGN_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.delenv("REPALIGN_DOWNLOAD", raising=False)
-    monkeypatch.setattr(paths, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-debian")
-    monkeypatch.setattr(paths, "book_data_dir", lambda: tmp_path / "no-book")
-    (tmp_path / "data").mkdir()
-    return tmp_path
 
 
 def test_missing_data_says_how_to_install(no_local_data):

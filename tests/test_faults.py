@@ -234,15 +234,9 @@ def test_fault_a_truncated_mnist_file(tmp_path, monkeypatch):
         files.load_mnist()
 
 
-def test_fault_a_data_set_missing_when_a_chapter_runs(tmp_path, monkeypatch, capsys):
+def test_fault_a_data_set_missing_when_a_chapter_runs(no_kernel, no_local_data, capsys):
     """The real-data chapter at the paper preset reads Fashion-MNIST: with no copy anywhere, the
     book refuses before a kernel starts, in one line that says how to install it."""
-    import papermill
-    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a kernel was started"))
-    monkeypatch.setenv("REPALIGN_DATA", str(tmp_path))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.delenv("REPALIGN_DOWNLOAD", raising=False)
-    monkeypatch.setattr(paths, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-debian")
     data.real._cached_real_split.cache_clear()  # forget a copy loaded by an earlier test
     try:
         assert book.main(["run", "real_data"]) == 2

@@ -10,16 +10,6 @@ from repalign.cache import experiment_key
 from repalign.sweep import grid_experiments, load_spec
 
 
-@pytest.fixture
-def no_kernel(monkeypatch):
-    import papermill
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a kernel was started")
-
-    monkeypatch.setattr(papermill, "execute_notebook", refuse)
-
-
 # --- 2. every chapter parameter is checked before a kernel starts ------------------------------
 
 # (chapter, key, value): the value is refused up front, in one line naming the key. The README

@@ -31,30 +31,26 @@ EXECUTED: dict[str, nbformat.NotebookNode] = {}  # docname -> the notebook as ex
 _reading = {"docname": ""}  # the document Sphinx is reading (documents are read one at a time)
 
 
-def git_commit(root: Path) -> str:
-    """The short commit of ``root``, '+ local changes' when the tree differs from it."""
-    def git(*args: str) -> str:
+def git(root: Path, *args: str) -> str:
+    """What ``git -C root <args>`` prints, or '' where git or the checkout is missing."""
+    try:
         return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
                               timeout=30).stdout.strip()
-    try:
-        commit = git("rev-parse", "--short", "HEAD")
-        changed = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
-        commit, changed = "", ""
+        return ""
+
+
+def git_commit(root: Path) -> str:
+    """The short commit of ``root``, '+ local changes' when the tree differs from it."""
+    commit = git(root, "rev-parse", "--short", "HEAD")
     if not commit:
         return "unknown (not built from a git checkout)"
-    return f"{commit} + local changes" if changed else commit
+    return f"{commit} + local changes" if git(root, "status", "--porcelain", "--untracked-files=no") else commit
 
 
 def repository_url(root: Path) -> str | None:
-    url = os.environ.get("REPALIGN_REPOSITORY_URL", "").strip()
-    if not url:
-        try:
-            url = subprocess.run(["git", "-C", str(root), "remote", "get-url", "origin"], capture_output=True,
-                                 text=True, timeout=30).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return None
-        url = re.sub(r"^git@github\.com:", "https://github.com/", url).removesuffix(".git")
+    url = os.environ.get("REPALIGN_REPOSITORY_URL", "").strip() or re.sub(
+        r"^git@github\.com:", "https://github.com/", git(root, "remote", "get-url", "origin")).removesuffix(".git")
     return url if url.startswith("https://") else None
 
 

@@ -221,22 +221,23 @@ def run_chapter(name: str, pairs: list[tuple[str, str]] = (), root: Path | None 
 # --- building ------------------------------------------------------------------------------
 
 
-def _jupyter_book(source: Path) -> Path:
-    """``jupyter-book build`` of ``source``; return its HTML folder or raise ChapterError.
+def _jupyter_book(source: Path, builder: str = "html") -> Path:
+    """``jupyter-book build`` of ``source`` with ``builder``; return its output folder or raise
+    ChapterError.
 
     Every page is re-read (a cached page re-emits no warning) and warnings are errors; executed
-    notebooks stay cached in ``_build/.jupyter_cache``. The full log goes to
-    ``_build/jupyter-book.log`` beside the output.
+    notebooks stay cached in ``_build/.jupyter_cache``. The full log goes beside the output
+    (``paths.build_log``).
     """
     exe = Path(sys.executable).with_name("jupyter-book")
-    command = [str(exe), "build", str(source), "--all", "--warningiserror", "--keep-going"]
+    command = [str(exe), "build", str(source), "--builder", builder, "--all", "--warningiserror", "--keep-going"]
     result = subprocess.run(command, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    log = source / "_build" / "jupyter-book.log"
+    log = paths.build_log(source, builder)
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(result.stdout)
     if result.returncode != 0:
         raise _build_failure(result, log)
-    return source / "_build" / "html"
+    return paths.build_dir(source) / builder
 
 
 _FAILED_NOTEBOOK = re.compile(r"(\S+?\.(?:md|py|ipynb)): WARNING: Executing notebook failed")

@@ -79,9 +79,9 @@ def publish_dir(root: Path | None = None) -> Path:
     return build_dir(root) / "publish"
 
 
-def build_log(root: Path | None = None) -> Path:
-    """The full log of the last ``jupyter-book build`` of ``root``, beside its output."""
-    return build_dir(root) / "jupyter-book.log"
+def build_log(root: Path | None = None, builder: str = "html") -> Path:
+    """The full log of the last ``jupyter-book build`` of ``root`` with ``builder``, beside its output."""
+    return build_dir(root) / ("jupyter-book.log" if builder == "html" else f"jupyter-book-{builder}.log")
 
 
 # --- per-user cache ---------------------------------------------------------------------------

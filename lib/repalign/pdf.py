@@ -32,11 +32,13 @@ from . import book, paths
 PRINT_PAGE = "print.html"  # beside the single page's _static/ and _images/, so its relative links resolve
 BUDGET_MS = 30_000  # virtual time Chromium lets the page's scripts (MathJax) run before printing
 TIMEOUT_S = 600
-CHROMIUM_FLAGS = [
+# Headless Chromium that reaches for nothing on its own (the browser tests use the same).
+HEADLESS_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND", "--no-pdf-header-footer", "--generate-pdf-document-outline",
 ]
+CHROMIUM_FLAGS = [*HEADLESS_FLAGS, "--host-resolver-rules=MAP * ~NOTFOUND", "--no-pdf-header-footer",
+                  "--generate-pdf-document-outline"]
 
 # Added to the printed copy only: A4 pages numbered at the foot, a page break before every
 # document of the table of contents, collapsed cells left out (a reader of paper cannot open
@@ -137,21 +139,12 @@ def root_document(source: Path) -> str:
 
 
 def build_singlehtml(source: Path) -> Path:
-    """``jupyter-book build --builder singlehtml`` of ``source``; return the folder of the page.
-
-    As ``repalign.book`` builds HTML: every page is re-read and warnings are errors; execution
-    follows ``source``'s _config.yml (the paper book reads ``_build/.jupyter_cache``, the smoke
-    copy holds executed notebooks). A failure raises ``book.ChapterError`` naming the chapters.
-    """
-    command = [str(_jupyter_book_path()), "build", str(source), "--builder", "singlehtml",
-               "--all", "--warningiserror", "--keep-going"]
-    result = subprocess.run(command, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    log = paths.build_dir(source) / "jupyter-book-singlehtml.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text(result.stdout)
-    if result.returncode != 0:
-        raise book._build_failure(result, log)
-    return paths.build_dir(source) / "singlehtml"
+    """The book at ``source`` as one HTML page (Jupyter Book's ``singlehtml`` builder, run as
+    ``repalign.book`` runs the HTML build); return the page's folder. Execution follows
+    ``source``'s _config.yml: the paper book reads ``_build/.jupyter_cache``, the smoke copy holds
+    executed notebooks."""
+    _jupyter_book_path()
+    return book._jupyter_book(source, "singlehtml")
 
 
 def print_page(folder: Path, root_doc: str) -> Path:
@@ -164,7 +157,8 @@ def print_page(folder: Path, root_doc: str) -> Path:
     """
     page = folder / f"{root_doc}.html"
     if not page.exists():
-        raise PdfError(f"the single-page build wrote no {page}: check {folder.parent}/jupyter-book-singlehtml.log")
+        log = paths.build_log(folder.parent.parent, "singlehtml")
+        raise PdfError(f"the single-page build wrote no {page}: check {log}")
     html = page.read_text(encoding="utf-8")
     _check_mathjax(html, folder)
     html = html.replace(f'href="{root_doc}.html#', 'href="#').replace(f'href="{root_doc}.html"', 'href="#"')
