@@ -58,14 +58,17 @@ def test_the_folder_follows_the_environment(tmp_path, monkeypatch):
     assert default_folder() == tmp_path / "elsewhere" and ResultCache().folder == tmp_path / "elsewhere"
 
 
-def test_info_counts_entries_and_clear_removes_them(result, cache):
+def test_info_counts_entries_and_clear_removes_them(result, cache, monkeypatch):
+    from repalign import verdicts
+
     assert cache.info()["entries"] == 0 and cache.clear() == 0  # a folder that does not exist yet
     cache.store(result)
     info = cache.info()
     assert info["entries"] == 1 and info["bytes"] > 0
+    monkeypatch.setenv("REPALIGN_CACHE", str(cache.folder))
+    row = verdicts.record("snr", setting="s", metric="cka", statistic="x", value=1.0, verdict="holds", control="c")
+    verdicts.save(verdicts.verdict_table("snr", [row]), "snr", "smoke")
     tables = cache.folder / "verdicts"
-    tables.mkdir()
-    (tables / "snr-smoke.csv").write_text("chapter\n")
     assert cache.clear() == 1 and cache.info()["entries"] == 0
     assert not list(tables.iterdir())  # the verdicts computed from the entries go with them
 

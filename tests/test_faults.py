@@ -15,6 +15,7 @@ import shutil
 import signal
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,6 +117,16 @@ OTHER_FAULTS = [
     "test_fault_a_truncated_mnist_file",
     "test_fault_a_data_set_missing_when_a_chapter_runs",
     "test_fault_another_thread_count",
+    "test_fault_foreign_files_in_the_cache_folder",
+    "test_fault_a_relative_cache_path",
+    "test_fault_a_cache_inside_the_sources",
+    "test_fault_a_damaged_verdict_table",
+    "test_fault_a_read_only_checkout",
+    "test_fault_ctrl_c_during_a_chapter",
+    "test_fault_ctrl_c_during_a_build",
+    "test_fault_a_full_disk_under_the_output",
+    "test_fault_a_dead_kernel",
+    "test_fault_a_shared_cache_and_the_umask",
 ]
 
 
@@ -259,6 +270,196 @@ def test_fault_another_thread_count():
     finally:
         torch.set_num_threads(before)
     assert_same_result(one, two)
+
+
+# --- faults around the chapters' runs ------------------------------------------------------------
+
+
+def _run_chapter_process(chapter: str, cache: Path, output: Path, *, ignore_sigint: bool = False, cwd=None):
+    """``python -m repalign.book run <chapter> -p preset smoke`` as its own process group
+    (``ignore_sigint``: started as a shell without job control starts a background job)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, paths.CACHE_VARIABLE: str(cache)}
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None
+    return subprocess.Popen([sys.executable, "-m", "repalign.book", "run", chapter, "-p", "preset", "smoke",
+                             "-o", str(output)], env=env, cwd=cwd or paths.book_root(), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=ignore)
+
+
+def _error_line(stderr: str) -> str:
+    """The runner's own report: its one ``error:`` line (a kernel may log a warning of its own)."""
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in stderr, stderr
+    return errors[0]
+
+
+def _wait_for(condition, seconds: float = 120) -> None:
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_fault_foreign_files_in_the_cache_folder(clean, tmp_path, monkeypatch, capsys):
+    """cache clear removes what the cache wrote and leaves every other file byte-identical."""
+    from repalign import verdicts
+    from repalign.__main__ import main
+    folder = tmp_path / "cache"
+    shutil.copytree(clean[1], folder)
+    foreign = {"settings.json": b"{}", "notes.npz": b"mine", "README": b"keep", "verdicts/mine.csv": b"a,b\n1,2\n",
+               ".settings.json.x1.tmp": b"mine too"}
+    for name, payload in foreign.items():
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_bytes(payload)
+    monkeypatch.setenv(paths.CACHE_VARIABLE, str(folder))
+    row = verdicts.record("snr", setting="s", metric="cka", statistic="x", value=1.0, verdict="holds", control="c")
+    verdicts.save(verdicts.verdict_table("snr", [row]), "snr", "smoke")
+    assert main(["cache", "clear"]) == 0
+    out = capsys.readouterr().out
+    assert f"removed {len(POINTS)} entries" in out and "left 5 file(s) the cache did not write" in out
+    left = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert left == foreign
+
+
+def test_fault_a_relative_cache_path(tmp_path, monkeypatch):
+    """A relative REPALIGN_CACHE names one folder, seen from where the command started: the
+    chapter's kernel (working directory chapters/) writes its verdicts there too."""
+    monkeypatch.chdir(tmp_path)
+    process = _run_chapter_process("question", Path("rel-cache"), tmp_path / "q.ipynb", cwd=tmp_path)
+    assert process.wait(timeout=300) == 0, process.stderr.read()
+    assert (tmp_path / "rel-cache" / "verdicts" / "question-smoke.csv").is_file()
+    assert not list(paths.chapters_dir().rglob("rel-cache"))
+
+
+@pytest.mark.parametrize("folder", ["chapters", "book/cache", "lib"])
+def test_fault_a_cache_inside_the_sources(no_kernel, monkeypatch, capsys, folder):
+    from repalign.__main__ import main
+    source = paths.book_root() / folder
+    before = sorted(p.name for p in source.parent.rglob("*"))
+    monkeypatch.setenv(paths.CACHE_VARIABLE, str(source))
+    assert book.main(["run", "question", "-p", "preset", "smoke"]) == 2
+    assert f"lies inside the book's sources ({folder.split('/')[0]}/)" in _one_line(capsys)
+    assert main(["cache", "clear"]) == 2 and "lies inside the book's sources" in _one_line(capsys)
+    assert sorted(p.name for p in source.parent.rglob("*")) == before
+
+
+@pytest.mark.parametrize("damage", ["first four lines", "cut mid-row", "a number edited", "no checksum line"])
+def test_fault_a_damaged_verdict_table(tmp_path, monkeypatch, capsys, damage):
+    """A verdict table carries its own checksum: cache verify names a damaged one, and the
+    conclusion's loader refuses it in one line naming the file (never drops rows silently)."""
+    from repalign import verdicts
+    from repalign.__main__ import main
+    monkeypatch.setenv(paths.CACHE_VARIABLE, str(tmp_path / "cache"))
+    rows = [verdicts.record("snr", setting=f"s{i}", metric="cka", statistic="x", value=i, verdict="holds",
+                            control="c") for i in range(6)]
+    verdicts.save(verdicts.verdict_table("linear", rows), "linear", "smoke")
+    path = verdicts.table_path("linear", "smoke")
+    text = path.read_text()
+    damaged = {"first four lines": "".join(text.splitlines(keepends=True)[:4]),
+               "cut mid-row": text[:len(text) * 2 // 3],
+               "a number edited": text.replace(",5.0,", ",50.0,"),
+               "no checksum line": text.split("\n", 1)[1]}[damage]
+    assert damaged != text
+    path.write_text(damaged)
+    assert main(["cache", "verify"]) == 1
+    assert "verdicts/linear-smoke.csv" in capsys.readouterr().out
+    with pytest.raises(verdicts.TableError, match=r"linear-smoke\.csv .*; re-run its chapter \(make chapter NAME=linear\)"):
+        verdicts.load("linear", "smoke")
+
+
+def test_fault_a_read_only_checkout(no_kernel, tmp_path, monkeypatch, capsys):
+    """A chapter stores results and verdicts: a read-only cache is refused before the kernel."""
+    folder = tmp_path / "cache"
+    monkeypatch.setattr("os.access", lambda path, mode: not (mode & os.W_OK and str(path).startswith(str(folder))))
+    monkeypatch.setenv(paths.CACHE_VARIABLE, str(folder))
+    assert book.main(["run", "question", "-p", "preset", "smoke", "-o", str(tmp_path / "q.ipynb")]) == 2
+    assert "is read-only and a chapter stores its results and its verdicts there" in _one_line(capsys)
+
+
+def test_fault_ctrl_c_during_a_chapter(tmp_path):
+    """Ctrl-C (SIGINT to the process group, even one started with SIGINT ignored) stops a chapter
+    within 10 s with exit code 130, leaves no notebook and no process behind, and every result
+    stored before it is whole, for the same command to resume from."""
+    folder, output = tmp_path / "cache", tmp_path / "runs" / "linear.ipynb"
+    process = _run_chapter_process("linear", folder, output, ignore_sigint=True)
+    _wait_for(lambda: ResultCache(folder).info()["entries"] >= 2)
+    os.killpg(process.pid, signal.SIGINT)
+    stopped = time.time()
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == book.INTERRUPTED and time.time() - stopped < 10
+    assert "the same command resumes from them" in _error_line(stderr)
+    assert not output.exists() and not book.partial_path(output).exists()
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)  # the kernel and its workers are gone with it
+    report = ResultCache(folder).verify()
+    assert report["entries"] >= 2 and report["corrupt"] == [] and report["temporary"] == 0
+
+
+def test_fault_ctrl_c_during_a_build():
+    """An interrupted build stops its whole process group (jupyter-book and its kernels)."""
+    import subprocess
+    import threading
+
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    started = time.time()
+    with pytest.raises(KeyboardInterrupt):
+        book.run_stoppable(["sh", "-c", "sleep 60 & sleep 60"])
+    assert time.time() - started < 10
+    left = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True).stdout
+    assert left == ""
+
+
+def test_fault_a_full_disk_under_the_output(tmp_path, monkeypatch, capsys):
+    """No space for the executed notebook: one line, no file left to block the next run."""
+    import errno
+
+    from papermill.iorw import LocalHandler
+
+    def full(self, buf, path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+    monkeypatch.setattr(LocalHandler, "write", full)
+    monkeypatch.setenv(paths.CACHE_VARIABLE, str(tmp_path / "cache"))
+    output = tmp_path / "q.ipynb"
+    assert book.main(["run", "question", "-p", "preset", "smoke", "-o", str(output)]) == 1
+    assert "(No space left on device); free space or choose another -o" in _one_line(capsys)
+    assert list(tmp_path.glob("*.ipynb")) == [] and not book.partial_path(output).exists()
+    book.check_output(output, paths.book_root())  # the next run is not refused
+
+
+def test_fault_a_dead_kernel(tmp_path):
+    """A kernel killed as the out-of-memory killer would: one line, nothing left behind."""
+    import subprocess
+
+    output = tmp_path / "q.ipynb"
+    process = _run_chapter_process("question", tmp_path / "cache", output)
+
+    def kernel():
+        found = subprocess.run(["pgrep", "-P", str(process.pid), "-f", "ipykernel"], capture_output=True, text=True)
+        return found.stdout.split()
+
+    _wait_for(kernel)
+    time.sleep(2)  # inside a cell
+    os.kill(int(kernel()[0]), signal.SIGKILL)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1 and f"the kernel of chapter 'question' died" in _error_line(stderr)
+    assert not output.exists() and not book.partial_path(output).exists()
+
+
+def test_fault_a_shared_cache_and_the_umask(tmp_path):
+    """Entries and verdict tables get the user's usual permissions, not a temporary file's 0600."""
+    folder = tmp_path / "cache"
+    old = os.umask(0o022)
+    try:
+        _run(folder)
+    finally:
+        os.umask(old)
+    modes = {oct(p.stat().st_mode & 0o777) for p in folder.iterdir()}
+    assert modes == {"0o644"}
 
 
 # --- the counts the README states -------------------------------------------------------------

@@ -186,7 +186,7 @@ def test_cache_verify_checks_every_entry_and_names_the_corrupt_ones(tmp_path, mo
         for seed in (0, 1):
             cache.store(run_experiment(Experiment(d=8, n_train=4, members=2, n_probe=8, steps=20, seed=seed)))
     assert main(["cache", "verify"]) == 0
-    assert "2 entries checked" in capsys.readouterr().out
+    assert "2 entries and 0 verdict tables checked" in capsys.readouterr().out
     first = sorted(tmp_path.glob("*.json"))[0]
     meta = json.loads(first.read_text())
     meta["wall_time"] += 1

@@ -40,6 +40,15 @@ def test_an_output_that_is_neither_csv_nor_parquet_is_refused(tmp_path, capsys, 
     assert "--output must end in .csv or .parquet" in capsys.readouterr().err and counted == []
 
 
+@pytest.mark.parametrize("executor, scheduler, workers", [
+    ("serial", None, None), ("process", None, 2), ("dask", None, 2), ("dask", "tcp://host:8786", 4),
+])
+def test_options_that_act_with_their_executor_are_accepted(executor, scheduler, workers):
+    from repalign.__main__ import _executor_problem
+
+    assert _executor_problem(executor, scheduler, workers) is None
+
+
 def test_book_hands_over_to_the_book_runner(capsys):
     assert cli(["book", "list"]) == 0
     assert "question" in capsys.readouterr().out

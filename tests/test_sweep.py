@@ -43,6 +43,19 @@ def test_an_empty_grid_is_refused():
         grid_experiments(BASE, {})
 
 
+@pytest.mark.parametrize("values", [{1.0: 2.0}, {1.0, 2.0}, 4.0, "1, 2"])
+def test_a_grid_field_needs_a_list_not_a_mapping_set_or_one_value(values):
+    with pytest.raises(SweepSpecError, match=r"'snr' needs a non-empty list of values \(a single value belongs"):
+        grid_experiments(BASE, {"snr": values})
+
+
+def test_a_device_this_machine_lacks_is_refused_before_any_work(cache, counted, monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    with pytest.raises(SweepSpecError, match=r"Experiment.device must be one of \('auto', 'cpu'\)"):
+        sweep(BASE.replace(device="cuda"), {"seed": [0]}, cache=cache, progress=False)
+    assert counted == []
+
+
 def test_dask_and_the_process_pool_give_the_serial_results(tmp_path):
     from distributed import Client, LocalCluster
 
@@ -55,6 +68,22 @@ def test_dask_and_the_process_pool_give_the_serial_results(tmp_path):
     columns = ["n_train", "seed", "metric", "alignment", "test_error", "train_error", "steps_mean"]
     pd.testing.assert_frame_equal(serial[columns], dask[columns], rtol=1e-6, atol=1e-9)
     pd.testing.assert_frame_equal(serial[columns], pool[columns], rtol=1e-6, atol=1e-9)
+
+
+def test_workers_size_the_local_dask_cluster(cache, monkeypatch):
+    import distributed
+
+    started = []
+
+    class NoCluster:
+        def __init__(self, *args, **kwargs):
+            started.append((args, kwargs))
+            raise RuntimeError("no cluster in this test")
+
+    monkeypatch.setattr(distributed, "Client", NoCluster)
+    with pytest.raises(RuntimeError, match="no cluster"):
+        sweep(BASE, {"seed": [0]}, executor="dask", workers=3, cache=cache, progress=False)
+    assert started == [((), {"n_workers": 3})]
 
 
 def test_bad_executor_and_workers_are_refused_before_any_work(cache, counted):

@@ -15,6 +15,9 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from . import paths
+
+    paths.absolute_environment()  # worker processes see the folders this command sees
     if argv[:1] == ["book"]:
         from .book import main as book_main
 
@@ -24,8 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("sweep", help="run a sweep spec (YAML: base experiment and grid)")
     run.add_argument("spec", type=Path)
     run.add_argument("--executor", choices=("serial", "process", "dask"), default="serial")
-    run.add_argument("--scheduler", help="Dask scheduler address (default: a LocalCluster)")
-    run.add_argument("--workers", type=int, help="process-pool size (default: all cores)")
+    run.add_argument("--scheduler", help="Dask scheduler address, with --executor dask (default: a LocalCluster)")
+    run.add_argument("--workers", type=int, help="with --executor process or dask: the process pool's or the "
+                     "LocalCluster's size (default: all cores); with --scheduler, the workers to plan stacks for")
     run.add_argument("-o", "--output", type=Path, help="table path, .csv or .parquet (default: <spec>.csv)")
     cache = sub.add_parser("cache", help="inspect or empty the result cache")
     cache.add_argument("action", choices=("info", "verify", "clear"))
@@ -52,15 +56,18 @@ def _run(args: argparse.Namespace) -> int:
         elif args.action == "verify":
             report = store.verify()
             bad = report["corrupt"]
-            print(f"{report['entries']} entries checked in {report['folder']}: {len(bad)} corrupt"
-                  + (f" ({', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}; a sweep recomputes them)" if bad else "")
+            print(f"{report['entries']} entries and {report['tables']} verdict tables checked in {report['folder']}: "
+                  f"{len(bad)} corrupt"
+                  + (f" ({', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}; a sweep recomputes entries, "
+                     "a chapter run its table)" if bad else "")
                   + (f", {report['temporary']} temporary file(s) of interrupted writes" if report["temporary"] else ""))
             return 1 if bad else 0
         else:
-            print(f"removed {store.clear()} entries from {store.folder}")
+            print(f"removed {store.clear()} entries from {store.folder}" + _left_alone(store.foreign()))
         return 0
     output = args.output or args.spec.with_suffix(".csv")
-    problem = _output_problem(output) or _workers_problem(args.workers)
+    problem = (_workers_problem(args.workers) or _executor_problem(args.executor, args.scheduler, args.workers)
+               or _output_problem(output, args.spec))
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -75,14 +82,35 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _output_problem(output: Path) -> str | None:
+def _left_alone(files: list[Path]) -> str:
+    """'; left N file(s) it did not write: a, b', or '' when there are none."""
+    if not files:
+        return ""
+    names = ", ".join(p.name for p in files[:5]) + (" ..." if len(files) > 5 else "")
+    return f"; left {len(files)} file(s) the cache did not write: {names}"
+
+
+def _output_problem(output: Path, spec: Path) -> str | None:
     """Why the table cannot be written there (checked before any work), or None."""
+    if output.resolve() == spec.resolve():  # a spec named x.csv: its default table is itself
+        return f"--output {output} is the spec itself; name another file with -o"
+    if output.is_dir():  # the table would be written at the very end, and fail there
+        return f"--output {output} is a folder; name a .csv or .parquet file, in it or elsewhere"
     if output.suffix not in (".csv", ".parquet"):
         return f"--output must end in .csv or .parquet, got {output}"
     if not output.parent.is_dir():
         return f"--output's folder {output.parent} does not exist; create it or choose another path"
     if not os.access(output.parent, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
         return f"--output {output} is not writable; choose another path"
+    return None
+
+
+def _executor_problem(executor: str, scheduler: str | None, workers: int | None) -> str | None:
+    """Why an option would do nothing with this executor (it would be ignored silently), or None."""
+    if scheduler is not None and executor != "dask":
+        return f"--scheduler needs --executor dask, got --executor {executor}"
+    if workers is not None and executor == "serial":
+        return "--workers needs --executor process or dask (the serial executor runs one stack at a time)"
     return None
 
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -135,6 +137,20 @@ def check_experiments(name: str, cfg: ChapterConfig) -> None:
         grid_experiments(base, grid)
 
 
+def check_cache() -> None:
+    """UsageError, in one line naming the folder and the fix, unless the result cache and its
+    verdict tables can be written: every chapter stores both, so a read-only checkout is refused
+    before the kernel starts, not when the chapter saves its verdicts at the end."""
+    from .cache import VERDICT_TABLES, ResultCache
+
+    try:
+        folder = ResultCache().folder
+        for cache in (ResultCache(folder), ResultCache(folder / VERDICT_TABLES)):
+            cache.check_writable(why="a chapter stores its results and its verdicts there")
+    except OSError as err:
+        raise UsageError(str(err)) from None
+
+
 def describe_chapters(root: Path | None = None) -> str:
     blocks = []
     for name, path in chapter_files(root).items():
@@ -153,17 +169,14 @@ def run_output_path(name: str, parameters: dict[str, Any], root: Path | None = N
     return paths.runs_dir(root) / f"{name}-{digest}.ipynb"
 
 
-PROTECTED = ("chapters", "book", "lib")  # folders of the book's sources: never an output
-
-
 def check_output(output: Path, root: Path) -> None:
     """Refuse an output path inside the book's sources, an existing file that is not an executed
     notebook (papermill's metadata), or a folder that cannot be created or written; create it."""
     target = output.resolve()
-    for folder in PROTECTED:
-        if target.is_relative_to((root / folder).resolve()):
-            raise UsageError(f"refusing to overwrite or add to the book's sources: {output} is inside {folder}/; "
-                             "choose a path elsewhere, e.g. _build/runs/")
+    inside = paths.source_folder(target, root)
+    if inside:
+        raise UsageError(f"refusing to overwrite or add to the book's sources: {output} is inside {inside}/; "
+                         "choose a path elsewhere, e.g. _build/runs/")
     if target.exists():
         try:
             written_by_us = "papermill" in nbformat.read(target, as_version=4).metadata
@@ -180,23 +193,72 @@ def check_output(output: Path, root: Path) -> None:
         raise UsageError(f"cannot write into {target.parent}; choose a writable path")
 
 
+INTERRUPTED = 130  # the exit code of a command stopped by SIGINT (128 + 2), as shells report it
+
+
+def partial_path(output: Path) -> Path:
+    """Where a chapter executes before it is complete: a hidden file beside ``output``, renamed
+    onto it at the end, so an interrupted run leaves nothing that blocks the next one."""
+    return output.with_name(f".{output.stem}.partial.ipynb")
+
+
+def kernel_log_path(output: Path) -> Path:
+    """Where the kernel's own messages go (its stderr): a hidden file beside ``output``."""
+    return output.with_name(f".{output.stem}.kernel.log")
+
+
+@contextlib.contextmanager
+def _stderr_into(log: Path):
+    """Point file descriptor 2 at ``log`` while the kernel runs: the kernel inherits it, so its
+    warnings and the log of an interrupted cell go to the file, not between the runner's lines."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(log, "wb") as f:
+            os.dup2(f.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def execute_chapter(path: Path, parameters: dict[str, Any], output: Path) -> Path:
-    """Execute one chapter file through papermill into ``output`` (never the source)."""
+    """Execute one chapter file through papermill into ``output`` (never the source).
+
+    ``output`` appears only whole: the executed notebook, or the notebook with the failing cell's
+    traceback (ChapterError). A dead kernel or a full disk is a ChapterError in one line and an
+    interruption (KeyboardInterrupt) passes through; neither leaves a file behind.
+    """
     import papermill
+    from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     check_output(output, path.parents[1])
+    partial = partial_path(output)
+    log = kernel_log_path(output)
     try:
-        papermill.execute_notebook(read_chapter(path), str(output), parameters=parameters,
-                                   kernel_name=KERNEL, cwd=str(path.parent), progress_bar=False)
+        with _stderr_into(log):
+            papermill.execute_notebook(read_chapter(path), str(partial), parameters=parameters,
+                                       kernel_name=KERNEL, cwd=str(path.parent), progress_bar=False)
+        _collapse_injected_parameters(partial)
+        os.replace(partial, output)
     except PapermillExecutionError as err:
+        os.replace(partial, output)
         lines = [ln for ln in err.source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
         where = f"cell [{err.exec_count}] ({lines[0].strip()[:60]!r}...)" if lines else f"cell [{err.exec_count}]"
         raise ChapterError(
             f"chapter {path.stem!r} ({path.name}) failed in {where}: {err.ename}: {err.evalue}\n"
             f"the executed notebook, with the traceback, is {output}"
         ) from None
-    _collapse_injected_parameters(output)
+    except DeadKernelError:
+        raise ChapterError(f"the kernel of chapter {path.stem!r} died (stopped by the system, perhaps for lack of "
+                           f"memory; its log is {log}); the results it stored are kept and the same command "
+                           "resumes from them") from None
+    except OSError as err:  # papermill writes the notebook after every cell: a full disk shows here
+        raise ChapterError(f"cannot write the executed chapter {output} ({err.strerror or err}); free space or "
+                           "choose another -o; the results stored so far are kept") from None
+    finally:
+        partial.unlink(missing_ok=True)
     return output
 
 
@@ -212,8 +274,10 @@ def _collapse_injected_parameters(notebook_path: Path) -> None:
 
 def run_chapter(name: str, pairs: list[tuple[str, str]] = (), root: Path | None = None,
                 output: Path | None = None) -> Path:
-    """Check the parameters, then execute the chapter into ``_build/runs/`` (or ``output``)."""
+    """Check the parameters and the result cache, then execute the chapter into ``_build/runs/``
+    (or ``output``)."""
     parameters = check_parameters(name, list(pairs), root)
+    check_cache()
     path = chapter_files(root)[name]
     return execute_chapter(path, parameters, output or run_output_path(name, parameters, root))
 
@@ -231,13 +295,41 @@ def _jupyter_book(source: Path, builder: str = "html") -> Path:
     """
     exe = Path(sys.executable).with_name("jupyter-book")
     command = [str(exe), "build", str(source), "--builder", builder, "--all", "--warningiserror", "--keep-going"]
-    result = subprocess.run(command, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    result = run_stoppable(command)
     log = paths.build_log(source, builder)
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(result.stdout)
     if result.returncode != 0:
         raise _build_failure(result, log)
     return paths.build_dir(source) / builder
+
+
+def run_stoppable(command: list[str]) -> subprocess.CompletedProcess:
+    """Run ``command`` (output captured) in a process group of its own; when this process is
+    interrupted, stop the whole group (``stop_group``) before the KeyboardInterrupt goes on."""
+    process = subprocess.Popen(command, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        stdout, _ = process.communicate()
+    except KeyboardInterrupt:
+        stop_group(process)
+        raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout)
+
+
+def stop_group(process: subprocess.Popen, grace: float = 3.0) -> None:
+    """SIGINT to ``process``'s group (a build cleans up its kernels), SIGTERM after ``grace``
+    seconds without an exit, then SIGKILL; and SIGKILL to whatever of the group outlives it."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(grace)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 _FAILED_NOTEBOOK = re.compile(r"(\S+?\.(?:md|py|ipynb)): WARNING: Executing notebook failed")
@@ -263,6 +355,7 @@ def _build_failure(result: subprocess.CompletedProcess, log: Path) -> ChapterErr
 
 def build_paper(root: Path | None = None) -> Path:
     """Build the book at the paper preset; Jupyter Book executes the chapters (cached)."""
+    check_cache()
     return _jupyter_book(root or paths.book_root())
 
 
@@ -273,6 +366,7 @@ def build_smoke(root: Path | None = None) -> Path:
     book, which Jupyter Book then renders without executing again.
     """
     root = root or paths.book_root()
+    check_cache()
     out = paths.smoke_dir(root)
     stage = out / "src"
     shutil.rmtree(out, ignore_errors=True)
@@ -350,6 +444,9 @@ def main(argv: list[str] | None = None) -> int:
     publish_cmd.add_argument("-o", "--output", type=Path, default=None, help="default: _build/publish")
     publish_cmd.add_argument("--pdf", type=Path, default=None, help="a whole-book PDF to publish beside the pages")
     args = parser.parse_args(argv)
+    paths.absolute_environment()
+    # Ctrl-C stops a run even where the shell started it with SIGINT ignored (a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if args.command == "list":
             print(describe_chapters())
@@ -368,6 +465,10 @@ def main(argv: list[str] | None = None) -> int:
     except ChapterError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; the results stored so far are kept and the same command resumes from them",
+              file=sys.stderr)
+        return INTERRUPTED
     return 0
 
 

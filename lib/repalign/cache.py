@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -96,15 +97,52 @@ def _meta_checksum(meta: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def _write_atomically(path: Path, payload: bytes) -> None:
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomically(path: Path, payload: bytes) -> None:
+    """Write ``path`` whole or not at all: a temporary file beside it (``.<name>.<random>.tmp``,
+    which ``clear`` recognises), then a rename. The file gets the user's usual permissions
+    (umask), not the temporary file's 0600, so a shared cache stays readable to its users."""
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as f:
         f.write(payload)
         f.flush()
         os.fsync(f.fileno())
+    os.chmod(f.name, 0o666 & ~_umask())
     os.replace(f.name, path)
 
 
 VERDICT_TABLES = "verdicts"  # the subfolder of the chapters' verdict tables (repalign.verdicts)
+TABLE_MARKER = "# repalign verdict table"  # the first line of every verdict table (repalign.verdicts)
+
+# What the cache writes, by name: an entry's two files, named by its key, and the temporary
+# files of write_atomically (.<file>.<random>.tmp). clear() removes nothing else.
+_ENTRY_FILE = re.compile(r"[0-9a-f]{32}\.(json|npz)")
+_TEMPORARY_FILE = re.compile(r"\.(.+)\.\w+\.tmp")
+
+
+def is_entry_file(path: Path) -> bool:
+    return bool(_ENTRY_FILE.fullmatch(path.name))
+
+
+def is_temporary_file(path: Path) -> bool:
+    """A killed writer's temporary file of an entry or of a verdict table."""
+    written = _TEMPORARY_FILE.fullmatch(path.name)
+    if not written:
+        return False
+    target = path.parent / written.group(1)
+    return is_entry_file(target) if path.parent.name != VERDICT_TABLES else target.suffix == ".csv"
+
+
+def is_verdict_table(path: Path) -> bool:
+    """A csv that repalign.verdicts wrote: it starts with TABLE_MARKER."""
+    if path.suffix != ".csv" or not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        return f.read(len(TABLE_MARKER)) == TABLE_MARKER.encode()
 
 
 class ResultCache:
@@ -117,9 +155,10 @@ class ResultCache:
         key = experiment_key(exp)
         return self.folder / f"{key}.npz", self.folder / f"{key}.json"
 
-    def check_writable(self) -> None:
+    def check_writable(self, why: str = "some results are missing") -> None:
         """Raise CacheUnavailable, in one line naming the fix, unless new entries can be written
-        (checked before any work that would end in ``store``); creates the folder."""
+        (checked before any work that would end in ``store``; ``why`` says why it must be); creates
+        the folder."""
         hint = f"point {paths.CACHE_VARIABLE} at a writable folder"
         if self.folder.exists() and not self.folder.is_dir():
             raise CacheUnavailable(f"the result cache {self.folder} is a file, not a folder; {hint}")
@@ -128,7 +167,7 @@ class ResultCache:
         except OSError as err:
             raise CacheUnavailable(f"cannot create the result cache {self.folder} ({err.strerror}); {hint}") from None
         if not os.access(self.folder, os.W_OK | os.X_OK):
-            raise CacheUnavailable(f"the result cache {self.folder} is read-only and some results are missing; {hint}")
+            raise CacheUnavailable(f"the result cache {self.folder} is read-only and {why}; {hint}")
 
     def load(self, exp: Experiment) -> ExperimentResult | None:
         """The cached result, or None if absent or failing its checks (then with a warning)."""
@@ -161,21 +200,42 @@ class ResultCache:
         meta["meta_sha256"] = _meta_checksum(json.loads(json.dumps(meta)))  # as it will read back
         npz, meta_path = self.paths(res.experiment)
         self.folder.mkdir(parents=True, exist_ok=True)
-        _write_atomically(npz, payload)
-        _write_atomically(meta_path, json.dumps(meta, indent=1).encode())  # last: the entry now exists
+        write_atomically(npz, payload)
+        write_atomically(meta_path, json.dumps(meta, indent=1).encode())  # last: the entry now exists
         return meta_path
 
+    def _files(self, folder: Path) -> list[Path]:
+        return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+
+    def _metas(self) -> list[Path]:
+        return [p for p in self._files(self.folder) if is_entry_file(p) and p.suffix == ".json"]
+
+    def owned(self) -> list[Path]:
+        """Every file the cache wrote: entries, temporary files, verdict tables (and theirs)."""
+        tables = self.folder / VERDICT_TABLES
+        return ([p for p in self._files(self.folder) if is_entry_file(p) or is_temporary_file(p)]
+                + [p for p in self._files(tables) if is_verdict_table(p) or is_temporary_file(p)])
+
+    def foreign(self) -> list[Path]:
+        """Files in the cache's folders that the cache did not write: never touched."""
+        owned = set(self.owned())
+        folders = [self.folder, self.folder / VERDICT_TABLES]
+        return [p for folder in folders for p in self._files(folder) if p not in owned]
+
     def info(self) -> dict:
-        files = [p for p in self.folder.glob("*") if p.is_file()] if self.folder.exists() else []
-        return {"folder": str(self.folder), "entries": sum(p.suffix == ".json" for p in files),
-                "temporary": sum(p.suffix == ".tmp" for p in files),  # left by a writer that was killed
-                "bytes": sum(p.stat().st_size for p in files)}
+        owned = self.owned()
+        return {"folder": str(self.folder), "entries": len(self._metas()),
+                "temporary": sum(map(is_temporary_file, owned)),  # left by a writer that was killed
+                "bytes": sum(p.stat().st_size for p in owned)}
 
     def verify(self) -> dict:
         """Check every entry's two checksums (its json's own, and the npz's) without loading it
-        for an experiment; return the counts and the names of the corrupt entries."""
+        for an experiment, and every verdict table's (``repalign.verdicts.check_table``); return
+        the counts and the names of the corrupt entries and tables."""
+        from .verdicts import TableError, check_table
+
         corrupt = []
-        metas = sorted(self.folder.glob("*.json")) if self.folder.exists() else []
+        metas = self._metas()
         for meta_path in metas:
             try:
                 meta = json.loads(meta_path.read_text())
@@ -185,19 +245,23 @@ class ResultCache:
                 ok = False
             if not ok:
                 corrupt.append(meta_path.name)
-        return {"folder": str(self.folder), "entries": len(metas), "corrupt": corrupt,
+        tables = [p for p in self._files(self.folder / VERDICT_TABLES) if p.suffix == ".csv"]
+        for table in tables:
+            try:
+                check_table(table)
+            except TableError:
+                corrupt.append(f"{VERDICT_TABLES}/{table.name}")
+        return {"folder": str(self.folder), "entries": len(metas), "tables": len(tables), "corrupt": corrupt,
                 "temporary": self.info()["temporary"]}
 
     def clear(self) -> int:
-        """Remove every entry (and stray temporary files), and the verdict tables computed from
-        them (``verdicts/``); return how many entries went."""
-        entries = self.info()["entries"]
-        owned = ((self.folder, (".npz", ".json", ".tmp")), (self.folder / VERDICT_TABLES, (".csv", ".tmp")))
+        """Remove every file the cache wrote (``owned``: entries, temporary files, the verdict
+        tables computed from them) and nothing else; return how many entries went. Files it did
+        not write (``foreign``) stay as they were."""
+        entries = len(self._metas())
         try:
-            for folder, suffixes in owned:
-                for p in folder.glob("*") if folder.exists() else ():
-                    if p.suffix in suffixes:
-                        p.unlink(missing_ok=True)
+            for p in self.owned():
+                p.unlink(missing_ok=True)
         except PermissionError:
             raise CacheUnavailable(f"cannot remove entries from the read-only result cache {self.folder}; "
                                    "make it writable first") from None

@@ -9,6 +9,11 @@ variables override the defaults:
 - ``REPALIGN_CACHE``: the result cache (default ``<root>/_build/cache``);
 - ``XDG_CACHE_HOME``: the per-user cache (default ``~/.cache``), under which ``repalign/``
   holds downloaded data and, outside a checkout, results.
+
+A relative path in these variables is taken from the working directory of the command that
+reads it first; the command-line entry points make them absolute at once
+(:func:`absolute_environment`), so a chapter's kernel, which runs in ``chapters/``, reads the
+same folders.
 """
 
 from __future__ import annotations
@@ -18,6 +23,26 @@ from pathlib import Path
 
 _MARKER = "_toc.yml"
 CACHE_VARIABLE = "REPALIGN_CACHE"
+PATH_VARIABLES = ("REPALIGN_ROOT", "REPALIGN_DATA", CACHE_VARIABLE, "XDG_CACHE_HOME")
+SOURCES = ("chapters", "book", "lib")  # the book's sources: never an output, never a result cache
+
+
+class PathRefused(OSError):
+    """A path the project will not write to; the message names it and the fix."""
+
+
+def absolute_environment() -> None:
+    """Make every path variable absolute, once, at a command's start: the kernels and worker
+    processes it starts, in other working directories, then read the same folders."""
+    for variable in PATH_VARIABLES:
+        if os.environ.get(variable):
+            os.environ[variable] = str(Path(os.environ[variable]).expanduser().absolute())
+
+
+def source_folder(path: Path, root: Path) -> str | None:
+    """The folder of the book's sources (``SOURCES``) that ``path`` lies in, or None."""
+    target = path.resolve()
+    return next((f for f in SOURCES if target.is_relative_to((root / f).resolve())), None)
 
 # Where Debian's package dataset-fashion-mnist installs the four IDX files.
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -95,9 +120,14 @@ def user_cache_dir() -> Path:
 def result_cache_dir() -> Path:
     """The result cache: ``$REPALIGN_CACHE``, else ``<root>/_build/cache``, else the user cache's
     ``results/`` outside a checkout of the book."""
-    if os.environ.get(CACHE_VARIABLE):
-        return Path(os.environ[CACHE_VARIABLE]).expanduser()
     root = _book_root_or_none()
+    if os.environ.get(CACHE_VARIABLE):
+        folder = Path(os.environ[CACHE_VARIABLE]).expanduser().absolute()
+        inside = source_folder(folder, root) if root else None
+        if inside:
+            raise PathRefused(f"{CACHE_VARIABLE}={folder} lies inside the book's sources ({inside}/); "
+                              "point it at a folder elsewhere, e.g. _build/cache")
+        return folder
     return build_dir(root) / "cache" if root else user_cache_dir() / "results"
 
 

@@ -29,40 +29,85 @@ import dataclasses
 import itertools
 import math
 import os
+import reprlib
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from . import validate
 from .cache import ResultCache, from_entry, to_entry
 from .data import native_shape
-from .experiment import Experiment, ExperimentResult, run_stack, stack_key
+from .experiment import DEVICES, LIMITS_VARIABLE, Experiment, ExperimentResult, run_stack, stack_key
 
 EXECUTORS = ("serial", "process", "dask")
 FIELDS = tuple(f.name for f in dataclasses.fields(Experiment))
 Job = tuple[Mapping[str, object], Experiment, Mapping[str, Sequence]]  # (labels, base experiment, grid)
 
 
+GRID_POINTS = 100_000  # points of one grid (the book's largest has 800), refused above before any is built
+
+
 class SweepSpecError(ValueError):
     """A grid or base experiment that cannot run; raised before any work."""
 
 
+def limits_lifted() -> bool:
+    """Whether REPALIGN_LIMITS=off, the switch that lifts Experiment's size limits, is set: it lifts
+    the grid's limit too (read as Experiment reads it)."""
+    return os.environ.get(LIMITS_VARIABLE, "").lower() == "off"
+
+
+def available_devices() -> tuple[str, ...]:
+    """The values of Experiment.device that this machine can run."""
+    import torch
+
+    return tuple(device for device in DEVICES if device != "cuda" or torch.cuda.is_available())
+
+
+def _grid_column(name, values) -> list:
+    """A grid field's values as a list: an ordered, non-empty collection (a mapping's keys or a set's
+    arbitrary order would be swept silently); one value belongs in the base experiment."""
+    if name not in FIELDS:
+        raise SweepSpecError(f"grid field {name!r} is not an Experiment field; the fields are {FIELDS}")
+    ordered = isinstance(values, Iterable) and not isinstance(values, (str, bytes, Mapping, Set))
+    column = list(values) if ordered else []  # once: a generator can be read only once
+    if not column:
+        raise SweepSpecError(f"grid field {name!r} needs a non-empty list of values (a single value belongs in "
+                             f"base), got {reprlib.repr(values)}")
+    return column
+
+
+def _check_grid_size(columns: Mapping[str, list]) -> None:
+    """From the lists' lengths, before any point is built: a few short lists can multiply to more
+    points than memory holds."""
+    points = math.prod(map(len, columns.values()))
+    if points > GRID_POINTS and not limits_lifted():
+        lengths = " x ".join(f"{len(values)} {name}" for name, values in columns.items())
+        raise SweepSpecError(f"grid has {points:,} points ({lengths}), more than the limit of {GRID_POINTS:,}: "
+                             f"shorten its lists, or set {LIMITS_VARIABLE}=off on a machine that can run them")
+
+
+def _check_devices(experiments: Iterable[Experiment]) -> None:
+    # Refused even for a remote Dask cluster whose workers may have the device: the result cache's
+    # keys and the stack plan resolve each point's device in this process (experiment.resolve_device).
+    available = available_devices()
+    for device in dict.fromkeys(exp.device for exp in experiments):
+        if device not in available:
+            raise SweepSpecError(f"Experiment.device must be one of {available} (the devices this machine has), "
+                                 f"got {device!r}")
+
+
 def grid_experiments(base: Experiment, grid: Mapping[str, Sequence]) -> list[Experiment]:
-    """Every point of the grid (the product of its value lists, in order) as an Experiment."""
+    """Every point of the grid (the product of its value lists, in order) as an Experiment that can
+    run here: at most ``GRID_POINTS`` of them, each validated, on a device this machine has."""
     if not isinstance(grid, Mapping) or not grid:
         raise SweepSpecError("grid must be a non-empty mapping from Experiment fields to lists of values")
-    columns = {}
-    for name, values in grid.items():
-        if name not in FIELDS:
-            raise SweepSpecError(f"grid field {name!r} is not an Experiment field; the fields are {FIELDS}")
-        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-            raise SweepSpecError(f"grid field {name!r} needs a non-empty list of values, got {values!r}")
-        columns[name] = list(values)  # once: a generator can be read only once
-        if not columns[name]:
-            raise SweepSpecError(f"grid field {name!r} needs a non-empty list of values, got {values!r}")
+    columns = {name: _grid_column(name, values) for name, values in grid.items()}
+    _check_grid_size(columns)
     experiments = []
     for combination in itertools.product(*columns.values()):
         point = dict(zip(grid, combination))
@@ -70,6 +115,7 @@ def grid_experiments(base: Experiment, grid: Mapping[str, Sequence]) -> list[Exp
             experiments.append(base.replace(**point))
         except (TypeError, ValueError) as err:
             raise SweepSpecError(f"grid point {point}: {err}") from None
+    _check_devices(experiments)
     return experiments
 
 
@@ -171,7 +217,10 @@ def _computed(stacks: list[list[Experiment]], executor: str, client, workers: in
         from distributed import Client, as_completed
 
         own = not isinstance(client, Client)
-        client = Client(client) if own else client  # None: a LocalCluster; a str: a scheduler address
+        if client is None:  # a LocalCluster of ``workers`` processes (None: Dask's default, one per core)
+            client = Client(**({"n_workers": workers} if workers else {}))
+        elif own:  # a scheduler address
+            client = Client(client)
         try:
             futures = client.map(compute_entries, stacks, threads=1, pure=False)
             index = {future.key: stack for future, stack in zip(futures, stacks)}
@@ -391,20 +440,38 @@ def _one_thread():
 
 # --- sweep specifications (YAML) -------------------------------------------------------------
 
-
-def _from_yaml(name: str, value):
-    """Numbers YAML 1.1 reads as strings (``inf``, ``1e-05``: ``validate.yaml_number``), and lists for tuples."""
-    if isinstance(value, list) and name == "metrics":
-        return tuple(value)
-    return validate.yaml_number(value)
+SPEC_BYTES = 2**20  # the most a spec file may hold: a real one is ~100 bytes; huge grids are products or Python
+_SCALARS = (str, int, float, bool, type(None))
 
 
-def load_spec(path: str | Path) -> tuple[Experiment, dict[str, list]]:
-    """Read ``{base: {field: value}, grid: {field: [values]}}`` and validate it completely."""
-    import yaml
+class _SpecLoader(yaml.SafeLoader):
+    """YAML's safe loader that refuses a key repeated in one mapping (PyYAML keeps the last one
+    silently, so a second ``grid:`` would replace the first). Checked on the composed nodes,
+    before ``<<`` merges, whose keys a mapping may override."""
 
+    def compose_mapping_node(self, anchor):
+        node = super().compose_mapping_node(anchor)
+        first: dict[tuple, yaml.Node] = {}
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                earlier = first.setdefault((key.tag, key.value), key)
+                if earlier is not key:
+                    raise yaml.composer.ComposerError(
+                        None, None, f"key {key.value!r} repeated, first at line {earlier.start_mark.line + 1}; "
+                        "a key may appear once in each mapping", key.start_mark)
+        return node
+
+
+def _read_spec(path: str | Path):
+    """The spec parsed, reading no more than ``SPEC_BYTES`` (a huge file, or a device that never
+    ends, is refused before YAML builds it in memory)."""
+    with open(path, "rb") as file:
+        data = file.read(SPEC_BYTES + 1)
+    if len(data) > SPEC_BYTES:
+        raise SweepSpecError(f"{path}: a sweep spec may hold at most {SPEC_BYTES // 2**20} MiB, this one holds more; "
+                             "write long grids as products of short lists, or call repalign.sweep.sweep from Python")
     try:
-        spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return yaml.load(data.decode("utf-8"), Loader=_SpecLoader)
     except UnicodeDecodeError as err:
         raise SweepSpecError(f"{path}: not UTF-8 text (byte {err.start}); save the spec as UTF-8") from None
     except yaml.YAMLError as err:
@@ -412,19 +479,51 @@ def load_spec(path: str | Path) -> tuple[Experiment, dict[str, list]]:
         line = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
         raise SweepSpecError(f"{path}: not valid YAML{line} ({getattr(err, 'problem', None) or err}); "
                              "fix the spec") from None
-    if not isinstance(spec, dict) or set(spec) - {"base", "grid"} or "grid" not in spec:
-        raise SweepSpecError(f"{path}: a sweep spec is a mapping with keys 'base' (optional) and 'grid'")
-    base_fields = spec.get("base") or {}
-    unknown = sorted(set(base_fields) - set(FIELDS))
+
+
+def _spec_value(where: str, name: str, value):
+    """One value of the spec as Experiment takes it: a scalar, numbers as ``validate.yaml_number``
+    reads them (YAML 1.1 reads ``1e-05`` and ``inf`` as strings), or a list of names for metrics."""
+    if name == "metrics" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    if not isinstance(value, _SCALARS):
+        names = " or a list of metric names" if name == "metrics" else ""
+        raise SweepSpecError(f"{where} must be one value (a number, a string, true/false or null){names}, "
+                             f"got {reprlib.repr(value)}")
+    return validate.yaml_number(value)
+
+
+def _spec_section(path, spec: dict, key: str) -> dict:
+    """``base`` or ``grid``: a mapping keyed by Experiment fields (``base:`` left empty is no field)."""
+    section = spec.get(key)
+    if section is None and key == "base":
+        return {}
+    if not isinstance(section, dict):
+        values = "lists of values" if key == "grid" else "values"
+        raise SweepSpecError(f"{path}: {key} must be a mapping from Experiment fields to {values}, "
+                             f"got {reprlib.repr(section)}")
+    return section
+
+
+def load_spec(path: str | Path) -> tuple[Experiment, dict[str, list]]:
+    """Read ``{base: {field: value}, grid: {field: [values]}}`` and validate it completely: the file's
+    size, repeated keys, each section's type and fields, every value, and every grid point."""
+    spec = _read_spec(path)
+    if not isinstance(spec, dict) or "grid" not in spec or set(spec) - {"base", "grid"}:
+        extra = [key for key in spec if key not in ("base", "grid")] if isinstance(spec, dict) else []
+        raise SweepSpecError(f"{path}: a sweep spec is a mapping with keys 'base' (optional) and 'grid'"
+                             + (f", not {extra}" if extra else ""))
+    base_fields = _spec_section(path, spec, "base")
+    unknown = [name for name in base_fields if name not in FIELDS]
     if unknown:
         raise SweepSpecError(f"{path}: base field(s) {unknown} are not Experiment fields; the fields are {FIELDS}")
+    values = {name: _spec_value(f"{path}: base.{name}", name, value) for name, value in base_fields.items()}
     try:
-        base = Experiment(**{k: _from_yaml(k, v) for k, v in base_fields.items()})
+        base = Experiment(**values)
     except (TypeError, ValueError) as err:
         raise SweepSpecError(f"{path}: base: {err}") from None
-    grid = spec["grid"]
-    if isinstance(grid, dict):
-        grid = {k: [_from_yaml(k, v) for v in values] if isinstance(values, list) else values
-                for k, values in grid.items()}
+    grid = {name: [_spec_value(f"{path}: grid.{name}[{i}]", name, v) for i, v in enumerate(column)]
+            if isinstance(column, list) else column
+            for name, column in _spec_section(path, spec, "grid").items()}
     grid_experiments(base, grid)  # every point validated before any work
     return base, grid

@@ -16,16 +16,16 @@ control that makes the p-value mean what it says.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from . import paths
-from .cache import VERDICT_TABLES
+from .cache import TABLE_MARKER, VERDICT_TABLES, write_atomically
 from .claims import AS_PREDICATE, CLAIMS, MARKS, VERDICTS, DecouplingClaim, MinimumClaim, SNRClaim, listed
 from .inference import ALPHA
 
@@ -133,30 +133,49 @@ def table_path(chapter: str, preset: str) -> Path:
     return folder() / f"{chapter}-{preset}.csv"
 
 
+class TableError(ValueError):
+    """A verdict table that fails its checks (truncated, edited, not a table this package wrote)."""
+
+
+def _header(body: bytes) -> bytes:
+    """A table's first line: the marker and the SHA-256 of the csv below it, so a truncated or
+    edited table is caught like a damaged cache entry."""
+    return f"{TABLE_MARKER}; sha256 of the lines below: {hashlib.sha256(body).hexdigest()}\n".encode()
+
+
 def save(table: pd.DataFrame, chapter: str, preset: str) -> None:
-    """Write the chapter's table for ``preset`` to :func:`table_path` (whole or not at all: a
-    temporary file, then a rename). Returns nothing, so that a chapter cell ending with it shows
-    nothing."""
+    """Write the chapter's table for ``preset`` to :func:`table_path`, whole or not at all, under
+    a checksum line. Returns nothing, so that a chapter cell ending with it shows nothing."""
     if list(table.columns) != list(COLUMNS) or set(table.chapter) != {chapter}:
         raise ValueError(f"table must be verdict_table({chapter!r}, ...)'s output")
     path = table_path(chapter, preset)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        table.to_csv(out, index=False)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the table from other readers
-    os.replace(tmp, path)
+    body = table.to_csv(index=False).encode()
+    write_atomically(path, _header(body) + body)
+
+
+def check_table(path: Path) -> bytes:
+    """The csv body of the verdict table at ``path`` once its checksum holds; TableError otherwise,
+    in one line naming the file and the fix."""
+    first, _, body = path.read_bytes().partition(b"\n")
+    if (first + b"\n") != _header(body):
+        chapter = path.stem.rsplit("-", 1)[0]
+        why = ("has no checksum line: not a table this version wrote" if not first.startswith(TABLE_MARKER.encode())
+               else "fails its checksum (truncated or edited)")
+        raise TableError(f"the verdict table {path} {why}; re-run its chapter (make chapter NAME={chapter})")
+    return body
 
 
 def load(chapter: str, preset: str) -> pd.DataFrame:
-    """The chapter's latest table at ``preset``; a clear error when the chapter has not run."""
+    """The chapter's latest table at ``preset``; a clear error when the chapter has not run or its
+    table is damaged (TableError)."""
     path = table_path(chapter, preset)
     if not path.exists():
         raise FileNotFoundError(f"no verdicts of chapter {chapter!r} at preset {preset!r} ({path.name} in the "
                                 f"result cache): run the chapter first, e.g. make chapter NAME={chapter}")
-    table = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in ("value", "low", "high", "p")})
+    body = check_table(path)
+    table = pd.read_csv(io.BytesIO(body), keep_default_na=False,
+                        na_values={c: [""] for c in ("value", "low", "high", "p")})
     for column in ("value", "low", "high", "p"):
         table[column] = pd.to_numeric(table[column]).astype(float)
     return table
