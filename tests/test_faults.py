@@ -22,13 +22,13 @@ import pytest
 import torch
 from data_helpers import assert_same_result, idx_bytes
 
-from repalign import Experiment, book, data, paths
+from repalign import Experiment, book, data, paths, presets
 from repalign.cache import CorruptEntryWarning, ResultCache, _meta_checksum
 from repalign.data import files
 from repalign.experiment import budget_stops_expected, run_experiment
 from repalign.sweep import grid_experiments, plan_stacks, run_points
 
-POINTS = grid_experiments(Experiment(d=8, members=3, n_probe=16, steps=60, snr=2.0),
+POINTS = grid_experiments(Experiment(d=8, width=4, members=3, n_probe=16, steps=60, snr=2.0),
                           {"n_train": [4, 12], "seed": [0, 1]})
 DAMAGED, DONOR = POINTS[0], POINTS[3]  # the entry a fault hits, and another whose files it may borrow
 
@@ -183,7 +183,7 @@ def test_fault_two_concurrent_writers(tmp_path, slow_sweep):
 
 def _spec(tmp_path):
     spec = tmp_path / "spec.yaml"
-    spec.write_text("base: {d: 8, n_train: 4, members: 2, n_probe: 8, steps: 5}\ngrid: {snr: [1, 2]}\n")
+    spec.write_text("base: {d: 8, n_train: 4, width: 4, members: 2, n_probe: 8, steps: 5}\ngrid: {snr: [1, 2]}\n")
     return spec
 
 
@@ -347,7 +347,7 @@ def test_fault_a_cache_inside_the_sources(no_kernel, monkeypatch, capsys, folder
 
 
 @pytest.mark.parametrize("damage", ["first four lines", "cut mid-row", "a number edited", "no checksum line"])
-def test_fault_a_damaged_verdict_table(tmp_path, monkeypatch, capsys, damage):
+def test_fault_a_damaged_verdict_table(no_kernel, tmp_path, monkeypatch, capsys, damage):
     """A verdict table carries its own checksum: cache verify names a damaged one, and the
     conclusion's loader refuses it in one line naming the file (never drops rows silently)."""
     from repalign import verdicts
@@ -368,6 +368,11 @@ def test_fault_a_damaged_verdict_table(tmp_path, monkeypatch, capsys, damage):
     assert "verdicts/linear-smoke.csv" in capsys.readouterr().out
     with pytest.raises(verdicts.TableError, match=r"linear-smoke\.csv .*; re-run its chapter \(make chapter NAME=linear\)"):
         verdicts.load("linear", "smoke")
+    for name in presets.CONCLUSION_READS:
+        if name != "linear":
+            verdicts.save(verdicts.verdict_table(name, rows), name, "smoke")
+    assert book.main(["run", "verdicts", "-p", "preset", "smoke"]) == 2  # the conclusion refuses it before its kernel
+    assert "linear-smoke.csv" in _one_line(capsys)
 
 
 def test_fault_a_read_only_checkout(no_kernel, tmp_path, monkeypatch, capsys):
@@ -394,8 +399,8 @@ def test_fault_ctrl_c_during_a_chapter(tmp_path):
     assert not output.exists() and not book.partial_path(output).exists()
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)  # the kernel and its workers are gone with it
-    report = ResultCache(folder).verify()
-    assert report["entries"] >= 2 and report["corrupt"] == [] and report["temporary"] == 0
+    report = ResultCache(folder).verify()  # a writer killed mid-write leaves at most a .tmp, never an entry
+    assert report["entries"] >= 2 and report["corrupt"] == []
 
 
 def test_fault_ctrl_c_during_a_build():
@@ -477,8 +482,13 @@ def test_the_fault_table_names_every_fault_test_of_this_module():
 
 def test_the_readme_states_the_counts():
     from test_hardening import BAD_PARAMETERS
+    from test_hardening_parameters import MORE_BAD_PARAMETERS
+    from test_hardening_specs import BAD_SPECS
+    from test_hardening_statistics import BAD_STATISTICS
     readme = (paths.book_root() / "README.md").read_text()
-    stated = re.search(r"(\d+) faults are injected", readme)
-    assert stated and int(stated.group(1)) == fault_count()
-    stated = re.search(r"(\d+) bad chapter parameters", readme)
-    assert stated and int(stated.group(1)) == len(BAD_PARAMETERS)
+    counts = {r"(\d+) faults are injected": fault_count(),
+              r"(\d+) bad chapter parameters": len(BAD_PARAMETERS) + len(MORE_BAD_PARAMETERS),
+              r"(\d+) bad sweep specs": len(BAD_SPECS), r"(\d+) bad inputs to the\s+statistics": len(BAD_STATISTICS)}
+    for pattern, count in counts.items():
+        stated = re.search(pattern, readme)
+        assert stated and int(stated.group(1)) == count, pattern

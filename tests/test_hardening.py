@@ -77,7 +77,7 @@ def test_an_unwritable_output_folder_is_refused_before_the_kernel_starts(no_kern
 
 
 def test_numpy_scalars_in_a_grid_and_equal_numbers_share_one_cache_key():
-    base = Experiment(d=10, n_train=5, members=2, n_probe=8, steps=2)
+    base = Experiment(d=10, n_train=5, width=4, members=2, n_probe=8, steps=2)  # more probes than features
     points = grid_experiments(base, {"n_train": np.arange(5, 15, 5), "snr": np.array([3.0], dtype=np.float32)})
     assert [type(p.n_train) for p in points] == [int, int] and all(type(p.snr) is float for p in points)
     assert experiment_key(base.replace(snr=3)) == experiment_key(base.replace(snr=3.0))
@@ -184,7 +184,7 @@ def test_cache_verify_checks_every_entry_and_names_the_corrupt_ones(tmp_path, mo
     cache = ResultCache(tmp_path)
     with budget_stops_expected():
         for seed in (0, 1):
-            cache.store(run_experiment(Experiment(d=8, n_train=4, members=2, n_probe=8, steps=20, seed=seed)))
+            cache.store(run_experiment(Experiment(d=8, n_train=4, width=4, members=2, n_probe=8, steps=20, seed=seed)))
     assert main(["cache", "verify"]) == 0
     assert "2 entries and 0 verdict tables checked" in capsys.readouterr().out
     first = sorted(tmp_path.glob("*.json"))[0]

@@ -9,7 +9,7 @@ from repalign import sweep as sweep_module
 from repalign.__main__ import main as cli
 from repalign.sweep import SPEC_BYTES, SweepSpecError, grid_experiments, load_spec
 
-GOOD = "base: {d: 8, n_train: 4, members: 2, n_probe: 8, steps: 5}\n"
+GOOD = "base: {d: 8, n_train: 4, width: 4, members: 2, n_probe: 8, steps: 5}\n"
 SPEC = GOOD + "grid: {snr: [1, 2]}\n"
 OVERSIZED = SPEC + "#" * (SPEC_BYTES + 1 - len(SPEC))  # a comment makes it one byte over the limit
 LONG = "[" + ", ".join(map(str, range(1, 401))) + "]"  # 400 valid values: 400 x 400 grid points

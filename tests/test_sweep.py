@@ -99,7 +99,7 @@ def test_bad_executor_and_workers_are_refused_before_any_work(cache, counted):
 
 def test_jobs_are_tagged_concatenated_and_cached(tmp_path):
     cache = ResultCache(tmp_path)
-    base = Experiment(d=6, n_train=4, members=3, n_probe=20, steps=50, snr=2.0)
+    base = Experiment(d=6, n_train=4, width=4, members=3, n_probe=20, steps=50, snr=2.0)
     jobs = [({"kind": "a"}, base, {"n_train": [3, 9]}), ({"kind": "b"}, base.replace(width=4), {"seed": [0, 1]})]
     assert missing_points(jobs, cache) == 4
     with budget_stops_expected():  # 50 steps: members stop on the budget

@@ -13,11 +13,8 @@ import sys
 from pathlib import Path
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    from . import paths
-
-    paths.absolute_environment()  # worker processes see the folders this command sees
     if argv[:1] == ["book"]:
         from .book import main as book_main
 
@@ -118,6 +115,12 @@ def _workers_problem(workers: int | None) -> str | None:
     if workers is not None and workers < 1:
         return f"--workers must be an integer >= 1 (leave it out for all cores), got {workers}"
     return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .book import command  # imported here: ``python -m repalign -h`` stays quick
+
+    return command(_main)(argv)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -104,9 +106,12 @@ def check_parameters(name: str, pairs: list[tuple[str, str]], root: Path | None 
     """Validate ``-p key value`` pairs for a chapter; return papermill's parameters.
 
     Raises UsageError, in one line naming the parameter and what it accepts, for an unknown name,
-    a wrongly typed value, a value the configuration refuses, an experiment beyond the size limits
-    or a data set that is not installed.
+    a wrongly typed value, a value the configuration refuses, an experiment or a chapter beyond the
+    size limits, a data set that is not installed, or (the conclusion) a verdict table not yet made.
     """
+    from . import book_sweeps
+    from .presets import CONCLUSION
+
     config = chapter_config(name, root)
     repeated = sorted({key for key, _ in pairs if sum(k == key for k, _ in pairs) > 1})
     if repeated:
@@ -118,6 +123,8 @@ def check_parameters(name: str, pairs: list[tuple[str, str]], root: Path | None 
         overrides = config.check_overrides(values)
         cfg = config.from_preset(preset, **overrides)  # the configuration's own value checks
         check_experiments(name, cfg)
+        if name == CONCLUSION:  # it reads every other chapter's verdict table at its preset
+            book_sweeps.check_verdict_tables(preset)
     except (TypeError, ValueError) as err:  # the message names the parameter and its allowed values
         raise UsageError(f"chapter {name!r}: {err}") from None
     except OSError as err:  # a data set the chapter reads is missing or damaged; the message says how to install it
@@ -128,13 +135,15 @@ def check_parameters(name: str, pairs: list[tuple[str, str]], root: Path | None 
 
 def check_experiments(name: str, cfg: ChapterConfig) -> None:
     """Build every Experiment of the chapter's sweeps (``repalign.book_sweeps``), so that each is
-    validated, its size limits included, before any kernel starts; ValueError names the problem."""
+    validated, its size limits included, and the chapter's own budget (``book_sweeps.check_ensembles``,
+    ``check_work``), before any kernel starts; ValueError names the problem."""
     from . import book_sweeps
     from .sweep import grid_experiments
 
-    jobs = book_sweeps.CHAPTER_JOBS.get(name)
-    for _, base, grid in jobs(cfg) if jobs else ():
-        grid_experiments(base, grid)
+    jobs = book_sweeps.CHAPTER_JOBS[name](cfg) if name in book_sweeps.CHAPTER_JOBS else []
+    book_sweeps.check_ensembles(cfg, jobs)  # counted before any is built: a grid of millions is refused at once
+    experiments = [exp for _, base, grid in jobs for exp in grid_experiments(base, grid)]
+    book_sweeps.check_work(cfg, experiments)  # the chapter's budget, as each experiment's own limits
 
 
 def check_cache() -> None:
@@ -429,6 +438,26 @@ def publish(html: Path, output: Path, pdf: Path | None = None) -> Path:
 # --- command line --------------------------------------------------------------------------
 
 
+def command(main):
+    """A command-line entry point: the path variables made absolute for every process it starts,
+    Ctrl-C honoured even where the shell started it with SIGINT ignored (a background job), and
+    an interruption reported in one line with exit code 130."""
+    @functools.wraps(main)
+    def wrapped(argv: list[str] | None = None) -> int:
+        paths.absolute_environment()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            return main(argv)
+        except KeyboardInterrupt:
+            print("error: interrupted; the results stored so far are kept and the same command resumes from them",
+                  file=sys.stderr)
+            return INTERRUPTED
+    return wrapped
+
+
+@command
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m repalign.book", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -444,9 +473,6 @@ def main(argv: list[str] | None = None) -> int:
     publish_cmd.add_argument("-o", "--output", type=Path, default=None, help="default: _build/publish")
     publish_cmd.add_argument("--pdf", type=Path, default=None, help="a whole-book PDF to publish beside the pages")
     args = parser.parse_args(argv)
-    paths.absolute_environment()
-    # Ctrl-C stops a run even where the shell started it with SIGINT ignored (a background job).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if args.command == "list":
             print(describe_chapters())
@@ -465,10 +491,6 @@ def main(argv: list[str] | None = None) -> int:
     except ChapterError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("error: interrupted; the results stored so far are kept and the same command resumes from them",
-              file=sys.stderr)
-        return INTERRUPTED
     return 0
 
 

@@ -8,7 +8,10 @@ chapter. Sample sizes are ratios of N_ref, always from ``repalign.threshold.refe
 
 from __future__ import annotations
 
-from .experiment import Experiment
+import math
+from typing import get_origin
+
+from .experiment import Experiment, limits_lifted, resources
 from .metrics import METRICS
 from .data import native_shape, real_split
 from .presets import DecouplingConfig, DipConfig, LinearConfig, RealDataConfig, SampleSizeConfig, SNRConfig
@@ -79,10 +82,25 @@ def snr_base(cfg: SNRConfig, net: str, task: str, noise: str) -> Experiment:
                       metrics=tuple(METRICS), **training)
 
 
+def sizes_of(name: str, ratios, n_ref: float, where: str, pool: int | None = None) -> list[int]:
+    """The sample sizes of ``ratios`` x N_ref, in the ratios' order: N >= 2, at most ``pool``.
+
+    Each ratio must give its own N: two that round (or are clamped) to one N would make the
+    chapter's curves shorter than its ratios, or than the minimum its configuration states; the
+    ValueError names the parameter ``name``, the sizes and ``where`` (the network and task)."""
+    sizes = [max(2, round(r * n_ref)) for r in ratios]
+    sizes = [min(pool, n) for n in sizes] if pool is not None else sizes
+    if len(set(sizes)) < len(sizes):
+        cap = f" and at most the training pool of {pool}" if pool is not None else ""
+        raise ValueError(f"{name} {tuple(ratios)} give the sample sizes N = {sizes} for {where} (N_ref = {n_ref:.4g}; "
+                         f"N >= 2{cap}): each ratio must give its own N (ratios about 1/N_ref = {1 / n_ref:.2g} apart or more)")
+    return sizes
+
+
 def snr_sample_sizes(cfg: SNRConfig, net: str, task: str) -> dict[int, float]:
     """N -> N / N_ref for the chapter's ratios (N >= 2)."""
     ref = reference_size(net, d=cfg.d, width=cfg.width, n_classes=cfg.n_classes if task == "classification" else None)
-    return {max(2, round(r * ref)): r for r in cfg.n_ratios}
+    return dict(zip(sizes_of("n_ratios", cfg.n_ratios, ref, f"{net} on {task}"), cfg.n_ratios))
 
 
 def snr_jobs(cfg: SNRConfig) -> list[Job]:
@@ -126,9 +144,9 @@ def mlp_reference_size(cfg: SampleSizeConfig | DipConfig, task: str, depth: int)
                           n_classes=cfg.n_classes if task == "classification" else None)
 
 
-def ratio_sizes(ratios, n_ref: float) -> list[int]:
-    """The sample sizes ``ratios`` x N_ref, N >= 2, each once."""
-    return sorted({max(2, round(r * n_ref)) for r in ratios})
+def ratio_sizes(ratios, n_ref: float, where: str = "the network") -> list[int]:
+    """The sample sizes ``ratios`` (the parameter n_ratios) x N_ref, N >= 2, in increasing order."""
+    return sorted(sizes_of("n_ratios", ratios, n_ref, where))
 
 
 def sample_size_base(cfg: SampleSizeConfig, task: str) -> Experiment:
@@ -148,7 +166,7 @@ def sample_size_reference(cfg: SampleSizeConfig, task: str) -> float:
 
 def sample_size_sizes(cfg: SampleSizeConfig, task: str) -> list[int]:
     """The sample sizes: the chapter's ratios times N_ref, N >= 2."""
-    return ratio_sizes(cfg.n_ratios, sample_size_reference(cfg, task))
+    return ratio_sizes(cfg.n_ratios, sample_size_reference(cfg, task), f"the MLP on {task}")
 
 
 def sample_size_jobs(cfg: SampleSizeConfig) -> list[Job]:
@@ -190,12 +208,12 @@ def real_data_base(cfg: RealDataConfig, sets: dict, task: str, source: str, nois
                       steps=cfg.steps, tol=cfg.tol, n_probe=s["probes"], metrics=(cfg.metric,))
 
 
-def real_data_sizes(sets: dict, task: str, ratios) -> dict[int, float]:
-    """N -> N / N_ref, N >= 2 and at most the training pool."""
-    sizes = {}
-    for r in sorted(ratios):
-        sizes.setdefault(min(sets[task]["pool"], max(2, round(r * sets[task]["n_ref"]))), r)
-    return sizes
+def real_data_sizes(sets: dict, task: str, ratios, name: str = "n_ratios") -> dict[int, float]:
+    """N -> N / N_ref, N >= 2 and at most the training pool, in increasing order (``name``: the
+    parameter the ratios come from)."""
+    ratios = sorted(ratios)
+    s = sets[task]
+    return dict(zip(sizes_of(name, ratios, s["n_ref"], f"{s['real']} ({task})", pool=s["pool"]), ratios))
 
 
 def real_data_jobs(cfg: RealDataConfig, sets: dict | None = None) -> list[Job]:
@@ -223,7 +241,7 @@ def real_data_jobs(cfg: RealDataConfig, sets: dict | None = None) -> list[Job]:
                 jobs.append(({"chapter": "real_data", "source": source, "task": task, "sweep": "snr",
                               "noise_location": noise},
                              real_data_base(cfg, sets, task, source, noise),
-                             {"n_train": list(real_data_sizes(sets, task, cfg.snr_ratios)), **knob,
+                             {"n_train": list(real_data_sizes(sets, task, cfg.snr_ratios, "snr_ratios")), **knob,
                               "seed": repeat_seeds(cfg)}))
     return jobs
 
@@ -261,7 +279,7 @@ def dip_reference_size(cfg: DipConfig, regime: str) -> float:
 
 
 def dip_sizes(cfg: DipConfig, regime: str) -> list[int]:
-    return ratio_sizes(cfg.n_ratios, dip_reference_size(cfg, regime))
+    return ratio_sizes(cfg.n_ratios, dip_reference_size(cfg, regime), f"the regime {regime!r}")
 
 
 def dip_measurements(cfg: DipConfig, depth: int) -> tuple[str, ...]:
@@ -291,3 +309,128 @@ def dip_jobs(cfg: DipConfig) -> list[Job]:
 # The decoupling chapter's own sweep is its robustness grid (it reads every other chapter's back).
 CHAPTER_JOBS = {"linear": linear_jobs, "snr": snr_jobs, "sample_size": sample_size_jobs, "dip": dip_jobs,
                 "real_data": real_data_jobs, "decoupling": robustness_jobs}
+
+
+# --- what a chapter may ask of a machine ------------------------------------------------------------
+
+# The budget of one chapter's sweeps, as ``experiment.resources`` estimates each experiment. The whole
+# paper book trains about 5,800 ensembles, an estimated 1.5e14 multiply-adds, in about 14 minutes on
+# two cores; its largest chapters hold 1,620 ensembles (snr) and 1.1e14 multiply-adds (linear). A
+# chapter of 50,000 ensembles is nine times the whole book, and 1e16 multiply-adds seventy times its
+# work: hours to days on such a machine, past any working session; REPALIGN_LIMITS=off lifts both.
+CHAPTER_ENSEMBLES = 50_000
+CHAPTER_WORK = 1e16
+
+
+def grid_parameters(cfg) -> list[str]:
+    """The parameters of ``cfg`` that multiply its sweeps' grids: its tuples, and the repeats."""
+    listed = [name for name, annotation in cfg.parameters().items() if get_origin(annotation) is tuple]
+    return listed + (["repeats"] if hasattr(cfg, "repeats") else [])
+
+
+def grid_points(jobs) -> int:
+    """The ensembles ``jobs`` ask for: their grid points, counted without building any."""
+    return sum(math.prod(len(values) for values in grid.values()) for _, _, grid in jobs)
+
+
+def training_work(experiments) -> float:
+    """The estimated multiply-adds of training ``experiments`` (each distinct one once), by
+    ``experiment.resources``."""
+    return sum(resources(exp)[1] for exp in set(experiments))
+
+
+def _lower(cfg) -> str:
+    return f"lower {', '.join(grid_parameters(cfg))} or steps, or set REPALIGN_LIMITS=off on a machine that has more"
+
+
+def check_ensembles(cfg, jobs) -> None:
+    """ValueError, in one line with the count, the limit and the parameters to lower, when the
+    chapter's sweeps ``jobs`` ask for more than ``CHAPTER_ENSEMBLES`` ensembles (counted before
+    any experiment is built: a grid of millions is refused at once)."""
+    points = grid_points(jobs)
+    if points > CHAPTER_ENSEMBLES and not limits_lifted():
+        raise ValueError(f"its sweeps would train {points:,} ensembles, more than a chapter's limit of "
+                         f"{CHAPTER_ENSEMBLES:,}: {_lower(cfg)}")
+
+
+def check_work(cfg, experiments) -> None:
+    """ValueError, in one line, when training the chapter's ``experiments`` would take more than
+    ``CHAPTER_WORK`` multiply-adds."""
+    work = training_work(experiments)
+    if work > CHAPTER_WORK and not limits_lifted():
+        raise ValueError(f"its sweeps would take about {work:.2g} multiply-adds to train ({len(set(experiments)):,} "
+                         f"ensembles), more than a chapter's limit of {CHAPTER_WORK:.0e}: {_lower(cfg)}")
+
+
+def check_verdict_tables(preset: str) -> None:
+    """ValueError, in one line naming the chapters and the commands that make them, unless every
+    verdict table the conclusion reads (``presets.CONCLUSION_READS``) exists at ``preset`` and
+    passes its checksum (``verdicts.check_table``)."""
+    from . import verdicts
+    from .presets import CONCLUSION, CONCLUSION_READS
+
+    missing = [name for name in CONCLUSION_READS if not verdicts.table_path(name, preset).exists()]
+    if missing:
+        option = "" if preset == "paper" else f" ARGS='-p preset {preset}'"
+        commands = "; ".join(f"make chapter NAME={name}{option}" for name in missing)
+        raise ValueError(f"the {CONCLUSION} chapter reads every chapter's verdict table at preset {preset!r}, and "
+                         f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'} none in {verdicts.folder()}: "
+                         f"run them first ({commands})")
+    for name in CONCLUSION_READS:  # TableError, naming the damaged table and the chapter to re-run
+        verdicts.check_table(verdicts.table_path(name, preset))
+
+
+# --- divergence -------------------------------------------------------------------------------------
+
+# Per chapter: the Experiment fields that drive a divergence (the step and the start,
+# ``experiment.divergence_message``) -> the chapter parameter that sets them.
+DIVERGENCE_DRIVERS = {
+    "linear": {"init_scale": "init_scales"},
+    "snr": {"lr": "lr"},
+    "sample_size": {"lr": "lr"},
+    "dip": {"lr": "lr or gd_lr", "init_scale": "init_scales"},
+    "real_data": {"lr": "lr"},
+    "decoupling": {"init_scale": "large_init"},
+}
+
+
+_FIELDS = tuple(f for f in Experiment.__dataclass_fields__ if f != "metrics")  # an ensemble's columns
+
+
+def _shown(value) -> str:
+    """A table's value for a reader: NaN (a None field, its default) as "default", floats with %g."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "default"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+class DivergedEnsembles(RuntimeError):
+    """Some ensembles of a chapter's sweeps diverged in every member: nothing of them can be measured."""
+
+
+def check_divergence(chapter: str, table) -> None:
+    """Raise DivergedEnsembles, in one line naming the chapter parameters that drive it, when an
+    ensemble of a sweep table (``sweep.sweep_many``) diverged in every member: its alignment and
+    errors are NaN, and the statistics downstream would only say that a curve has no finite entry."""
+    ensembles = table.drop_duplicates(subset=[c for c in table.columns if c in _FIELDS])  # one row per metric
+    lost = ensembles[ensembles.diverged_fraction == 1]
+    if lost.empty:
+        return
+    first = lost.iloc[0]
+    shown = ", ".join(f"{name}={_shown(first[name])}" for name in ("n_train", "lr", "init_scale", "optimizer")
+                      if name in lost)
+    drivers = DIVERGENCE_DRIVERS.get(chapter, {})
+    names = ", ".join(dict.fromkeys(drivers.values())) or "the learning rate or the initial scale"
+    raise DivergedEnsembles(f"chapter {chapter!r}: every member diverged (training loss NaN or inf) in "
+                            f"{len(lost)} of {len(ensembles)} ensembles, e.g. {shown}: lower {names}")
+
+
+
+def chapter_sweep(chapter: str, jobs, *, workers: int = 1):
+    """``sweep.sweep_many`` of a chapter's own ``jobs``, refused (DivergedEnsembles, naming the
+    chapter parameters to lower) where an ensemble diverged in every member."""
+    from .sweep import sweep_many
+
+    table = sweep_many(jobs, workers=workers)
+    check_divergence(chapter, table)
+    return table

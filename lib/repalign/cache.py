@@ -108,11 +108,15 @@ def write_atomically(path: Path, payload: bytes) -> None:
     which ``clear`` recognises), then a rename. The file gets the user's usual permissions
     (umask), not the temporary file's 0600, so a shared cache stays readable to its users."""
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as f:
-        f.write(payload)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(f.name, 0o666 & ~_umask())
-    os.replace(f.name, path)
+        try:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+            os.chmod(f.name, 0o666 & ~_umask())
+            os.replace(f.name, path)
+        except BaseException:  # a full disk, an interruption: no temporary file stays behind
+            os.unlink(f.name)
+            raise
 
 
 VERDICT_TABLES = "verdicts"  # the subfolder of the chapters' verdict tables (repalign.verdicts)

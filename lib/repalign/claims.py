@@ -50,8 +50,9 @@ import numpy as np
 import pandas as pd
 
 from . import trends as _trends
+from . import validate
 from .decoupling import RankCorrelation, counterexample_test, spearman_interval
-from .inference import ALPHA, benjamini_hochberg
+from .inference import ALPHA, benjamini_hochberg, checked
 from .threshold import INSIDE, OUTSIDE, Extremum, WindowTest, extremum, window_test
 from .threshold import UNDECIDED as WINDOW_UNDECIDED
 
@@ -94,11 +95,18 @@ def family_verdict(confirmed: int, refuted: int, cases: int) -> str:
 
 
 def _require(table: pd.DataFrame, columns: Sequence[str]) -> None:
+    """The columns a claim reads, at least one row, and a sweep's grid that means something:
+    N positive and finite, S positive (inf: no noise). A NaN there would drop its rows from a
+    group or make a grid point of its own."""
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise ValueError(f"table must have the columns {tuple(columns)}, missing {missing}")
     if table.empty:
         raise ValueError("table must hold at least one row")
+    if "n_train" in columns:
+        checked("table.n_train", table.n_train, "positive finite numbers", lambda n: (n > 0) & np.isfinite(n))
+    if "snr" in columns:
+        _trends.positive_snrs("table.snr", table.snr)
 
 
 @dataclass(frozen=True)
@@ -166,6 +174,8 @@ def snr_claim(table: pd.DataFrame, *, boot: int = 2000, seed: int = 0, q: float 
 
 def threshold_neighbours(n_grid: Sequence[float], d: float) -> tuple[float, float]:
     """The grid values either side of N = D: the largest below and the smallest above."""
+    validate.numbers("n_grid", list(n_grid), greater_than=0)  # a NaN would be neither below nor above
+    validate.number("d", d, greater_than=0)
     below, above = [n for n in n_grid if n < d], [n for n in n_grid if n > d]
     if not below or not above:
         raise ValueError(f"n_grid must hold values on both sides of d = {d!r}, got {list(n_grid)!r}")
@@ -217,6 +227,7 @@ def minimum_claim(table: pd.DataFrame, *, d: float, n_grid: Sequence[float] | No
     _require(table, ("n_train", "snr", "seed", "alignment"))
     n_grid = sorted(table.n_train.unique()) if n_grid is None else list(n_grid)
     snrs = sorted(table.snr.unique()) if snrs is None else list(snrs)
+    _trends.positive_snrs("snrs", snrs)  # a NaN would be dropped with inf, as if it were no noise
     window = threshold_neighbours(n_grid, d)
     finite = [s for s in snrs if math.isfinite(s)]
     if not finite:
@@ -438,15 +449,15 @@ def verdict_agreement(table: pd.DataFrame, keys: Sequence[str], *, side: str = "
 def nearest_to_threshold(ratios: Sequence[float]) -> float:
     """The ratio N/N_ref closest to 1 on a log scale: the sweep's "near the threshold" point."""
     ratios = list(ratios)
-    if not ratios or any(not r > 0 for r in ratios):
-        raise ValueError(f"ratios must be positive numbers, at least one, got {ratios!r}")
+    if not ratios or any(not 0 < r < math.inf for r in ratios):
+        raise ValueError(f"ratios must be positive finite numbers, at least one, got {ratios!r}")
     return min(ratios, key=lambda r: abs(math.log(r)))
 
 
 def rises_with_snr_everywhere(curves) -> bool:
     """True when each curve (rows: S ascending; columns: the x grid) is above the previous one
     at every point: alignment rises strictly with S everywhere on the grid."""
-    curves = np.asarray(curves, dtype=float)
+    curves = checked("curves", curves, "finite numbers", np.isfinite)  # NaN would read as "not ordered"
     if curves.ndim != 2 or curves.shape[0] < 2:
         raise ValueError(f"curves must be a 2-d array with one row per S, at least two, got shape {curves.shape}")
     return bool(np.all(np.diff(curves, axis=0) > 0))

@@ -22,7 +22,8 @@ from scipy.stats import spearmanr
 
 from . import metrics
 from .experiment import Experiment, experiment_data, split_measurement
-from .inference import ALPHA, holm, level, one_sided_p, repeats_to_resolve, welch_one_sided_p
+from .inference import (ALPHA, checked, holm, level, measurements, one_sided_p, repeat_labels, repeats_to_resolve,
+                        welch_one_sided_p)
 from .trends import spearman_rows
 
 REGIMES = ("below", "near", "above")
@@ -30,13 +31,25 @@ NEAR = (0.8, 1.25)  # N / N_ref (repalign.threshold.reference_sizes) counted as 
 
 
 def regime(ratio) -> np.ndarray:
-    """'below', 'near' or 'above' the threshold, from N / N_ref."""
-    ratio = np.asarray(ratio, dtype=float)
+    """'below', 'near' or 'above' the threshold, from N / N_ref (positive and finite: a NaN would
+    compare false both ways and land "near")."""
+    ratio = checked("ratio", ratio, "positive finite numbers (N / N_ref)", lambda r: (r > 0) & np.isfinite(r))
     return np.where(ratio < NEAR[0], "below", np.where(ratio > NEAR[1], "above", "near"))
 
 
+def _check_measurements(table: pd.DataFrame) -> None:
+    """A table's alignment and test error: NaN is a missing ensemble (it diverged), inf is refused:
+    one infinite test error would make its configuration worse than every other, exactly. A seed
+    is not NaN (the pairing is by seed)."""
+    for column in ("alignment", "test_error"):
+        measurements(f"table.{column}", table[column])
+    repeat_labels("table.seed", table["seed"])
+
+
 def configuration_means(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Mean and standard error over the seeds of alignment (A) and test error (E) per configuration."""
+    """Mean and standard error over the seeds of alignment (A) and test error (E) per configuration
+    (NaN values left out; infinite ones refused)."""
+    _check_measurements(table)
     grouped = table.groupby(keys, dropna=False)
     points = grouped.agg(A=("alignment", "mean"), A_se=("alignment", "sem"), E=("test_error", "mean"),
                          E_se=("test_error", "sem"), repeats=("seed", "nunique")).reset_index()
@@ -52,8 +65,9 @@ class RankCorrelation:
 
 
 def spearman_interval(a, e, *, boot: int = 2000, level: float = 0.95, seed: int = 0) -> RankCorrelation:
-    """Spearman's rho between alignment and test error, with a bootstrap over the points."""
-    a, e = np.asarray(a, dtype=float), np.asarray(e, dtype=float)
+    """Spearman's rho between alignment and test error, with a bootstrap over the points (points
+    with a NaN left out; infinite values refused)."""
+    a, e = measurements("a", a), measurements("e", e)
     keep = np.isfinite(a) & np.isfinite(e)
     a, e = a[keep], e[keep]
     if len(a) < 3:
@@ -91,11 +105,12 @@ def counterexample_test(table: pd.DataFrame, keys: list[str], *, within: list[st
     the higher test error, at family-wise error ``alpha`` over every ordered pair tested.
 
     ``table``: one row per independent ensemble, with ``keys`` (a configuration), ``seed``,
-    ``alignment`` and ``test_error``. A pair's p-value is the larger of its two one-sided
-    p-values (an intersection-union test: both differences must be significant), paired by
-    seed where the two configurations share seeds (the same seed: the same clean data and
-    initialisation, so what they share cancels); Holm's step-down then controls the chance
-    of reporting any counterexample where none exists at ``alpha``, whatever the dependence.
+    ``alignment`` and ``test_error`` (NaN: a missing ensemble; inf is refused). A pair's
+    p-value is the larger of its two one-sided p-values (an intersection-union test: both
+    differences must be significant), paired by seed where the two configurations share seeds
+    (the same seed: the same clean data and initialisation, so what they share cancels);
+    Holm's step-down then controls the chance of reporting any counterexample where none
+    exists at ``alpha``, whatever the dependence.
     """
     alpha = level("alpha", alpha)
     within = list(within)
@@ -131,6 +146,7 @@ def nearest_counterexample(table: pd.DataFrame, keys: list[str], level: float) -
     detect each of its two measured differences with 80% power in a one-sided test at ``level``
     (Holm's strictest: alpha over the family's ordered pairs). NaN, NaN when no pair has both
     mean differences in the direction of a counterexample."""
+    _check_measurements(table)
     wide = {c: table.groupby([*keys, "seed"])[c].mean().unstack("seed").to_numpy(float)
             for c in ("alignment", "test_error")}
     da, de = (w[:, None] - w[None] for w in wide.values())
@@ -150,8 +166,8 @@ def ridge_ensemble(exp: Experiment, ridge: float) -> tuple[dict[str, float], flo
     network trained from a small initialisation ends with; every metric here is invariant to
     the embedding direction u and to scale, so the one feature ``b_k . x`` stands for it.
     """
-    if exp.model != "linear" or exp.task != "regression" or not ridge > 0:
-        raise ValueError("ridge_ensemble needs a linear-network regression Experiment and ridge > 0, got "
+    if exp.model != "linear" or exp.task != "regression" or not 0 < ridge < math.inf:
+        raise ValueError("ridge_ensemble needs a linear-network regression Experiment and a finite ridge > 0, got "
                          f"model={exp.model!r}, data={exp.data!r}, ridge={ridge!r}")
     ens = experiment_data(exp)
     x, y = ens.x_train.astype(float), ens.y_train.astype(float)

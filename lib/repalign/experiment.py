@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import math
 import os
 import time
@@ -35,7 +36,28 @@ DTYPES = ("float32", "float64")
 DEFAULT_INIT_SCALE = {"linear": 1e-3, "mlp": 1.0}  # small for the linear network: min-norm limit
 MEMORY_LIMIT = 16 * 2**30  # bytes of one experiment's arrays, estimated (``resources``) and refused above
 WORK_LIMIT = 1e15  # multiply-adds of one experiment's training (days on a few cores), refused above
-LIMITS_VARIABLE = "REPALIGN_LIMITS"  # set to "off" to lift both limits on a big machine
+LIMITS_VARIABLE = "REPALIGN_LIMITS"  # set to "off" to lift every size limit on a big machine
+# Its only values, and whether each lifts the limits: a typo ("of", "0", " off") must not pass for one.
+LIMITS_VALUES = {"": False, "on": False, "off": True}
+# The largest init_scale (in units of LeCun's 1/sqrt(fan_in)): the initial outputs grow as
+# init_scale^(layers), so at 100 they start 10^4 times or more above the targets, where every
+# member either diverges or never leaves its start within any budget the book uses.
+INIT_SCALE_MAX = 100.0
+# lr='auto' is a stable step near the minimum-norm solution, which a small start reaches; from
+# LeCun's scale on, gradient descent can diverge (measured: some members at 1 when H = D, every
+# member at 3), so an explicit start is at most 1 with it.
+AUTO_LR_INIT_MAX = 1.0
+AUTO_LR_INIT_WHY = ("lr='auto' is a stable step for a start near the minimum-norm solution; from larger starts "
+                    "gradient descent diverges")
+
+
+def limits_lifted() -> bool:
+    """Whether ``REPALIGN_LIMITS=off`` lifts the size limits (unset, empty or ``on``: they hold);
+    any other value is a ValueError naming the variable and its values, wherever limits are read."""
+    value = os.environ.get(LIMITS_VARIABLE, "")
+    validate.choice(LIMITS_VARIABLE, value, tuple(LIMITS_VALUES),
+                    why="unset, empty or 'on': the size limits hold; 'off': lifted on a machine that has more")
+    return LIMITS_VALUES[value]
 
 
 _OWNER = "Experiment"  # messages name the field as Experiment.<field>
@@ -55,6 +77,21 @@ def split_measurement(name: str) -> tuple[str, str | None]:
 
 class UnfinishedTraining(RuntimeWarning):
     """Some members stopped on the step budget before reaching the tolerance."""
+
+
+class EnsembleDiverged(RuntimeWarning):
+    """Every member of an ensemble diverged: nothing of it can be measured."""
+
+
+def divergence_message(exp: "Experiment") -> str:
+    """One line saying that every member of ``exp`` diverged, naming the fields that drive it."""
+    step = ("lr='auto' (a stable step for a start near the minimum-norm solution)" if exp.lr == "auto"
+            else f"lr={exp.lr:g}")
+    start = f"init_scale={exp.resolved_init_scale:g}" + (" (the default)" if exp.init_scale is None else "")
+    extra = f", weight_decay={exp.weight_decay:g}" if exp.weight_decay else ""
+    return (f"every member ({exp.members} of {exp.members}) diverged, its training loss NaN or inf: "
+            f"optimizer {exp.optimizer!r} with {step}{extra} is unstable from {start} at n_train={exp.n_train}; "
+            "lower lr or init_scale")
 
 
 @contextlib.contextmanager
@@ -158,21 +195,44 @@ class Experiment:
         validate.number("weight_decay", self.weight_decay, at_least=0, owner=_OWNER)
         validate.probability("flip", self.flip, owner=_OWNER)
         validate.number("init_scale", self.init_scale, greater_than=0, allow_none=True, owner=_OWNER)
+        validate.number("init_scale", self.init_scale, at_most=INIT_SCALE_MAX, allow_none=True,
+                        why="in units of LeCun's 1/sqrt(fan_in); larger starts put the initial outputs 10^4 times "
+                            "or more above the targets, and every member diverges or never leaves its start",
+                        owner=_OWNER)
         if self.loss == "cross_entropy" and self.task == "regression":
             _fail("loss", self.loss, f"'mse' or 'auto' for the regression data set {self.data!r}")
         if self.lr == "auto":
             if not (self.model == "linear" and self.optimizer == "gd" and self.resolved_loss == "mse"):
                 _fail("lr", self.lr, "a positive number ('auto' needs model='linear', optimizer='gd' and squared loss)")
+            validate.number("init_scale", self.init_scale, at_most=AUTO_LR_INIT_MAX, allow_none=True,
+                            why=AUTO_LR_INIT_WHY, owner=_OWNER)
         else:
             validate.number("lr", self.lr, greater_than=0, allowed="a positive number or 'auto'", owner=_OWNER)
         if self.model == "linear" and self.depth != 1:
             _fail("depth", self.depth, "1 for model='linear' (one hidden layer)")
         self._validate_data()
         self._validate_metrics()
+        self._validate_probes()
         self._validate_size()
 
+    def _validate_probes(self) -> None:
+        """Enough probes for every measurement: more than the widest layer measured has features
+        (with no more probes than features, independent representations look aligned) and what
+        each metric needs (``probes_needed``)."""
+        widest = max(self.layer_width(split_measurement(m)[1]) for m in self.metrics)
+        need, why = probes_needed(self.metrics, widest)
+        if self.n_probe < need:  # the message names n_probe, the width and what is needed
+            _fail("n_probe", self.n_probe, f"an integer >= {need} ({why}; width = {self.width})")
+
+    def layer_width(self, layer: str | None) -> int:
+        """Features of a measured layer: ``width`` for a hidden layer (None: the last), the number
+        of outputs for ``"output"``."""
+        if layer != OUTPUT:
+            return self.width
+        return datasets.native_shape(self.data, self.n_classes)[1] if self.task == "classification" else 1
+
     def _validate_size(self) -> None:
-        if os.environ.get(LIMITS_VARIABLE, "").lower() == "off":
+        if limits_lifted():
             return
         memory, work = resources(self)
         if memory > MEMORY_LIMIT:
@@ -201,6 +261,9 @@ class Experiment:
             _fail("d", self.d, f"None or at most {native_d} (the dimension of {self.data!r})")
         if self.data == "teacher-linear-class" and self.n_classes > self.d:
             _fail("n_classes", self.n_classes, f"at most d = {self.d} for 'teacher-linear-class'")
+        if self.data == "teacher-mlp-class":
+            validate.integer("n_classes", self.n_classes, maximum=datasets.MAX_BALANCED_CLASSES,
+                             why=datasets.BALANCE_WHY, owner=_OWNER)
         labels = self.noise in ("labels", "both")
         if self.flip and (self.task == "regression" or not labels):
             _fail("flip", self.flip, "0 unless noise is on the labels of a classification data set")
@@ -228,6 +291,37 @@ class Experiment:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _metric_option(metric: str, option: str):
+    """A metric's option as ``alignment_matrix`` applies it: the registry's, else its function's default."""
+    entry = metrics.METRICS[metric]
+    if option in entry.options:
+        return entry.options[option]
+    return inspect.signature(entry.function).parameters[option].default
+
+
+def metric_probes(metric: str) -> int:
+    """The fewest probes ``metric`` is defined on (``repalign.metrics``' own checks): mutual k-NN
+    needs k neighbours besides each point, the information imbalance's score k + 1 of them
+    (k = n - 1 scores every pair alike), debiased CKA four points."""
+    entry = metrics.METRICS[metric]
+    if entry.function is metrics.mutual_knn:
+        return _metric_option(metric, "k") + 1
+    if entry.function is metrics.information_imbalance_alignment:
+        return _metric_option(metric, "k") + 2
+    return 4 if entry.options.get("debiased") else 2
+
+
+def probes_needed(measurements, widest: int) -> tuple[int, str]:
+    """(the fewest probes, why) for ``measurements`` ("metric" or "metric@layer") of layers at most
+    ``widest`` features wide: more probes than features, and each metric's own need."""
+    need, why = widest + 1, f"more probes than the {widest} features of the widest layer measured"
+    for name in measurements:
+        metric = split_measurement(name)[0]
+        if metric_probes(metric) > need:
+            need, why = metric_probes(metric), f"{metric} needs {metric_probes(metric)}"
+    return need, why
 
 
 def resources(exp: Experiment) -> tuple[float, float]:
@@ -442,7 +536,9 @@ def _measure(drawn: _Drawn, params: list[torch.Tensor], report: TrainingReport, 
         probe_layers = layer_outputs(arch, params, torch.as_tensor(ens.x_probe, dtype=x.dtype, device=x.device))
     out_probe = probe_layers[-1].transpose(1, 2)
     diverged = report.diverged
-    if diverged.any():
+    if diverged.all():
+        warnings.warn(f"{divergence_message(exp)}: its errors and alignments are NaN", EnsembleDiverged, stacklevel=3)
+    elif diverged.any():
         warnings.warn(f"{int(diverged.sum())} of {exp.members} members diverged: their errors and "
                       "alignments are NaN", RuntimeWarning, stacklevel=3)
     unfinished = ~report.converged & ~diverged

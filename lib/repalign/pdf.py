@@ -363,6 +363,7 @@ def build_paper_pdf(root: Path | None = None, **options) -> Path:
 # --- command line --------------------------------------------------------------------------
 
 
+@book.command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m repalign.pdf", description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", choices=("paper", "smoke"), default="paper")

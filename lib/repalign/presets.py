@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, get_args, get_origin
 
 from . import validate
 from .data.registry import TASKS, dataset, names
+from .experiment import AUTO_LR_INIT_MAX, AUTO_LR_INIT_WHY, INIT_SCALE_MAX, limits_lifted, probes_needed
+from .metrics import METRICS
 
 PRESET_NAMES = ("paper", "smoke")
 
@@ -110,7 +113,50 @@ class ChapterConfig:
 
 def _check_snrs(snrs: tuple[float, ...]) -> None:
     # Two distinct values at least: a claim about the order of curves needs curves to order.
-    validate.numbers("snrs", snrs, count=2, distinct=True, greater_than=0, finite=False)
+    validate.snrs("snrs", snrs, count=2, distinct=True)
+
+
+DEFAULT_WORKERS = 2  # the paper preset's workers: allowed on any machine, so the book builds anywhere
+
+
+def max_workers() -> int | None:
+    """The most worker processes a chapter may start: this machine's cores (``os.cpu_count()``), or
+    the book's default if that is more; None (no cap) with REPALIGN_LIMITS=off."""
+    return None if limits_lifted() else max(os.cpu_count() or 1, DEFAULT_WORKERS)
+
+
+def _check_workers(cfg) -> None:
+    # More single-threaded workers than cores only wait on each other, each a process holding its own
+    # torch: 1000 workers would start 1000 processes on two cores.
+    validate.integer("workers", cfg.workers, minimum=1, maximum=max_workers(),
+                     why=f"this machine has {os.cpu_count() or 1} cores; more workers only wait on each other, "
+                         "each in a process of its own; REPALIGN_LIMITS=off lifts the cap")
+
+
+def _check_probes(cfg, measurements, widest: int) -> None:
+    """``cfg.n_probe`` at least what every measurement of the chapter needs, on layers at most
+    ``widest`` features wide (``experiment.probes_needed``, which each Experiment checks too)."""
+    need, why = probes_needed(measurements, widest)
+    validate.integer("n_probe", cfg.n_probe, minimum=need, why=f"{why}; width = {widest}")
+
+
+# A ridge beyond 1e6 is the limit X^T y / (N lambda) already (a larger one only shrinks it, which no
+# metric sees), and its outputs, of size 1/lambda, would underflow in the metrics' fourth powers.
+RIDGE_MAX = 1e6
+_RIDGE_WHY = "beyond it the estimator is X^T y / (N lambda), only smaller, and its outputs underflow in the metrics"
+# The teacher's largest / smallest singular value: the weakest output's signal is 1/spread^2 of the
+# strongest, which at 1e3 meets the training tolerance (1e-6 of the initial loss); beyond, it is never fitted.
+SPREAD_MAX = 1e3
+_SPREAD_WHY = "beyond it the weakest output's signal, 1/spread^2 of the strongest, is below the training tolerance"
+_INIT_WHY = "in units of LeCun's std; larger starts diverge or never leave their start"
+
+
+def _check_maximum(name: str, value: float | tuple[float, ...], maximum: float, why: str) -> None:
+    """``value`` (a number or a tuple of them, already checked positive) at most ``maximum``."""
+    values = value if isinstance(value, tuple) else (value,)
+    if any(v > maximum for v in values):
+        what = "numbers" if isinstance(value, tuple) else "a number"
+        validate.fail(name, value, f"{what} at most {maximum:g}", why=why)
 
 
 def _check_minimums(cfg, why: dict[str, str] | None = None, **minimums: int) -> None:
@@ -124,8 +170,8 @@ _JACKKNIFE = "a jackknife needs three"
 
 
 def _check_alphas(alphas: tuple[float, ...], d: int, *, minimum: int) -> None:
-    """At least ``minimum`` ratios N/D, each a whole sample count N >= 1, never N = D."""
-    validate.numbers("alphas", alphas, count=minimum, greater_than=0)
+    """At least ``minimum`` distinct ratios N/D, each a whole sample count N >= 1, never N = D."""
+    validate.numbers("alphas", alphas, count=minimum, distinct=True, greater_than=0)
     counts = [a * d for a in alphas]
     if any(c < 1 or abs(c - round(c)) > 1e-9 or round(c) == d for c in counts):
         validate.fail("alphas", alphas, f"ratios N/d giving whole sample counts N = alpha d >= 1 other than "
@@ -164,7 +210,9 @@ class QuestionConfig(ChapterConfig):
         validate.number("alpha_max", self.alpha_max, greater_than=self.alpha_min,
                         allowed=f"a finite number > alpha_min = {self.alpha_min:g}")
         _check_minimums(self, n_alpha=2, spike_d=10, spike_draws=2, why={"spike_draws": _SPREAD})
-        validate.integer("n_alpha", self.n_alpha, maximum=10**6, why="points of one curve on a page")
+        # The claim-3 check compares every pair of grid points: n_alpha^2 of them, 0.3 GB at 10^4.
+        validate.integer("n_alpha", self.n_alpha, maximum=10**4, why="the claim-3 check compares all n_alpha^2 "
+                                                                      "pairs of grid points")
         validate.integer("spike_d", self.spike_d, maximum=2000, why="each draw solves a D x D system; D = 2000 "
                                                                       "takes minutes")
         validate.number("snr_example", self.snr_example, greater_than=0)
@@ -208,7 +256,9 @@ class LinearConfig(ChapterConfig):
         _check_snrs(self.snrs)
         spread = dict.fromkeys(("repeats", "spike_draws", "spike_inputs", "ridge_draws"), _SPREAD)
         _check_minimums(self, spread, d=10, members=2, width=1, repeats=2, spike_draws=2, spike_inputs=2,
-                        ridge_draws=2, n_probe=4, steps=1, seed=0, workers=1)
+                        ridge_draws=2, steps=1, seed=0)
+        _check_workers(self)
+        _check_probes(self, ("cka",), self.width)
         _check_alphas(self.alphas, self.d, minimum=3)
         _check_threshold_grid(self.alphas)
         validate.number("spike_snr", self.spike_snr, greater_than=0)
@@ -216,6 +266,9 @@ class LinearConfig(ChapterConfig):
         for name in ("ridges", "init_scales"):
             validate.numbers(name, getattr(self, name), count=1, greater_than=0)
         validate.numbers("spreads", self.spreads, count=1, distinct=True, at_least=1)
+        _check_maximum("ridges", self.ridges, RIDGE_MAX, _RIDGE_WHY)
+        _check_maximum("init_scales", self.init_scales, AUTO_LR_INIT_MAX, AUTO_LR_INIT_WHY)  # trained with lr='auto'
+        _check_maximum("spreads", self.spreads, SPREAD_MAX, _SPREAD_WHY)
         _check_minimums(self, {"multi_draws": _SPREAD}, outputs=2, multi_draws=2)
         validate.integer("multi_d", self.multi_d, minimum=max(10, self.outputs),
                          why="the trained multi-output networks need D >= 10 and D >= C")
@@ -236,7 +289,8 @@ def _check_training(cfg) -> None:
     """Adam's learning rate, the tolerance, and the budget and bookkeeping fields."""
     validate.number("lr", cfg.lr, greater_than=0)
     validate.number("tol", cfg.tol, at_least=0)
-    _check_minimums(cfg, steps=1, n_probe=10, workers=1, seed=0)
+    _check_minimums(cfg, steps=1, seed=0)
+    _check_workers(cfg)
 
 
 def _check_common(cfg) -> None:
@@ -293,6 +347,7 @@ class SNRConfig(ChapterConfig):
         _check_choices("noises", self.noises, _NOISES)
         _check_ratios("n_ratios", self.n_ratios, 1)
         _check_minimums(self, linear_steps=1)
+        _check_probes(self, tuple(METRICS), self.width)  # every metric is measured
 
 
 @dataclass(frozen=True)
@@ -332,6 +387,7 @@ class SampleSizeConfig(ChapterConfig):
         widths_ok = len(self.widths) >= 2 and len(set(self.widths)) == len(self.widths)
         if not widths_ok or not all(validate.is_integer(w) and w >= 1 for w in self.widths):
             validate.fail("widths", self.widths, "at least two distinct integers >= 1")
+        _check_probes(self, (self.metric,), max(self.width, *self.widths))
 
 
 
@@ -375,8 +431,11 @@ class DipConfig(ChapterConfig):
         _check_common(self)
         _check_ratios("n_ratios", self.n_ratios, 3)
         validate.numbers("init_scales", self.init_scales, count=1, distinct=True, greater_than=0)
+        _check_maximum("init_scales", self.init_scales, INIT_SCALE_MAX, _INIT_WHY)
         validate.snr("snr", self.snr)
         validate.number("gd_lr", self.gd_lr, greater_than=0)
+        # the metric on every hidden layer and on the outputs (C of them for classification)
+        _check_probes(self, (self.metric,), max(self.width, self.n_classes))
         _check_minimums(self, gd_steps=1, boot=10)
         budgets_ok = len(self.budgets) >= 1 and all(validate.is_integer(b) and 1 <= b < self.steps
                                                      for b in self.budgets)
@@ -440,6 +499,7 @@ class RealDataConfig(ChapterConfig):
         validate.snr("snr", self.snr)
         _check_minimums(self, boot=10)
         _check_training(self)
+        _check_probes(self, (self.metric,), max(self.class_width, self.reg_width))
 
 @dataclass(frozen=True)
 class DecouplingConfig(ChapterConfig):
@@ -467,11 +527,15 @@ class DecouplingConfig(ChapterConfig):
     def __post_init__(self) -> None:
         _check_snrs(self.snrs)
         _check_minimums(self, {"members": _JACKKNIFE, "repeats": _SPREAD}, d=10, members=3, width=1, repeats=2,
-                        boot=10, n_probe=10, seed=0, workers=1)
+                        boot=10, seed=0)
+        _check_workers(self)
+        _check_probes(self, tuple(METRICS), self.width)  # the robustness grid measures every metric
         _check_alphas(self.alphas, self.d, minimum=3)
         _check_threshold_grid(self.alphas)
         for name in ("large_init", "ridge"):
             validate.number(name, getattr(self, name), greater_than=0)
+        _check_maximum("large_init", self.large_init, AUTO_LR_INIT_MAX, AUTO_LR_INIT_WHY)  # trained with lr='auto'
+        _check_maximum("ridge", self.ridge, RIDGE_MAX, _RIDGE_WHY)
 
 
 @dataclass(frozen=True)
@@ -490,3 +554,5 @@ CHAPTERS: dict[str, type[ChapterConfig]] = {
     "real_data": RealDataConfig,
     "verdicts": ConclusionConfig,
 }
+CONCLUSION = "verdicts"  # the chapter that reads every other chapter's verdict table (same preset)
+CONCLUSION_READS = tuple(name for name in CHAPTERS if name != CONCLUSION)

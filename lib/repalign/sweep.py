@@ -41,7 +41,7 @@ import yaml
 from . import validate
 from .cache import ResultCache, from_entry, to_entry
 from .data import native_shape
-from .experiment import DEVICES, LIMITS_VARIABLE, Experiment, ExperimentResult, run_stack, stack_key
+from .experiment import DEVICES, LIMITS_VARIABLE, Experiment, ExperimentResult, limits_lifted, run_stack, stack_key
 
 EXECUTORS = ("serial", "process", "dask")
 FIELDS = tuple(f.name for f in dataclasses.fields(Experiment))
@@ -53,12 +53,6 @@ GRID_POINTS = 100_000  # points of one grid (the book's largest has 800), refuse
 
 class SweepSpecError(ValueError):
     """A grid or base experiment that cannot run; raised before any work."""
-
-
-def limits_lifted() -> bool:
-    """Whether REPALIGN_LIMITS=off, the switch that lifts Experiment's size limits, is set: it lifts
-    the grid's limit too (read as Experiment reads it)."""
-    return os.environ.get(LIMITS_VARIABLE, "").lower() == "off"
 
 
 def available_devices() -> tuple[str, ...]:

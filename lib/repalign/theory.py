@@ -36,16 +36,28 @@ inputs) or ``e^2`` (independent inputs), ``E||b||^2 = a + sigma^2 gamma c``, and
 test error is ``lambda^2 m' + sigma^2 gamma c`` (Hastie et al. 2019, section 5). At
 ``lambda -> 0`` these reduce to the formulas above.
 
-All functions broadcast over ``alpha`` and ``snr`` and accept ``snr = inf`` (no noise).
+All functions broadcast over ``alpha`` and ``snr`` and accept ``snr = inf`` (no noise). An
+``snr`` below SMALLEST_SNR is refused as numerically zero (see there).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 from numpy.typing import ArrayLike
 from threadpoolctl import threadpool_limits
+
+from . import validate
+
+# The closed forms run in float64. At small S the alignment is about (S |1 - alpha|)^2, so below
+# the square root of the smallest normal number it underflows: to subnormal numbers that have
+# lost their digits, and soon to exactly 0 at every N/D, a flat curve on which no claim can be
+# checked (for a subnormal S even the noise variance 1/S is inf). Such an S is numerically zero,
+# and refused as S = 0 is.
+SMALLEST_SNR = math.sqrt(np.finfo(float).tiny)  # about 1.5e-154
+_SNR_WHY = "a smaller S is numerically zero: the alignment, of order S^2, underflows"
 
 
 def _check(alpha: ArrayLike, snr: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -53,8 +65,10 @@ def _check(alpha: ArrayLike, snr: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     snr = np.asarray(snr, dtype=float)
     if np.any(~(alpha > 0)) or np.any(~np.isfinite(alpha)):
         raise ValueError("alpha (= N/D) must be finite and positive")
-    if np.any(~(snr > 0)):
-        raise ValueError("snr must be positive (inf means no noise)")
+    too_small = ~(snr >= SMALLEST_SNR)  # NaN too
+    if too_small.any():
+        validate.fail("snr", float(snr[too_small].flat[0]),
+                      validate.number_phrase(at_least=SMALLEST_SNR, finite=False, plural=True), why=_SNR_WHY)
     return np.broadcast_arrays(alpha, snr)
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import data as datasets
 from . import validate
-from .inference import level, one_sided_p, repeats_to_resolve
+from .inference import checked, level, measurements, one_sided_p, repeat_labels, repeats_to_resolve
 from .models import MODELS, Architecture
 
 NETWORKS = {"linear": ("linear", 1), "mlp1": ("mlp", 1), "mlp2": ("mlp", 2)}  # name -> (model, depth)
@@ -98,12 +98,36 @@ def reference_sizes(table) -> np.ndarray:
 
 
 def _columns(x, values, groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    x = np.asarray(x, dtype=float).reshape(-1)
+    """The three columns, flat and of one length. A grid value must be finite (a NaN would be a
+    grid point of its own); a value may be NaN (missing) but not infinite; a repeat label not NaN."""
+    x = checked("x", np.reshape(x, -1), "finite numbers (grid values)", np.isfinite)
     values = np.asarray(values).reshape(-1)
-    groups = np.asarray(groups).reshape(-1)
+    groups = repeat_labels("groups", np.reshape(groups, -1))
     if not (x.size == values.size == groups.size) or x.size == 0:
         raise ValueError(f"x, values and groups must be non-empty and of one length, got {x.size}, "
                          f"{values.size} and {groups.size}")
+    if values.dtype.kind == "f":
+        measurements("values", values)
+    return x, values, groups
+
+
+def _one_row_per_repeat(x: np.ndarray, groups: np.ndarray) -> None:
+    """Refuse an (x, repeat) pair given in more than one row: pivoted into a (repeat, grid)
+    matrix only one of them would count, chosen by the order of the rows."""
+    labels, row = np.unique(groups, return_inverse=True)
+    grid, col = np.unique(x, return_inverse=True)
+    keys, counts = np.unique(row.reshape(-1) * grid.size + col.reshape(-1), return_counts=True)
+    if (counts > 1).any():
+        key, count = int(keys[counts > 1][0]), int(counts[counts > 1][0])
+        label = labels[key // grid.size]
+        pair = (grid[key % grid.size].item(), label.item() if hasattr(label, "item") else label)
+        raise ValueError(f"x and groups must give each (x, repeat) pair one row, got {pair!r} in {count} rows")
+
+
+def _repeat_columns(x, values, groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_columns` of a curve measured once per grid value and repeat."""
+    x, values, groups = _columns(x, values, groups)
+    _one_row_per_repeat(x, groups)
     return x, values, groups
 
 
@@ -230,12 +254,12 @@ class Extremum:
 
 
 def mean_curve(x, values, groups) -> tuple[np.ndarray, np.ndarray]:
-    """(grid, mean over repeats) with NaN measurements left out."""
-    x, values, _ = _columns(x, values, groups)
-    values = values.astype(float)
-    grid = np.unique(x)
-    means = np.array([np.nanmean(values[x == v]) if np.isfinite(values[x == v]).any() else np.nan for v in grid])
-    return grid, means
+    """(grid, mean over repeats) with NaN measurements left out (NaN where every one is), summed
+    over the repeats in the order of their labels: the order of the rows changes no bit of it."""
+    grid, matrix = repeat_matrix(x, values, groups, complete=False)
+    counts = np.isfinite(matrix).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return grid, np.where(counts > 0, np.nansum(matrix, axis=0) / counts, np.nan)
 
 
 def extremum(x, values, groups, *, kind: str = "min", boot: int = 2000, level: float = 0.68,
@@ -299,6 +323,13 @@ NO_THRESHOLD = "no threshold in the grid"
 NEAR_VERDICTS = (NEAR, AWAY, AT_EDGE, NO_THRESHOLD)
 
 
+def _check_star(name: str, value) -> float:
+    """A measured threshold: a positive finite grid value, or NaN when nothing interpolated."""
+    if validate.is_number(value) and math.isnan(value):
+        return math.nan
+    return validate.number(name, value, greater_than=0, allowed="a positive finite number or NaN (no threshold)")
+
+
 def _check_factor(factor) -> float:
     if isinstance(factor, bool) or not isinstance(factor, (int, float, np.integer, np.floating)) or not factor > 1:
         raise ValueError(f"factor must be a number > 1, got {factor!r}")
@@ -310,7 +341,7 @@ def threshold_window(n_star: float, factor: float = NEAR_FACTOR) -> tuple[float,
 
     None when nothing interpolated (``n_star`` is NaN): then the whole grid is searched.
     """
-    factor = _check_factor(factor)
+    factor, n_star = _check_factor(factor), _check_star("n_star", n_star)
     return (n_star / factor, n_star * factor) if np.isfinite(n_star) else None
 
 
@@ -321,7 +352,7 @@ def near_threshold_verdict(ext: Extremum, n_star: float, factor: float = NEAR_FA
     end of the grid (a bound, not a location); near when N*/factor <= location <= factor N*
     (bounds included); away otherwise.
     """
-    factor = _check_factor(factor)
+    factor, n_star = _check_factor(factor), _check_star("n_star", n_star)
     if not np.isfinite(n_star):
         return NO_THRESHOLD
     if ext.at_edge:
@@ -338,7 +369,7 @@ def local_peak(x, values, groups, n_star: float, *, factor: float = NEAR_FACTOR,
     located between its two neighbours, and the lowest mean value at smaller x), or
     (None, None) when ``n_star`` is NaN or the curve has no local maximum there.
     """
-    factor = _check_factor(factor)
+    factor, n_star = _check_factor(factor), _check_star("n_star", n_star)
     grid, curve = mean_curve(x, values, groups)
     if not np.isfinite(n_star):
         return None, None
@@ -433,8 +464,8 @@ def threshold_test(x, values, groups, star: float, *, factor: float = NEAR_FACTO
     """:func:`window_test` of the window from ``star / factor`` to ``star * factor`` around a
     measured threshold; when there is no such test (no threshold: ``star`` NaN, or a window
     holding every grid value or none), an undecided WindowTest whose ``reason`` says why."""
-    factor, alpha = _check_factor(factor), level("alpha", alpha)
-    x, values, groups = _columns(x, values, groups)
+    factor, alpha, star = _check_factor(factor), level("alpha", alpha), _check_star("star", star)
+    x, values, groups = _repeat_columns(x, values, groups)
     grid = np.unique(x)
     if not np.isfinite(star):
         reason = "no ensemble interpolated anywhere on the grid, so there is no threshold"
@@ -465,8 +496,9 @@ class PairedTest:
 
 def repeat_matrix(x, values, groups, *, complete: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(grid, matrix): the values as a (repeat, grid) matrix; ``complete``: repeats with a gap
-    (a missing or NaN value) left out, else kept with NaN there."""
-    x, values, groups = _columns(x, values, groups)
+    (a missing or NaN value) left out, else kept with NaN there. Each (x, repeat) pair must
+    have one row."""
+    x, values, groups = _repeat_columns(x, values, groups)
     grid, labels = np.unique(x), np.unique(groups)
     matrix = np.full((labels.size, grid.size), np.nan)
     matrix[np.searchsorted(labels, groups), np.searchsorted(grid, x)] = values.astype(float)
@@ -480,6 +512,7 @@ def lower_minimum_test(x, values, other, groups, *, alpha: float = 0.05) -> Pair
     the same statistic of two curves, so when the curves have one distribution the difference
     has mean zero and the test keeps its level, however noisy the curves."""
     alpha = level("alpha", alpha)
+    measurements("other", other)  # named here: repeat_matrix would call it values
     grid_a, a = repeat_matrix(x, values, groups)
     grid_b, b = repeat_matrix(x, other, groups)
     if a.shape != b.shape or not np.array_equal(grid_a, grid_b):

@@ -190,8 +190,11 @@ def linear_gd_learning_rates(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     gram = torch.bmm(x64.transpose(1, 2), x64) / x.shape[1]
     lam_max = torch.linalg.eigvalsh(gram)[:, -1].repeat_interleave(k // groups)
     norm = torch.linalg.matrix_norm(_members(torch.linalg.pinv(x64) @ _groups(y64, groups), k))
-    if not bool((norm > 0).all()):
-        raise ValueError("lr='auto' needs a non-zero least-squares solution for every member")
+    missing = ~(torch.isfinite(norm) & (norm > 0))
+    if bool(missing.any()):  # labels all zero, or not finite (noise beyond float range: Experiment.snr refuses it)
+        raise ValueError(f"lr='auto' needs a non-zero, finite least-squares solution X^+ y for every member; member(s) "
+                         f"{torch.flatnonzero(missing).tolist()} have none: their labels are all zero or not finite "
+                         "(check the snr and the data)")
     return 1.0 / (lam_max * norm)
 
 

@@ -26,11 +26,19 @@ import pandas as pd
 from scipy import stats
 
 from . import validate
-from .inference import ALPHA, benjamini_hochberg, holm, one_sided_p, repeats_to_resolve
+from .inference import (ALPHA, benjamini_hochberg, checked, holm, measurements, one_sided_p, repeat_labels,
+                        repeats_to_resolve)
 
 RISES, WITH_DROP, UNDECIDED, FALLS = ("rises monotonically", "rises, with a significant drop", "undecided", "falls")
 VERDICTS = (RISES, WITH_DROP, UNDECIDED, FALLS)
 PERMUTATIONS = 4999  # within-repeat permutations: the smallest p-value is 1 / 5000
+SNRS = validate.number_phrase(greater_than=0, finite=False, plural=True)  # "positive numbers (inf allowed)"
+
+
+def positive_snrs(name: str, values) -> np.ndarray:
+    """SNRs as a float array: each positive, inf meaning no noise; NaN, 0, negative and -inf are
+    refused (an S <= 0 has no meaning, and a NaN would be dropped or ranked arbitrarily)."""
+    return checked(name, values, SNRS, lambda s: s > 0)
 
 
 def _as_1d(name: str, values, size: int | None = None) -> np.ndarray:
@@ -57,12 +65,11 @@ def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def curve_matrix(snr, values, groups) -> tuple[np.ndarray, np.ndarray]:
     """(levels, matrix): the distinct S ascending, and one row per repeat with a finite value at
-    every level (repeats missing one are left out; a repeated (S, repeat) is averaged)."""
-    snr = _as_1d("snr", snr)
-    values = _as_1d("values", values, snr.size)
-    groups = _as_1d("groups", groups, snr.size)
-    keep = ~np.isnan(snr)
-    snr, values, groups = snr[keep], values[keep], groups[keep]
+    every level (repeats missing one, a NaN, are left out; a repeated (S, repeat) is averaged).
+    S must be positive (inf allowed), values not infinite."""
+    snr = positive_snrs("snr", _as_1d("snr", snr))
+    values = measurements("values", _as_1d("values", values, snr.size))
+    groups = repeat_labels("groups", _as_1d("groups", groups, snr.size))
     levels, col = np.unique(snr, return_inverse=True)
     labels, row = np.unique(groups, return_inverse=True)
     total = np.zeros((labels.size, levels.size))
@@ -262,8 +269,10 @@ def equivalent_snr(flip, snr, n_classes) -> np.ndarray:
     A row with ``flip > 0`` gets the equivalent SNR of its flip (:func:`snr_for_flip`),
     rounded to SNR_DIGITS significant digits so that a flip made by :func:`flip_for_snr`
     maps back to exactly the S it came from (4.0, not 3.9999999999999982); every other row
-    (regression, input noise, no flips: ``flip == 0``) keeps its ``snr``. ``flip``, ``snr``:
-    columns (or scalars); ``n_classes``: a column or one integer, read only where flips are.
+    (regression, input noise, no flips: ``flip`` 0 or NaN) keeps its ``snr``, which must be
+    positive (inf allowed). A negative flip is refused, as :func:`snr_for_flip` refuses it.
+    ``flip``, ``snr``: columns (or scalars); ``n_classes``: a column or one integer, read only
+    where flips are.
     """
     flip = np.atleast_1d(np.asarray(flip, dtype=float))
     if flip.ndim != 1:
@@ -275,6 +284,8 @@ def equivalent_snr(flip, snr, n_classes) -> np.ndarray:
                              f"got shape {column.shape}")
     out = np.broadcast_to(columns["snr"].reshape(-1), flip.shape).astype(float)  # a writable copy
     classes = np.broadcast_to(columns["n_classes"].reshape(-1), flip.shape)
-    for i in np.flatnonzero(flip > 0):  # NaN flips compare False: they keep their snr
+    flipped = (flip != 0) & ~np.isnan(flip)  # NaN: no flips (regression); a negative flip is refused below
+    positive_snrs("snr", out[~flipped])
+    for i in np.flatnonzero(flipped):
         out[i] = float(f"{snr_for_flip(float(flip[i]), classes[i]):.{SNR_DIGITS}g}")
     return out

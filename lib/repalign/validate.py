@@ -147,9 +147,23 @@ def number(name: str, value: Any, *, greater_than: float | None = None, at_least
     return float(value)
 
 
+# The smallest SNR anything accepts: below it the signal's amplitude is under a millionth of the
+# noise's, numerically no signal at all (and 1e-320, a subnormal, makes the noise overflow).
+SNR_MIN = 1e-12
+_SNR_WHY = "a smaller SNR leaves the signal under a millionth of the noise: numerically no signal"
+
+
 def snr(name: str, value: Any, *, owner: str | None = None) -> float:
-    """A signal-to-noise ratio: a positive number, inf meaning no noise."""
-    return number(name, value, greater_than=0, finite=False, owner=owner)
+    """A signal-to-noise ratio: a positive number at least ``SNR_MIN``, inf meaning no noise."""
+    value = number(name, value, greater_than=0, finite=False, owner=owner)
+    return number(name, value, at_least=SNR_MIN, finite=False, why=_SNR_WHY, owner=owner)
+
+
+def snrs(name: str, values: Any, *, count: int = 1, distinct: bool = False, owner: str | None = None
+         ) -> tuple[float, ...]:
+    """A list of at least ``count`` SNRs (see :func:`snr`)."""
+    values = numbers(name, values, count=count, distinct=distinct, greater_than=0, finite=False, owner=owner)
+    return numbers(name, values, count=count, at_least=SNR_MIN, finite=False, why=_SNR_WHY, owner=owner)
 
 
 def probability(name: str, value: Any, *, owner: str | None = None) -> float:
@@ -173,11 +187,11 @@ def _is_among(value: Any, allowed: tuple) -> bool:
         return False
 
 
-def choice(name: str, value: Any, allowed: Iterable, *, owner: str | None = None) -> Any:
+def choice(name: str, value: Any, allowed: Iterable, *, why: str | None = None, owner: str | None = None) -> Any:
     """One of ``allowed`` (names are compared as strings only)."""
     allowed = tuple(allowed)
     if not _is_among(value, allowed):
-        fail(name, value, f"one of {allowed}", owner=owner)
+        fail(name, value, f"one of {allowed}", why=why, owner=owner)
     return value
 
 
@@ -195,8 +209,9 @@ def names(name: str, values: Any, allowed: Iterable, *, distinct: bool = True,
 
 def numbers(name: str, values: Any, *, count: int = 1, distinct: bool = False, greater_than: float | None = None,
             at_least: float | None = None, less_than: float | None = None, at_most: float | None = None,
-            finite: bool = True, owner: str | None = None) -> tuple[float, ...]:
-    """A list or tuple of at least ``count`` numbers, each within the bounds (see :func:`number`)."""
+            finite: bool = True, why: str | None = None, owner: str | None = None) -> tuple[float, ...]:
+    """A list or tuple of at least ``count`` numbers, each within the bounds (see :func:`number`);
+    ``why`` says why the bounds are there."""
     bounds = dict(greater_than=greater_than, at_least=at_least, less_than=less_than, at_most=at_most,
                   finite=finite)
     ok = (isinstance(values, (list, tuple)) and len(values) >= count
@@ -205,5 +220,5 @@ def numbers(name: str, values: Any, *, count: int = 1, distinct: bool = False, g
         what = number_phrase(**bounds, plural=count > 1)
         many = _COUNT_WORDS.get(count, str(count))
         message = f"{label(name, owner)} must hold at least {many} {'distinct ' if distinct else ''}{what}"
-        raise ValueError(f"{message}, got {values!r}")
+        raise ValueError(f"{message}{f' ({why})' if why else ''}, got {values!r}")
     return tuple(float(v) for v in values)

@@ -65,7 +65,7 @@ from .registry import (
     native_shape,
     task_of,
 )
-from .teachers import Teacher, make_teacher
+from .teachers import BALANCE_WHY, MAX_BALANCED_CLASSES, Teacher, make_teacher
 
 __all__ = [
     "DATASETS", "REAL", "REGISTRY", "SYNTHETIC", "TASKS", "DataSet", "dataset", "is_synthetic", "names",
@@ -74,7 +74,7 @@ __all__ = [
     "MNIST_FILES", "ChecksumMismatch", "CorruptDataFile", "DataUnavailable", "download_fashion_mnist",
     "fashion_mnist_dir",
     "mnist_dir", "read_idx",
-    "Teacher", "make_teacher",
+    "BALANCE_WHY", "MAX_BALANCED_CLASSES", "Teacher", "make_teacher",
     "RealSplit", "real_split",
     "NOISE_LOCATIONS", "EnsembleData", "flip_labels", "make_ensemble_data",
 ]

@@ -47,7 +47,12 @@ Import everything from ``repalign.metrics``.
 
 Degenerate inputs never give a silent number: a constant representation (or
 any other zero denominator) gives NaN with a ``RuntimeWarning``.  No epsilon
-is added anywhere.
+is added anywhere.  Constant means constant to round-off: in every column
+the largest distance from the column's mean is at most ``n eps`` times the
+column's largest absolute value (the worst-case rounding error of the mean
+of n numbers), so ``1 + 1e-16 * z`` is as constant as ``1``: centred, it
+holds nothing but rounding.  The pairwise functions and ``alignment_matrix``
+apply the same test, and give NaN for the same members.
 
 References
 ----------

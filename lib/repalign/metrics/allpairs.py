@@ -248,7 +248,8 @@ def information_imbalance_matrix(reps: Any, *, k: int = 1, max_bytes: int = DEFA
     The definition and the treatment of ties are those of
     ``repalign.metrics.pairwise.information_imbalance``, and the values equal it.  The
     diagonal holds each member's imbalance with itself, (k + 1) / n without ties.  Rows and
-    columns of constant members are NaN (with one RuntimeWarning).
+    columns of members constant to round-off (``repalign.metrics``) are NaN (with one
+    RuntimeWarning).
 
     The n points are taken in row blocks; for each block every member's distance rows are
     formed and sorted once, and every member's k nearest neighbours are ranked in every other

@@ -3,9 +3,10 @@
 A representation is an ``(n, p)`` matrix: ``n`` inputs (rows) seen through ``p`` features;
 two representations of the same inputs may have different widths. Inputs may be numpy
 arrays or torch tensors; everything is computed in float64, converted *before* centring.
-A degenerate input (a constant representation, a zero denominator) gives NaN with a
-``RuntimeWarning``, never a silent number; no epsilon is added anywhere. The definitions
-and references are in the docstring of ``repalign.metrics`` and on the book's Methods page.
+A degenerate input (a representation constant to round-off, see ``_is_constant``, or a zero
+denominator) gives NaN with a ``RuntimeWarning``, never a silent number; no epsilon is added
+anywhere. The definitions and references are in the docstring of ``repalign.metrics`` and on
+the book's Methods page.
 """
 
 from __future__ import annotations
@@ -65,8 +66,13 @@ def _check_k(k: int, n: int) -> None:
 
 
 def _is_constant(x: np.ndarray) -> bool:
-    """All rows identical (exact test; centring would leave rounding dust)."""
-    return bool(np.all(x == x[0]))
+    """All rows identical to round-off: in every column, the centred values within the worst-case
+    rounding error of the column's mean, n eps max|x| (a sum of n terms; numpy sums down a column
+    one row at a time). Centred, such a column holds nothing but rounding (an exactly constant one
+    leaves dust, ``1 + 1e-16 z`` little more), so every metric of it would be a number made of
+    rounding errors. Exact for identical rows, whose spread is 0."""
+    spread = np.max(np.abs(x - x.mean(axis=0)), axis=0)
+    return bool(np.all(spread <= x.shape[0] * np.finfo(np.float64).eps * np.max(np.abs(x), axis=0)))
 
 
 def _nan_with_warning(reason: str) -> float:
@@ -208,7 +214,8 @@ def cka(x: Any, y: Any, *, kernel: str = "linear", debiased: bool = False,
 
     Returns
     -------
-    float in [0, 1] ([-1, 1] if debiased); NaN with RuntimeWarning if undefined.
+    float in [0, 1] ([-1, 1] if debiased); NaN with RuntimeWarning if undefined: a
+    representation constant to round-off (see ``repalign.metrics``) or a zero denominator.
 
     Notes
     -----
@@ -220,7 +227,7 @@ def cka(x: Any, y: Any, *, kernel: str = "linear", debiased: bool = False,
     if debiased:
         _check_debiased_n(x.shape[0])
     if _is_constant(x) or _is_constant(y):
-        return _nan_with_warning("constant representation, CKA undefined (0/0)")
+        return _nan_with_warning("constant representation (to round-off), CKA undefined (0/0)")
     xc, yc = _centre(x), _centre(y)
     if kernel == "linear" and xc.shape[1] + yc.shape[1] < xc.shape[0]:
         return _normalised(_linear_hsic_features(xc, yc, debiased),
@@ -265,12 +272,13 @@ def procrustes(x: Any, y: Any) -> float:
 
     Returns
     -------
-    float in [0, 1]; NaN with RuntimeWarning for a constant representation.
+    float in [0, 1]; NaN with RuntimeWarning for a representation constant to round-off
+    (see ``repalign.metrics``).
     """
     x, y = _validated_pair(x, y)
     a, b = _procrustes_factor(x), _procrustes_factor(y)
     if a is None or b is None:
-        return _nan_with_warning("constant representation, Procrustes similarity undefined")
+        return _nan_with_warning("constant representation (to round-off), Procrustes similarity undefined")
     return _nuclear_norm_of_cross(a, b)
 
 
@@ -301,12 +309,13 @@ def mutual_knn(x: Any, y: Any, *, k: int = 10) -> float:
 
     Returns
     -------
-    float in [0, 1]; NaN with RuntimeWarning for a constant representation.
+    float in [0, 1]; NaN with RuntimeWarning for a representation constant to round-off
+    (see ``repalign.metrics``).
     """
     x, y = _validated_pair(x, y)
     _check_k(k, x.shape[0])
     if _is_constant(x) or _is_constant(y):
-        return _nan_with_warning("constant representation, nearest neighbours undefined")
+        return _nan_with_warning("constant representation (to round-off), nearest neighbours undefined")
     return _mean_shared_fraction(_neighbour_sets(x, k), _neighbour_sets(y, k))
 
 
@@ -508,11 +517,12 @@ def information_imbalance(x: Any, y: Any, *, k: int = 1) -> tuple[float, float]:
 
     Returns
     -------
-    (float, float); (NaN, NaN) with RuntimeWarning if either representation is constant.
+    (float, float); (NaN, NaN) with RuntimeWarning if either representation is constant to
+    round-off (as for every metric, see ``repalign.metrics``).
     """
     x, y = _check_imbalance_inputs(x, y, k)
     if _is_constant(x) or _is_constant(y):
-        nan = _nan_with_warning("constant representation, nearest neighbours undefined")
+        nan = _nan_with_warning("constant representation (to round-off), nearest neighbours undefined")
         return nan, nan
     n = x.shape[0]
     deltas = _deltas(_imbalance_totals([x, y], k, None), n, k)
@@ -531,11 +541,12 @@ def information_imbalance_alignment(x: Any, y: Any, *, k: int = 1) -> float:
 
     Returns
     -------
-    float in [-1, 1]; NaN with RuntimeWarning for a constant representation.
+    float in [-1, 1]; NaN with RuntimeWarning for a representation constant to round-off
+    (see ``repalign.metrics``).
     """
     x, y = _check_imbalance_inputs(x, y, k)
     n = x.shape[0]
     _check_score_k(k, n)
     if _is_constant(x) or _is_constant(y):
-        return _nan_with_warning("constant representation, nearest neighbours undefined")
+        return _nan_with_warning("constant representation (to round-off), nearest neighbours undefined")
     return float(_imbalance_score(_imbalance_totals([x, y], k, None), n, k)[0, 1])
