@@ -150,7 +150,7 @@ def number(name: str, value: Any, *, greater_than: float | None = None, at_least
 # The smallest SNR anything accepts: below it the signal's amplitude is under a millionth of the
 # noise's, numerically no signal at all (and 1e-320, a subnormal, makes the noise overflow).
 SNR_MIN = 1e-12
-_SNR_WHY = "a smaller SNR leaves the signal under a millionth of the noise: numerically no signal"
+_SNR_WHY = "below it the signal's amplitude is under a millionth of the noise's: no signal that a finite sample resolves"
 
 
 def snr(name: str, value: Any, *, owner: str | None = None) -> float:
