@@ -341,14 +341,31 @@ def test_fault_foreign_files_in_the_cache_folder(clean, tmp_path, monkeypatch, c
     assert left == foreign
 
 
+WHERE_THE_KERNEL_CACHES = """\
+---
+jupytext:
+  text_representation: {extension: .md, format_name: myst}
+kernelspec: {display_name: Python 3, language: python, name: python3}
+---
+
+```{code-cell} ipython3
+from repalign import paths
+paths.result_cache_dir().mkdir(parents=True)
+```
+"""
+
+
 def test_fault_a_relative_cache_path(tmp_path, monkeypatch):
-    """A relative REPALIGN_CACHE names one folder, seen from where the command started: the
-    chapter's kernel (working directory chapters/) writes its verdicts there too."""
+    """A relative REPALIGN_CACHE names one folder, seen from where the command started: a
+    chapter's kernel, which runs in the chapter's folder, makes the cache there too."""
+    chapter = tmp_path / "book" / "chapters" / "where.md"
+    chapter.parent.mkdir(parents=True)
+    chapter.write_text(WHERE_THE_KERNEL_CACHES)
     monkeypatch.chdir(tmp_path)
-    process = _run_chapter_process("question", Path("rel-cache"), tmp_path / "q.ipynb", cwd=tmp_path)
-    assert process.wait(timeout=300) == 0, process.stderr.read()
-    assert (tmp_path / "rel-cache" / "verdicts" / "question-smoke.csv").is_file()
-    assert not list(paths.chapters_dir().rglob("rel-cache"))
+    monkeypatch.setenv(paths.CACHE_VARIABLE, "rel-cache")
+    run = book.command(lambda argv: book.execute_chapter(chapter, {}, tmp_path / "where.ipynb") and 0)
+    assert run([]) == 0
+    assert (tmp_path / "rel-cache").is_dir() and not (chapter.parent / "rel-cache").exists()
 
 
 @pytest.mark.parametrize("folder", ["chapters", "book/cache", "lib"])
