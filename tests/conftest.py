@@ -7,15 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from data_helpers import MYST_HEADER
 
 from repalign import Experiment, paths
 
-BROKEN_CHAPTER = textwrap.dedent('''\
-    ---
-    jupytext:
-      text_representation: {extension: .md, format_name: myst}
-    kernelspec: {display_name: Python 3, language: python, name: python3}
-    ---
+BROKEN_CHAPTER = MYST_HEADER + textwrap.dedent('''\
 
     # A chapter broken on purpose
 

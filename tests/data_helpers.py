@@ -18,6 +18,15 @@ from repalign import data
 
 SYNTHETIC_ARGS = {"d": 12, "n_classes": 4, "teacher_width": 30}
 
+# The first lines of a chapter in MyST markdown, as jupytext reads it: a test's own chapters start so.
+MYST_HEADER = """\
+---
+jupytext:
+  text_representation: {extension: .md, format_name: myst}
+kernelspec: {display_name: Python 3, language: python, name: python3}
+---
+"""
+
 
 def ensemble(name, **kwargs):
     """make_ensemble_data with small defaults (synthetic: d=12, 4 classes, width 30)."""

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from data_helpers import assert_same_result, idx_bytes
+from data_helpers import MYST_HEADER, assert_same_result, idx_bytes
 
 from repalign import Experiment, book, data, paths, presets
 from repalign.cache import CorruptEntryWarning, ResultCache, _meta_checksum
@@ -341,13 +341,7 @@ def test_fault_foreign_files_in_the_cache_folder(clean, tmp_path, monkeypatch, c
     assert left == foreign
 
 
-WHERE_THE_KERNEL_CACHES = """\
----
-jupytext:
-  text_representation: {extension: .md, format_name: myst}
-kernelspec: {display_name: Python 3, language: python, name: python3}
----
-
+WHERE_THE_KERNEL_CACHES = MYST_HEADER + """
 ```{code-cell} ipython3
 from repalign import paths
 paths.result_cache_dir().mkdir(parents=True)
