@@ -153,8 +153,8 @@ def check_cache() -> None:
     from .cache import VERDICT_TABLES, ResultCache
 
     try:
-        folder = ResultCache().folder
-        for cache in (ResultCache(folder), ResultCache(folder / VERDICT_TABLES)):
+        results = ResultCache()
+        for cache in (results, ResultCache(results.folder / VERDICT_TABLES)):
             cache.check_writable(why="a chapter stores its results and its verdicts there")
     except OSError as err:
         raise UsageError(str(err)) from None
