@@ -47,7 +47,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import repalign.metrics as metrics  # noqa: E402
 from repalign.metrics import alignment_matrix, allpairs, cka  # noqa: E402
-from repalign.metrics.pairwise import information_imbalance  # noqa: E402
+from repalign.metrics.imbalance import information_imbalance  # noqa: E402
 
 TOLERANCE = 1e-10
 MEMORY_LIMIT = 2 * 10**9  # "2 GB"

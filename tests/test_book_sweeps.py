@@ -8,7 +8,7 @@ from repalign import book_sweeps
 from repalign.data import native_shape, real_split
 from repalign.presets import LinearConfig, RealDataConfig, SampleSizeConfig, SNRConfig
 from repalign.sweep import grid_experiments
-from repalign.threshold import reference_size
+from repalign.sizes import reference_size
 from repalign.trends import snr_for_flip
 
 

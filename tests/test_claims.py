@@ -70,9 +70,10 @@ def test_share_and_family_verdicts_and_marks():
 def test_alignment_rising_with_snr_at_every_n_holds():
     c = snr_claim(sweep(trough_at(16)), boot=BOOT)
     assert (c.verdict, c.rising, c.sizes) == (HOLDS, len(N_GRID), tuple(float(n) for n in N_GRID))
-    assert all(t.verdict == "rises monotonically" for t in c.trends)
+    assert all(t.verdict == "rises at every step" for t in c.trends) and c.every_step == len(N_GRID)
     assert c.median_rho > 0.8 and c.summary.startswith(f"{len(N_GRID)}/{len(N_GRID)} N rise, median ρ +")
-    assert c.p <= c.q  # every curve a discovery
+    assert c.p <= c.q and c.p == max(t.p for t in c.trends)  # every curve a discovery
+    assert math.isnan(c.repeats_needed)  # nothing undecided
     assert c.mark == "✓" and c.cell == f"✓ {c.summary}"
 
 
@@ -80,7 +81,8 @@ def test_rising_at_some_n_only_is_partly_and_nowhere_fails():
     rises_below_d = lambda n, s: 0.5 + (SNR_STEP if n < D else -SNR_STEP) * _rank(s)  # noqa: E731
     c = snr_claim(sweep(rises_below_d), boot=BOOT)
     assert (c.verdict, c.rising, c.falling) == (FAILS, 3, 3)  # a significant fall refutes "at every N"
-    assert [t.verdict for t in c.trends] == ["rises monotonically"] * 3 + ["falls"] * 3
+    assert [t.verdict for t in c.trends] == ["rises at every step"] * 3 + ["falls"] * 3
+    assert c.p == min(t.p for t in c.trends[3:])  # the verdict's p: the strongest refutation
     table = sweep(lambda n, s: 0.5 + SNR_STEP * _rank(s))
     table.loc[table.n_train > D, "alignment"] = 0.5  # no order at all above D (a noisy null could be a discovery)
     c = snr_claim(table, boot=BOOT)
@@ -89,6 +91,7 @@ def test_rising_at_some_n_only_is_partly_and_nowhere_fails():
     assert (falls.verdict, falls.rising) == (FAILS, 0)
     flat = snr_claim(sweep(lambda n, s: 0.5, noise=0.0), boot=BOOT)  # constant: no order at all
     assert flat.verdict == UNDECIDED and all(t.verdict == "undecided" for t in flat.trends)
+    assert flat.p == min(t.p for t in flat.trends)  # the nearest to a decision
 
 
 # --- claim 2 -------------------------------------------------------------------------------
@@ -144,10 +147,13 @@ def _ladder(planted: bool):
 @pytest.mark.filterwarnings("ignore::scipy.stats.ConstantInputWarning")  # resamples of 4 configurations
 def test_a_planted_counterexample_holds_and_none_is_undecided():
     c = decoupling_claim(_ladder(planted=True), boot=BOOT)
-    assert (c.verdict, c.pairs) == (HOLDS, 3)
+    # Three anti-ordered configurations and the planted one: rho = +0.2, known to the noise's
+    # precision; coupled, but with error rising with alignment, so the claim holds.
+    assert (c.verdict, c.pairs) == (HOLDS, 3) and c.correlation.rho == pytest.approx(0.2)
+    assert c.correlation.low > 0 and math.isnan(c.repeats_needed) and c.p == c.found.p.min()
     assert set(c.configurations.loc[c.found.better_aligned].n_train) == {24}
     assert set(c.configurations.loc[c.found.other].n_train) == {5, 10, 16}
-    assert c.summary.startswith("3 pairs, ρ ")
+    assert c.summary == "3 pairs; ρ +0.20 [+0.20, +0.20]"
     assert c.tests == 12  # 4 configurations: 12 ordered pairs, the family Holm controls
     none = decoupling_claim(_ladder(planted=False), boot=BOOT)
     assert (none.verdict, none.pairs, none.mark) == (UNDECIDED, 0, "?")
@@ -185,13 +191,18 @@ def test_robustness_grid_counts_known_verdicts():
 
 
 def test_curve_counts_and_the_family_verdict():
-    verdicts = pd.Series([VERDICTS[0]] * 5 + [VERDICTS[1]] * 2 + [VERDICTS[2]] * 3 + [VERDICTS[3]])
-    c = curve_counts(verdicts)
-    assert (c.monotone, c.with_drop, c.undecided, c.falls, c.rising, c.total) == (5, 2, 3, 1, 7, 11)
+    every, overall, drop, undecided, falls = VERDICTS
+    c = curve_counts(pd.Series([every] * 5 + [overall] * 4 + [drop] * 2 + [undecided] * 3 + [falls]))
+    assert (c.every_step, c.overall, c.with_drop, c.undecided, c.falls, c.rising, c.total) == (5, 4, 2, 3, 1, 11, 15)
     assert c.verdict == FAILS  # one significant fall
-    assert curve_counts([VERDICTS[0]] * 2).verdict == HOLDS
-    assert curve_counts([VERDICTS[2]] * 2 + [VERDICTS[0]] * 2).verdict == PARTLY
-    assert curve_counts([VERDICTS[2]] * 2).verdict == UNDECIDED
+    assert claims.curve_phrase(c) == ("11 of 15 curves rise (5 at every step, 4 only overall, 2 with a significant "
+                                      "drop), 1 falls and 3 are undecided, at a false-discovery rate of 5%")
+    assert curve_counts([every] * 2).verdict == HOLDS
+    assert claims.curve_phrase(curve_counts([every] * 2)) == "2 of 2 curves rise at every step, at a false-discovery rate of 5%"
+    assert curve_counts([undecided] * 2 + [overall] * 2).verdict == PARTLY
+    assert claims.curve_phrase(curve_counts([undecided] + [overall] * 2)) == (
+        "2 of 3 curves rise (none at every step, 2 only overall) and 1 is undecided, at a false-discovery rate of 5%")
+    assert curve_counts([undecided] * 2).verdict == UNDECIDED
     with pytest.raises(ValueError, match="verdicts must be among"):
         curve_counts(["rises"])
 
@@ -266,7 +277,7 @@ def test_phrases_equal_the_chapters():
 
 def test_listed_and_undecided_phrases():
     assert [claims.listed(x) for x in ([], ["a"], ["a", "b"], ["a", "b", "c"])] == ["", "a", "a and b", "a, b and c"]
-    curves = pd.DataFrame({"verdict": ["undecided", "undecided", "rises monotonically"],
+    curves = pd.DataFrame({"verdict": ["undecided", "undecided", "rises at every step"],
                            "repeats_needed": [12.0, 30.0, 4.0]})
     assert claims.undecided_phrase(curves, 10) == ("the 2 undecided curves would need a median of 21 (at most 30) "
                                                    "independent ensembles per point to be decided at their measured "

@@ -16,7 +16,7 @@ from repalign.claims import (decoupling_claim, minimum_claim, nearest_to_thresho
                              snr_claim, threshold_neighbours)
 from repalign.decoupling import (configuration_means, counterexample_test, nearest_counterexample, regime,
                                  ridge_ensemble, spearman_interval)
-from repalign.inference import benjamini_hochberg, holm, one_sided_p, repeats_to_resolve, welch_one_sided_p
+from repalign.inference import benjamini_hochberg, holm, one_sided_p, repeats_needed, welch_one_sided_p
 from repalign.metrics import METRICS, alignment_matrix
 from repalign.threshold import (Extremum, extremum, interpolation_threshold, local_peak, lower_minimum_test,
                                 mean_curve, near_threshold_verdict, repeat_matrix, rise_test, threshold_test,
@@ -156,7 +156,7 @@ BAD_STATISTICS = [
     (welch_one_sided_p, (1.0, -0.1, 0.0, 0.1, 5, 5), "se_a must be finite numbers >= 0 or NaN (missing), got -0.1"),
     (benjamini_hochberg, ([0.01, 1.5],), "p must be p-values in [0, 1] or NaN (untested), got 1.5"),
     (holm, ([-0.01, 0.5],), "p must be p-values in [0, 1] or NaN (untested), got -0.01"),
-    (repeats_to_resolve, ([math.inf, 1.0, 2.0],), f"effects {MEASUREMENT} inf"),
+    (repeats_needed, ([math.inf, 1.0, 2.0],), f"effects {MEASUREMENT} inf"),
     # claims: a sweep's N and S mean something; the S and grids asked for too
     (snr_claim, (_sweep_with("n_train", math.nan),), "table.n_train must be positive finite numbers, got nan"),
     (snr_claim, (_sweep_with("snr", 0.0),), f"table.snr {SNRS} 0.0"),

@@ -16,8 +16,8 @@ import pytest
 
 from repalign.metrics import mutual_knn
 from repalign.metrics.allpairs import _information_imbalance_matrix, information_imbalance_matrix
-from repalign.metrics.pairwise import (IMBALANCE_BYTES_PER_ENTRY, _imbalance_rows, information_imbalance,
-                                      information_imbalance_alignment)
+from repalign.metrics.imbalance import (IMBALANCE_BYTES_PER_ENTRY, _imbalance_rows, information_imbalance,
+                                       information_imbalance_alignment)
 
 # DADApy tests/3d_gauss_small_z_var.npy (git blob 709a7a0e, commit d9038b3b of 2026-04-23),
 # 100 points in 3-D, the third coordinate of small variance.  Apache-2.0, the DADApy Authors.

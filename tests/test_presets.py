@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from repalign import book, paths
+from repalign.config import coerce
 from repalign.presets import (CHAPTERS, PRESET_NAMES, DecouplingConfig, LinearConfig, QuestionConfig,
-                              RealDataConfig, SampleSizeConfig, SNRConfig, coerce)
+                              RealDataConfig, SampleSizeConfig, SNRConfig)
 
 
 def test_paper_is_the_default_and_smoke_is_smaller():

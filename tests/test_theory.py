@@ -286,3 +286,69 @@ def test_information_imbalance_limits_and_the_linear_networks_score():
     assert np.all(np.diff(theory.imbalance_alignment(2.0, [0.5, 1.0, 4.0])) > 0)  # rises with S off the threshold
     assert score == pytest.approx(1 - theory.imbalance_of_correlation(theory.cosine(alpha, 2.0)))
     assert theory.imbalance_alignment(1.0, 2.0) == pytest.approx(0.0, abs=1e-15)  # cos = 0 at N = D
+
+
+# --- the sign of dA/dS at finite size ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("n, d, snr", [(14, 16, 1.0), (30, 30, 2.0), (20, 40, 1.0)])
+def test_snr_slope_samples_the_minimum_norm_solutions(n, d, snr):
+    """snr_slope draws only the singular values of X, V^T beta* and U^T eps; solving with the
+    pseudo-inverse (monte_carlo_alignment) gives the same mean, within 4 combined standard errors."""
+    reference = theory.monte_carlo_alignment(n, d, snr, draws=1500, seed=n)
+    table = theory.snr_slope(n, d, [snr, 2 * snr], draws=1500, seed=1)
+    se = np.hypot(reference.std(ddof=1) / np.sqrt(len(reference)), table.mean_se[0, 0])
+    assert abs(reference.mean() - table.mean[0, 0]) < 4 * se
+
+
+def test_snr_slope_steps_are_paired_differences():
+    """The same draws at every S: each step is the difference of the means, and between close SNRs
+    its standard error is far below that of two independent means; a row does not depend on the
+    other rows."""
+    table = theory.snr_slope([10, 14], 16, [0.1, 1.0, 10.0, np.inf], draws=200, members=4)
+    assert table.mean.shape == (2, 4) and table.step.shape == (2, 3)
+    assert np.allclose(table.step, np.diff(table.mean, axis=1), rtol=0, atol=1e-12)
+    close = theory.snr_slope([10, 14], 16, [1.0, 1.2], draws=200, members=4)
+    assert np.all(close.step_se < 0.2 * np.hypot(close.mean_se[:, 1], close.mean_se[:, 0]))
+    assert np.array_equal(table.mean[1], theory.snr_slope(14, 16, [0.1, 1.0, 10.0, np.inf], draws=200,
+                                                          members=4).mean[0])
+    assert np.all(table.mean[:, -1] == pytest.approx(1.0))  # clean labels: every member recovers P beta*
+    assert table.alpha.tolist() == [10 / 16, 14 / 16]
+
+
+def test_alignment_rises_steeply_with_snr_away_from_the_threshold():
+    table = theory.snr_slope([50, 200], 100, [0.1, 1.0, 10.0, 100.0], draws=100, members=6)
+    assert np.all(table.sign() == 1)
+    assert np.all(table.mean[:, -1] - table.mean[:, 0] > 0.8)
+
+
+def test_alignment_can_fall_with_snr_near_the_threshold():
+    """At N = D = 100 it falls from S = 0.1 to 10; at N = 14, D = 16 from S = 0.1 to 1 before it
+    rises; the proportional limit rises at both (and is 0 at N = D). Falls beyond 3 standard errors."""
+    at_d = theory.snr_slope(100, 100, [0.1, 1.0, 10.0], draws=100, members=6)
+    assert np.all(at_d.step < -3 * at_d.step_se)
+    near = theory.snr_slope(14, 16, [0.1, 1.0, 10.0], draws=400, members=6)
+    assert near.sign()[0].tolist() == [-1, 1]
+    assert np.all(np.diff(theory.alignment(14 / 16, [0.1, 1.0, 10.0])) > 0)
+
+
+@pytest.mark.parametrize("n", [100, 300])
+def test_snr_slope_tends_to_the_proportional_limit(n):
+    """At D = 200, N/D = 0.5 and 1.5, the steps agree with those of the proportional limit within
+    4 standard errors and the finite-size correction (measured below 5% of the step at this D)."""
+    snrs = [0.5, 1.0, 2.0, 4.0]
+    table = theory.snr_slope(n, 200, snrs, draws=60, members=4)
+    limit = np.diff(theory.alignment(n / 200, snrs))
+    assert np.all(np.abs(table.step[0] - limit) < 4 * table.step_se[0] + 0.05 * limit)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"n": 0}, "^n must"), ({"n": []}, "^n must"), ({"n": [10, 2.5]}, "^n must"), ({"n": True}, "^n must"),
+    ({"d": 0}, "^d must"), ({"snrs": [1.0]}, "^snrs must"), ({"snrs": [2.0, 1.0]}, "^snrs must"),
+    ({"snrs": [0.0, 1.0]}, "^snrs must"), ({"snrs": [1.0, np.nan]}, "^snrs must"),
+    ({"draws": 1}, "^draws must"), ({"members": 1}, "^members must"), ({"seed": -1}, "^seed must"),
+])
+def test_snr_slope_refusals_name_the_parameter(kwargs, match):
+    arguments = {"n": 10, "d": 16, "snrs": [1.0, 2.0], "draws": 10, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        theory.snr_slope(arguments.pop("n"), arguments.pop("d"), arguments.pop("snrs"), **arguments)

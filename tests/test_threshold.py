@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from repalign import Experiment
-from repalign.threshold import (extremum, interpolation_threshold, mean_curve, n_parameters, network, network_name,
-                                reference_size, reference_sizes)
+from repalign.sizes import n_parameters, network, network_name, reference_size, reference_sizes
+from repalign.threshold import extremum, interpolation_threshold, mean_curve
 
 
 def test_threshold_is_the_largest_interpolated_size_per_repeat():

@@ -7,12 +7,13 @@ import pytest
 from scipy import stats
 
 from repalign.data import flip_labels
-from repalign.trends import spearman_rows, flip_for_snr, paired_steps, snr_for_flip, snr_trend
+from repalign.trends import (EXACT_REPEATS, flip_for_snr, paired_steps, sign_flip_floor, sign_flip_p, snr_for_flip,
+                             snr_trend, spearman_rows)
 
 SNRS = np.array([0.1, 1.0, 10.0, 100.0, math.inf])
 
 
-def _curve(shape, repeats=4, noise=0.01, seed=0):
+def _curve(shape, repeats=8, noise=0.01, seed=0):
     rng = np.random.default_rng(seed)
     snr = np.tile(SNRS, repeats)
     groups = np.repeat(np.arange(repeats), SNRS.size)
@@ -20,16 +21,41 @@ def _curve(shape, repeats=4, noise=0.01, seed=0):
     return snr, values, groups
 
 
-def test_a_clear_rise_is_monotone_with_rho_near_one():
+def test_a_clear_rise_rises_at_every_step_with_rho_near_one():
     t = snr_trend(*_curve(np.arange(5.0)))
-    assert t.verdict == "rises monotonically"
+    assert t.verdict == "rises at every step" and t.mean_falls == ()
     assert t.rho > 0.85 and t.low > 0 and t.rho_of_means == pytest.approx(1.0)
-    assert (t.drops, t.rises, t.steps, t.repeats) == (0, 4, 4, 4)
+    assert (t.drops, t.rises, t.steps, t.repeats) == (0, 4, 4, 8)
 
 
-def test_a_rise_with_a_real_dip_is_flagged():
+def test_a_rise_with_a_real_dip_is_flagged_and_located():
     t = snr_trend(*_curve(np.array([0.0, 1.0, 0.5, 2.0, 3.0])))
     assert t.verdict == "rises, with a significant drop" and t.drops == 1
+    assert t.mean_falls == ((1.0, 10.0),)
+
+
+def test_a_rise_with_a_flat_step_rises_overall_only():
+    # No step falls significantly, but one does not rise either: the rise is not "at every step".
+    t = snr_trend(*_curve(np.array([0.0, 1.0, 1.0, 2.0, 3.0]), noise=0.05))
+    assert t.verdict == "rises overall" and t.drops == 0 and t.rises == 3
+
+
+def test_too_few_repeats_cannot_decide_and_the_floor_says_so():
+    # The unit is the repeat: with R repeats the smallest two-sided p-value is 2 / 2^R.
+    assert sign_flip_floor(0.05) == 6 and 2 / 2**5 > 0.05 >= 2 / 2**6
+    t = snr_trend(*_curve(np.arange(5.0), repeats=5))
+    assert t.verdict == "undecided" and t.p == pytest.approx(2 / 2**5) and t.repeats_needed >= 6
+    assert snr_trend(*_curve(np.arange(5.0), repeats=6)).p == pytest.approx(2 / 2**6)
+
+
+def test_sign_flips_are_enumerated_exactly_then_sampled():
+    effects = np.array([0.9, 0.8, -0.1, 0.7])
+    # Of the 16 patterns, the mean is at least the observed one for the identity and for flipping
+    # the -0.1 only: p_rise = 2/16; at most it for all but the mirror images of those two.
+    assert sign_flip_p(effects) == (2 / 16, 15 / 16)
+    many = np.full(EXACT_REPEATS + 4, 0.5)
+    p_rise, p_fall = sign_flip_p(many, permutations=999)
+    assert p_rise == pytest.approx(1 / 1000) and p_fall == 1.0
 
 
 def test_pure_noise_is_no_trend_and_a_fall_is_a_fall():
@@ -105,5 +131,5 @@ def test_family_table_decides_each_family_on_its_own():
             parts.append(pd.DataFrame({"metric": metric, "n": n, "S": snr, "alignment": values, "seed": groups}))
     found = family_table(pd.concat(parts), ["metric", "n"], "metric", boot=20)
     assert list(found.columns[:2]) == ["metric", "n"] and len(found) == 4
-    assert found[found.metric == "up"].verdict.tolist() == ["rises monotonically"] * 2
+    assert found[found.metric == "up"].verdict.tolist() == ["rises at every step"] * 2
     assert (found.repeats == 6).all() and np.isfinite(found.p).all()

@@ -2,7 +2,9 @@
 
 Each test below simulates tables under a claim's null (no true trend; a minimum that is not
 inside the window; no counterexample) with the structure of a real sweep: a repeat-level effect
-shared by every grid point of an independent ensemble, and point-level noise. It asserts that the
+shared by every grid point of an independent ensemble, and point-level noise; for claim 1 also
+the dependence that common random numbers give a sweep along S (each ensemble drifts smoothly
+in a direction of its own, or takes correlated steps, with zero mean). It asserts that the
 rate of a positive verdict is at most the nominal level plus three Monte-Carlo standard errors
 of a rate at that level (sqrt(level (1 - level) / simulations)): a tolerance from the
 statistics, not tuned. The power rows of the Methods page are checked the same way.
@@ -19,10 +21,10 @@ import pytest
 from repalign import verdicts
 from repalign.claims import HOLDS, SNRClaim, decoupling_claim, minimum_claim, snr_claim
 from repalign.decoupling import counterexample_test
-from repalign.inference import benjamini_hochberg, holm, one_sided_p, repeats_to_resolve
+from repalign.inference import benjamini_hochberg, holm, one_sided_p, repeats_needed, t_power
 from repalign.presets import SNRConfig
 from repalign.threshold import INSIDE, OUTSIDE, window_test
-from repalign.trends import FALLS, RISES, WITH_DROP, family_verdicts, snr_trend
+from repalign.trends import FALLS, RISES, RISING, WITH_DROP, family_verdicts, snr_trend
 
 SNRS = np.array([0.25, 1.0, 4.0, 16.0, math.inf])
 GRID = np.array([10.0, 14, 20, 28, 40, 56, 80])  # N; the window (14, 28) holds three of them
@@ -52,19 +54,47 @@ def test_trend_test_false_positive_rate_under_no_trend(repeats, heavy):
     sims = 400
     words = [snr_trend(*curves(np.zeros(SNRS.size), repeats, rng, heavy=heavy), boot=10, seed=i,
                        permutations=PERMUTATIONS).verdict for i in range(sims)]
-    rises = sum(w in (RISES, WITH_DROP) for w in words) / sims
+    rises = sum(w in RISING for w in words) / sims
     falls = words.count(FALLS) / sims
     assert rises <= bound(0.025, sims) and falls <= bound(0.025, sims), (rises, falls)
 
 
-def test_families_of_null_curves_have_no_discovery_at_the_nominal_rate():
+def drifting(repeats, rng, *, kind, noise=0.3):
+    """A null curve with the dependence along S of a sweep's common random numbers: each repeat
+    drifts smoothly in a random direction (``kind="smooth"``: a slope along the ranks of S with
+    a standard normal coefficient) or by correlated steps (``"walk"``: a Gaussian random walk
+    along S), with zero mean over repeats, plus independent point noise."""
+    k = SNRS.size
+    if kind == "smooth":
+        drift = rng.normal(0, 1, (repeats, 1)) * np.linspace(-1, 1, k)[None, :]
+    else:
+        drift = np.cumsum(rng.normal(0, 1, (repeats, k)), axis=1)
+    values = drift + rng.normal(0, 1, (repeats, 1)) + noise * rng.normal(0, 1, (repeats, k))
+    return np.tile(SNRS, repeats), values.reshape(-1), np.repeat(np.arange(repeats), k)
+
+
+@pytest.mark.parametrize("kind", ["smooth", "walk"])
+def test_trend_test_keeps_its_level_when_each_ensemble_drifts_along_s(kind):
+    # Within one ensemble the S labels are not exchangeable here (a permutation of them within
+    # each ensemble would call nearly every such curve a trend); the ensembles' own rho are.
+    rng = np.random.default_rng(5 + (kind == "walk"))
+    sims = 600
+    words = [snr_trend(*drifting(10, rng, kind=kind), boot=10, seed=i).verdict for i in range(sims)]
+    rises = sum(w in RISING for w in words) / sims
+    falls = words.count(FALLS) / sims
+    assert rises <= bound(0.025, sims) and falls <= bound(0.025, sims), (rises, falls)
+
+
+@pytest.mark.parametrize("kind", ["shift", "smooth", "walk"])
+def test_families_of_null_curves_have_no_discovery_at_the_nominal_rate(kind):
     # Under the global null the false-discovery rate is the chance of any discovery.
     rng = np.random.default_rng(7)
-    sims, family = 150, 12
+    sims, family = 300, 12
+    draw = ((lambda: curves(np.zeros(SNRS.size), 10, rng)) if kind == "shift"
+            else (lambda: drifting(10, rng, kind=kind)))
     any_found = 0
     for i in range(sims):
-        trends = [snr_trend(*curves(np.zeros(SNRS.size), 10, rng), boot=10, seed=i, permutations=PERMUTATIONS)
-                  for _ in range(family)]
+        trends = [snr_trend(*draw(), boot=10, seed=i, permutations=PERMUTATIONS) for _ in range(family)]
         any_found += any(t.verdict != "undecided" for t in family_verdicts(trends))
     assert any_found / sims <= bound(0.05, sims)
 
@@ -84,7 +114,7 @@ def trend_power(effect: float, repeats: int, sims: int, seed: int) -> float:
     """Rate of "rises" for a linear rise of ``effect`` noise standard deviations per SNR step."""
     rng = np.random.default_rng(seed)
     shape = effect * np.arange(SNRS.size)
-    return sum(snr_trend(*curves(shape, repeats, rng), boot=10, permutations=PERMUTATIONS).verdict in (RISES, WITH_DROP)
+    return sum(snr_trend(*curves(shape, repeats, rng), boot=10, permutations=PERMUTATIONS).verdict in RISING
                for _ in range(sims)) / sims
 
 
@@ -195,12 +225,23 @@ def test_multiplicity_procedures_on_known_inputs():
         benjamini_hochberg([0.1], q=1.5)
 
 
-def test_one_sided_p_and_repeats_to_resolve():
+def test_one_sided_p_and_repeats_needed():
     assert one_sided_p([[1.0, 1.0, 1.0], [-1.0, -1.0, -1.0]]).tolist() == [0.0, 1.0]  # exact: no spread
     assert math.isnan(one_sided_p([1.0, np.nan])) and one_sided_p([0.1, 0.3, 0.2]) < 0.05
-    # mean 1, sd 1: ((1.96 + 0.84) * 1 / 1)^2 = 7.85 -> 8 repeats
-    assert repeats_to_resolve([0.0, 1.0, 2.0]) == 8
-    assert math.isnan(repeats_to_resolve([1.0, -1.0]))
+    assert repeats_needed([0.0, 1.0, 2.0]) == 10  # d = 1: the textbook two-sided t-test needs 10 for 80%
+    assert repeats_needed([0.0, 1.0, 2.0], sides=1) == 8  # one-sided: 8 (the z-test's 6.2 is too few)
+    assert math.isnan(repeats_needed([1.0, -1.0]))
+    assert repeats_needed([1.0, 1.0, 1.0], floor=6) == 6  # no spread: what the test can use at all
+    assert repeats_needed([0.001, -0.5, 0.5, 0.01]) == math.inf  # beyond any study
+
+
+def test_repeats_needed_is_the_smallest_size_with_the_power():
+    rng = np.random.default_rng(4)
+    for _ in range(40):
+        effects, alpha, sides = rng.normal(rng.uniform(0.3, 2), 1, 6), rng.choice([0.05, 0.001]), int(rng.choice([1, 2]))
+        needed = int(repeats_needed(effects, alpha, sides=sides))
+        size = abs(effects.mean()) / effects.std(ddof=1)
+        assert t_power(needed, size, alpha, sides) >= 0.8 > t_power(needed - 1, size, alpha, sides) or needed == 2
 
 
 # --- verdict tables ------------------------------------------------------------------------------
@@ -225,7 +266,9 @@ def test_verdict_tables_round_trip_and_name_their_rows(tmp_path, monkeypatch):
             + verdicts.claim_record("dec", decoupling_claim(table, boot=20), setting="test", metric="cka"))
     cfg = SNRConfig.from_preset("smoke", repeats=4)
     out = verdicts.verdict_table("snr", rows, cfg)
-    assert list(out.columns) == list(verdicts.COLUMNS) and len(out) == 1 + 4 + 1 + 4 + 1
+    # claim 3: its counterexample row, then the coupling across configurations, within N, within S, across seeds
+    assert list(out.columns) == list(verdicts.COLUMNS) and len(out) == 1 + 4 + 1 + 4 + 1 + 4
+    assert out.case.tolist()[-4:] == ["across configurations", "within N", "within S", "across seeds"]
     verdicts.save(out, "snr", "smoke")
     path = verdicts.table_path("snr", "smoke")
     assert path.exists() and path.parent == tmp_path / "cache" / "verdicts" and not list(path.parent.glob("*.tmp"))
@@ -321,3 +364,40 @@ def test_the_conclusion_changes_with_a_chapters_verdicts(tmp_path, monkeypatch):
     assert after["snr_failing"] == "'snr setting (SNR)'"
     html = (tmp_path / "after.ipynb").read_text()
     assert "repeats = 4" in html and "repeats = 4" not in (tmp_path / "before.ipynb").read_text()
+
+
+# --- rows that say what their verdict rests on ------------------------------------------------------
+
+
+def test_a_window_row_carries_the_p_value_of_its_decision():
+    from repalign.threshold import UNDECIDED, Extremum, WindowTest
+
+    ext = Extremum(location=30.0, grid_location=28.0, value=0.1, low=25.0, high=35.0, log_sd=0.1, level=0.68,
+                   below=20.0, above=40.0, at_edge=False)
+    test = WindowTest(p_inside=0.9, p_outside=1e-4, inside=(28.0,), repeats=10, alpha=0.05, decision=OUTSIDE,
+                      repeats_needed=7.0)
+    common = dict(scale=20.0, setting="s", metric="cka", statistic="minimum at N/N*", control="c")
+    away = verdicts.window_record("min", ext, test, OUTSIDE, **common)
+    assert (away["verdict"], away["p"], away["value"], math.isnan(away["repeats_needed"])) == ("fails", 1e-4, 1.5, True)
+    assert verdicts.window_record("min", ext, test, INSIDE, **common)["p"] == 0.9
+    open_ = verdicts.window_record("min", ext, test, UNDECIDED, **common)
+    assert (open_["verdict"], open_["p"], open_["repeats_needed"]) == ("undecided", 1e-4, 7.0)
+    untested = verdicts.window_record("min", ext, WindowTest(math.nan, math.nan, (), 0, 0.05, UNDECIDED,
+                                                             reason="no threshold"), UNDECIDED, **common)
+    assert math.isnan(untested["p"]) and untested["control"] == "no test" and untested["summary"] == "no threshold"
+
+
+def test_a_family_verdict_carries_the_p_value_that_decides_it():
+    from repalign.claims import FAILS, PARTLY, UNDECIDED, family_p
+
+    assert family_p(HOLDS, [0.01, 0.03], [], [0.01, 0.03]) == 0.03  # every case: the largest must pass
+    assert family_p(PARTLY, [0.01], [], [0.01, 0.4]) == 0.01
+    assert family_p(FAILS, [0.01], [0.002, 0.04], [0.01, 0.002, 0.04]) == 0.002  # the strongest refutation
+    assert family_p(UNDECIDED, [], [], [0.3, 0.08, math.nan]) == 0.08  # the nearest to a decision
+    curves = pd.DataFrame({"rho": [0.9, 0.2], "low": [0.8, -0.1], "high": [1.0, 0.5], "p": [0.002, 0.3],
+                           "repeats_needed": [6.0, 40.0], "mean_falls": [(), ((1.0, 4.0),)],
+                           "verdict": ["rises at every step", "undecided"]})
+    rows = verdicts.curve_rows("snr", curves, ["N = 10", "N = 20"], setting="s", metric="cka", control="c")
+    assert [r["verdict"] for r in rows] == [PARTLY, "rises at every step", "undecided"]
+    assert (rows[0]["p"], rows[0]["repeats_needed"]) == (0.002, 40.0)
+    assert rows[2]["summary"] == "ρ +0.20; mean falls from S = 1 to 4"

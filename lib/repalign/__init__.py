@@ -28,7 +28,8 @@ Mathematics: what the linear network does in closed form, and how alignment is m
 - ``repalign.derivation``: the same formulas derived symbolically with SymPy;
 - ``repalign.multi_output``: linear networks with C outputs, trained, against their closed form;
 - ``repalign.metrics``: alignment between representations: ``repalign.metrics.pairwise``
-  (CKA, Procrustes, mutual k-NN for one pair), ``repalign.metrics.allpairs`` (all pairs of
+  (CKA, Procrustes, mutual k-NN for one pair), ``repalign.metrics.imbalance`` (the information
+  imbalance for one pair), ``repalign.metrics.allpairs`` (all pairs of
   an ensemble at once) and ``repalign.metrics.registry`` (``METRICS``,
   ``alignment_matrix``, ``mean_alignment``).
 

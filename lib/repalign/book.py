@@ -150,7 +150,8 @@ def check_cache() -> None:
     """UsageError, in one line naming the folder and the fix, unless the result cache and its
     verdict tables can be written: every chapter stores both, so a read-only checkout is refused
     before the kernel starts, not when the chapter saves its verdicts at the end."""
-    from .cache import VERDICT_TABLES, ResultCache
+    from .cache import ResultCache
+    from .paths import VERDICT_TABLES
 
     try:
         results = ResultCache()

@@ -3,7 +3,7 @@
 Each chapter runs its own sweeps from here, and the decoupling chapter reads all of them back
 (from the result cache: the same Experiments are cache hits). A sweep is a ``Job`` of
 ``repalign.sweep``: ``(labels, base experiment, grid)``; every label set names its
-chapter. Sample sizes are ratios of N_ref, always from ``repalign.threshold.reference_size``.
+chapter. Sample sizes are ratios of N_ref, always from ``repalign.sizes.reference_size``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from .metrics import METRICS
 from .data import native_shape, real_split
 from .presets import DecouplingConfig, DipConfig, LinearConfig, RealDataConfig, SampleSizeConfig, SNRConfig
 from .sweep import Job
-from .threshold import n_parameters, network, network_name, reference_size
+from .sizes import n_parameters, network, network_name, reference_size
 from .trends import flip_for_snr
 
 TEACHERS = {"regression": "teacher-linear", "classification": "teacher-linear-class"}

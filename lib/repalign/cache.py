@@ -22,13 +22,13 @@ import io
 import json
 import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__, paths
+from .paths import TABLE_MARKER, VERDICT_TABLES, write_atomically
 from . import data as datasets
 from .experiment import Experiment, ExperimentResult, resolve_device
 
@@ -96,31 +96,6 @@ def _meta_checksum(meta: dict) -> str:
     body = {k: v for k, v in meta.items() if k != "meta_sha256"}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomically(path: Path, payload: bytes) -> None:
-    """Write ``path`` whole or not at all: a temporary file beside it (``.<name>.<random>.tmp``,
-    which ``clear`` recognises), then a rename. The file gets the user's usual permissions
-    (umask), not the temporary file's 0600, so a shared cache stays readable to its users."""
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as f:
-        try:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-            os.chmod(f.name, 0o666 & ~_umask())
-            os.replace(f.name, path)
-        except BaseException:  # a full disk, an interruption: no temporary file stays behind
-            os.unlink(f.name)
-            raise
-
-
-VERDICT_TABLES = "verdicts"  # the subfolder of the chapters' verdict tables (repalign.verdicts)
-TABLE_MARKER = "# repalign verdict table"  # the first line of every verdict table (repalign.verdicts)
 
 # What the cache writes, by name: an entry's two files, named by its key, and the temporary
 # files of write_atomically (.<file>.<random>.tmp). clear() removes nothing else.

@@ -23,7 +23,9 @@ applies them to every setup and metric):
 
 Claims 1 and 2 fail when any case of the family refutes them, hold when every case confirms
 them, hold partly when some do and none refutes, and are undecided otherwise
-(:func:`family_verdict`); claim 3 holds when a pair is found and is otherwise undecided.
+(:func:`family_verdict`); claim 3 is undecided without a pair, and with one holds, or holds
+partly where, across configurations, higher alignment goes significantly with lower test
+error (:func:`decoupling_verdict`).
 
 Input tables are tidy sweep tables (``repalign.sweep``), one row per independent ensemble,
 with the columns
@@ -51,14 +53,13 @@ import pandas as pd
 
 from . import trends as _trends
 from . import validate
-from .decoupling import RankCorrelation, counterexample_test, spearman_interval
-from .inference import ALPHA, benjamini_hochberg, checked
-from .threshold import INSIDE, OUTSIDE, Extremum, WindowTest, extremum, window_test
-from .threshold import UNDECIDED as WINDOW_UNDECIDED
+from .decoupling import Coupling, RankCorrelation, counterexample_test, coupling, nearest_counterexample
+from .inference import ALPHA, UNDECIDED, benjamini_hochberg, checked
+from .threshold import APART, INSIDE, OUTSIDE, TOGETHER, Colocation, Extremum, WindowTest, extremum, window_p, window_test
 
 # --- the vocabulary -------------------------------------------------------------------------
 
-HOLDS, PARTLY, FAILS, UNDECIDED = "holds", "holds partly", "fails", _trends.UNDECIDED
+HOLDS, PARTLY, FAILS = "holds", "holds partly", "fails"
 VERDICTS = (HOLDS, PARTLY, FAILS, UNDECIDED)
 MARKS = MappingProxyType({HOLDS: "✓", PARTLY: "~", FAILS: "✗", UNDECIDED: "?"})
 AS_PREDICATE = MappingProxyType({HOLDS: "holds", PARTLY: "holds partly", FAILS: "fails",
@@ -67,11 +68,33 @@ CLAIMS = MappingProxyType({"snr": "1. rises with SNR", "min": "2. minimum at N =
                            "dec": "3. decoupled from error"})  # key -> the title a reader sees
 
 # The verdicts of one alignment-against-S curve (or UNDECIDED):
-MONOTONE, WITH_DROP, FALLS = _trends.RISES, _trends.WITH_DROP, _trends.FALLS
-RISING = (MONOTONE, WITH_DROP)  # a significant rise, with or without a significant step down
-TREND_MARKS = MappingProxyType({MONOTONE: "", WITH_DROP: "d", UNDECIDED: "?", FALLS: "x"})  # heat-map cells
+EVERY_STEP, OVERALL, WITH_DROP, FALLS, RISING = (_trends.EVERY_STEP, _trends.RISES, _trends.WITH_DROP, _trends.FALLS,
+                                                 _trends.RISING)
+TREND_MARKS = MappingProxyType({EVERY_STEP: "", OVERALL: "o", WITH_DROP: "d", UNDECIDED: "?",
+                                FALLS: "x"})  # heat-map cells
+
+WINDOW_VERDICTS = MappingProxyType({INSIDE: HOLDS, OUTSIDE: FAILS, UNDECIDED: UNDECIDED})  # a window test's decision
+COLOCATION_VERDICTS = MappingProxyType({TOGETHER: HOLDS, APART: FAILS, UNDECIDED: UNDECIDED})  # minimum at the peak?
 
 SWEEP_COLUMNS = ("n_train", "snr", "seed", "alignment", "test_error")
+
+
+def family_p(verdict: str, confirming, refuting, every) -> float:
+    """The p-value of a family's verdict (:func:`family_verdict`) from its cases' p-values:
+    HOLDS and PARTLY: the largest p of the confirmed cases (each is a discovery at the family's
+    control exactly when p is at most its threshold); FAILS: the smallest p of the refuting
+    cases; UNDECIDED: the smallest p of ``every`` case (the nearest to a decision)."""
+    values = {HOLDS: confirming, PARTLY: confirming, FAILS: refuting, UNDECIDED: every}[verdict]
+    values = [v for v in values if not math.isnan(v)]
+    if not values:
+        return math.nan
+    return float(max(values) if verdict in (HOLDS, PARTLY) else min(values))
+
+
+def most_needed(values) -> float:
+    """The repeats that would decide every undecided case: the largest of theirs (NaN: none)."""
+    values = [v for v in values if not math.isnan(v)]
+    return float(max(values)) if values else math.nan
 
 
 def share_verdict(passed: int, cases: int) -> str:
@@ -143,8 +166,19 @@ class SNRClaim(Claim):
 
     @property
     def p(self) -> float:
-        """The largest two-sided p-value: every curve is a discovery at FDR q exactly when p <= q."""
-        return max(t.p for t in self.trends)
+        """The p-value of the verdict (:func:`family_p` over the curves' two-sided p-values)."""
+        return family_p(self.verdict, [t.p for t in self.trends if t.verdict in RISING],
+                        [t.p for t in self.trends if t.verdict == FALLS], [t.p for t in self.trends])
+
+    @property
+    def repeats_needed(self) -> float:
+        """Repeats per point that would decide every undecided curve at its measured rho."""
+        return most_needed([t.repeats_needed for t in self.trends if t.verdict == UNDECIDED])
+
+    @property
+    def every_step(self) -> int:
+        """Curves that rise significantly at every step between neighbouring SNRs."""
+        return sum(t.verdict == EVERY_STEP for t in self.trends)
 
     @property
     def summary(self) -> str:
@@ -197,8 +231,15 @@ class MinimumClaim(Claim):
 
     @property
     def p(self) -> float:
-        """The largest p-value of "inside": every S is a discovery at FDR q exactly when p <= q."""
-        return max(t.p_inside for t in self.tests)
+        """The p-value of the verdict (:func:`family_p` over the window tests of the S)."""
+        found = list(zip(self.tests, self.decisions))
+        return family_p(self.verdict, [t.p_inside for t, d in found if d == INSIDE],
+                        [t.p_outside for t, d in found if d == OUTSIDE], [window_p(t, d) for t, d in found])
+
+    @property
+    def repeats_needed(self) -> float:
+        """Repeats per point that would decide every undecided S at its measured differences."""
+        return most_needed([t.repeats_needed for t, d in zip(self.tests, self.decisions) if d == UNDECIDED])
 
     @property
     def summary(self) -> str:
@@ -210,7 +251,7 @@ def window_decisions(tests: Sequence[WindowTest], q: float = ALPHA) -> tuple[str
     step-up over the family's p-values of that side rejects it, undecided otherwise."""
     inside = benjamini_hochberg([t.p_inside for t in tests], q)
     outside = benjamini_hochberg([t.p_outside for t in tests], q)
-    return tuple(INSIDE if i else OUTSIDE if o else WINDOW_UNDECIDED for i, o in zip(inside, outside))
+    return tuple(INSIDE if i else OUTSIDE if o else UNDECIDED for i, o in zip(inside, outside))
 
 
 def minimum_claim(table: pd.DataFrame, *, d: float, n_grid: Sequence[float] | None = None,
@@ -255,36 +296,143 @@ class DecouplingClaim(Claim):
     pairs: int  # counterexample pairs at family-wise error alpha
     tests: int  # ordered pairs tested
     alpha: float
-    correlation: RankCorrelation  # Spearman's rho between A and E over the configurations
+    coupling: Coupling  # decoupling.coupling over the configurations (N, S), strata N and S, seeds resampled
+    nearest_p: float  # no pair found: the pair nearest to a counterexample (decoupling.nearest_counterexample)
+    nearest_repeats: float  # ... and the repeats per configuration that would make it significant; else NaN
     found: pd.DataFrame = field(compare=False, repr=False)  # decoupling.counterexample_test's pairs
     configurations: pd.DataFrame = field(compare=False, repr=False)  # decoupling.configuration_means
 
     @property
+    def correlation(self) -> RankCorrelation:
+        """Spearman's rho of the configurations' mean A and E, with its interval over the seeds."""
+        return self.coupling.across
+
+    @property
     def p(self) -> float:
-        """The smallest pair p-value (unadjusted): NaN when no pair is significant."""
-        return float(self.found.p.min()) if len(self.found) else math.nan
+        """The p-value of the counterexample verdict, unadjusted (before Holm's correction, as the
+        chapters' tables give it): the smallest p-value of a pair found, or, none found, of the
+        pair nearest to a counterexample. The first pair is found when p <= alpha / ``tests``
+        (Holm's first step). NaN when no pair points towards a counterexample."""
+        return float(self.found.p.min()) if len(self.found) else self.nearest_p
+
+    @property
+    def repeats_needed(self) -> float:
+        """NaN when a pair is found; otherwise the independent ensembles per configuration that
+        would make the nearest pair significant at its measured differences (NaN: none points
+        towards a counterexample)."""
+        return math.nan if self.pairs else self.nearest_repeats
 
     @property
     def summary(self) -> str:
-        r = self.correlation
-        return f"{self.pairs} {'pair' if self.pairs == 1 else 'pairs'}, ρ {r.rho:+.2f} [{r.low:+.2f}, {r.high:+.2f}]"
+        return f"{self.pairs} {'pair' if self.pairs == 1 else 'pairs'}; ρ {_with_interval(self.correlation)}"
+
+
+def _signed(value: float) -> str:
+    """'−0.97', '+0.10' (a minus sign, not a hyphen)."""
+    return f"{value:+.2f}".replace("-", "−")
+
+
+def rho_interval(rho: float, low: float = math.nan, high: float = math.nan) -> str:
+    """'−0.97 [−0.99, −0.93]'; without the brackets when there is no interval, '—' without a value."""
+    if not math.isfinite(rho):
+        return "—"
+    return _signed(rho) + (f" [{_signed(low)}, {_signed(high)}]" if math.isfinite(low) else "")
+
+
+def _with_interval(r: RankCorrelation) -> str:
+    return rho_interval(r.rho, r.low, r.high)
+
+
+COUPLED, NOT_COUPLED, NOT_MEASURED = "coupled", "not shown coupled", "not measured"  # a coupling estimate's word
+
+
+def coupling_word(r: RankCorrelation) -> str:
+    """COUPLED when the interval of ``r`` excludes 0, NOT_COUPLED when it includes it,
+    NOT_MEASURED without one (too few configurations or seeds)."""
+    if not (math.isfinite(r.low) and math.isfinite(r.high)):
+        return NOT_MEASURED
+    return COUPLED if r.low > 0 or r.high < 0 else NOT_COUPLED
+
+
+def aligned_with_generalization(coupling: Coupling) -> bool:
+    """Whether the interval of the rank correlation across configurations lies below 0: the
+    configurations that align more generalize better, significantly (what claim 3 denies)."""
+    return bool(coupling.across.high < 0)
+
+
+def decoupling_verdict(pairs: int, coupling: Coupling) -> str:
+    """Claim 3 from the counterexamples and the coupling across configurations: UNDECIDED
+    without a counterexample; with one, PARTLY when the across-configuration interval lies
+    below 0 (decoupled in places, coupled overall: stronger alignment goes with better
+    generalization), HOLDS otherwise: the interval includes 0 (no evidence of coupling), there
+    is none, or it lies above 0 (stronger alignment goes with worse generalization, which the
+    claim's "does not imply better generalization" allows)."""
+    if not pairs:
+        return UNDECIDED
+    return PARTLY if aligned_with_generalization(coupling) else HOLDS
+
+
+COUPLING_STRATA = MappingProxyType({"n_train": "N", "snr": "S"})  # claim 3's strata -> their symbols
 
 
 def decoupling_claim(table: pd.DataFrame, *, alpha: float = ALPHA, boot: int = 2000,
                      seed: int = 0) -> DecouplingClaim:
-    """Claim 3 on a sweep over N and S: does some grid point align more and generalize worse?
+    """Claim 3 on a sweep over N and S: does some grid point align more and generalize worse,
+    and how strongly do alignment and test error go together?
 
     Each (N, S) is a configuration; a counterexample is a pair whose alignment and test error
     are both higher, paired by seed, at family-wise error ``alpha`` over every ordered pair
-    (``decoupling.counterexample_test``). Without one the claim is undecided: no pair shows it.
-    The correlation's interval: a bootstrap over configurations, ``boot`` resamples from ``seed``.
+    (``decoupling.counterexample_test``). The coupling (``decoupling.coupling``, strata N and S,
+    ``boot`` resamples of the seeds from ``seed``, intervals at 1 - ``alpha``) says how strongly
+    they go together; :func:`decoupling_verdict` turns both into the verdict.
     """
     _require(table, SWEEP_COLUMNS)
-    test = counterexample_test(table, ["n_train", "snr"], alpha=alpha)
-    configs = test.points
-    r = spearman_interval(configs.A, configs.E, boot=boot, seed=seed)
-    return DecouplingClaim(verdict=HOLDS if len(test.pairs) else UNDECIDED, pairs=int(len(test.pairs)),
-                           tests=test.tests, alpha=alpha, correlation=r, found=test.pairs, configurations=configs)
+    keys = ["n_train", "snr"]
+    test = counterexample_test(table, keys, alpha=alpha)
+    c = coupling(table, keys, strata=list(COUPLING_STRATA), boot=boot, level=1 - alpha, seed=seed)
+    nearest = (nearest_counterexample(table, keys, alpha / test.tests) if not len(test.pairs) and test.tests
+               else (math.nan, math.nan))
+    return DecouplingClaim(verdict=decoupling_verdict(len(test.pairs), c), pairs=int(len(test.pairs)),
+                           tests=test.tests, alpha=alpha, coupling=c, nearest_p=nearest[0],
+                           nearest_repeats=nearest[1], found=test.pairs, configurations=test.points)
+
+
+def coupling_strength(rho: float) -> str:
+    """'strongly' (|rho| >= 0.7), 'moderately' (>= 0.4) or 'weakly' coupled."""
+    return "strongly" if abs(rho) >= 0.7 else "moderately" if abs(rho) >= 0.4 else "weakly"
+
+
+def decoupling_sentence(claim: DecouplingClaim) -> str:
+    """Claim 3 for a reader in one sentence: the counterexamples, then how strongly alignment and
+    test error go together across configurations, with N fixed, with S fixed and between the
+    seeds of one configuration, each rho with its interval (over seeds, at the claim's
+    1 - alpha); estimates that could not be measured are left out."""
+    c, across = claim.coupling, claim.coupling.across
+    if claim.pairs:
+        pairs = f"{claim.pairs} {'pair' if claim.pairs == 1 else 'pairs'} of configurations"
+        head = f"A counterexample exists ({pairs}), " + ("but" if aligned_with_generalization(c) else "and")
+    else:
+        head = f"No pair of configurations is a significant counterexample (of {claim.tests} ordered pairs), and"
+    word = coupling_word(across)
+    if not math.isfinite(across.rho):
+        body = "there are too few configurations to measure how alignment and test error go together"
+    elif word == COUPLED:
+        body = (f"across configurations alignment and test error are {coupling_strength(across.rho)} coupled, "
+                f"higher alignment going with {'lower' if across.rho < 0 else 'higher'} error "
+                f"(ρ = {_with_interval(across)})")
+    elif word == NOT_COUPLED:
+        body = ("across configurations alignment and test error are not significantly coupled "
+                f"(ρ = {_with_interval(across)})")
+    else:
+        body = (f"across configurations the rank correlation of alignment and test error is "
+                f"ρ = {_with_interval(across)}, with too few seeds for an interval")
+    parts = [f"with {COUPLING_STRATA.get(s, s)} fixed ρ = {_with_interval(r)}" for s, r in c.within.items()
+             if math.isfinite(r.rho) and not (r.n == 1 and r.rho == across.rho)]  # one stratum of them all: across
+    if math.isfinite(c.across_seeds.rho):
+        parts.append(f"between the seeds of one configuration ρ = {_with_interval(c.across_seeds)}")
+    if len(parts) > 1:
+        parts = [", ".join(parts[:-1]) + ", and " + parts[-1]]
+    return f"{head} {body}" + (f"; {parts[0]}" if parts else "") + "."
 
 
 # --- every claim, setup and metric ----------------------------------------------------------
@@ -371,18 +519,19 @@ def robustness_grid(table: pd.DataFrame, setups: Sequence[str], metrics: Sequenc
 class CurveCounts:
     """How many alignment-against-S curves of one family got each ``trends`` verdict."""
 
-    monotone: int
+    every_step: int
+    overall: int
     with_drop: int
     undecided: int
     falls: int
 
     @property
     def total(self) -> int:
-        return self.monotone + self.with_drop + self.undecided + self.falls
+        return self.rising + self.undecided + self.falls
 
     @property
     def rising(self) -> int:
-        return self.monotone + self.with_drop
+        return self.every_step + self.overall + self.with_drop
 
     @property
     def verdict(self) -> str:
@@ -413,9 +562,16 @@ def undecided_phrase(curves: pd.DataFrame, repeats: int) -> str:
 
 
 def curve_phrase(counts: CurveCounts, q: float = ALPHA, what: str = "curves") -> str:
-    """'m of n curves rise (k monotonically), f fall and u are undecided, at a false-discovery rate of 5%'."""
-    how = f" ({counts.monotone} monotonically)" if counts.with_drop else (" monotonically" if counts.rising else "")
-    parts = [f"{counts.rising} of {counts.total} {what} rise{how}"]
+    """'m of n curves rise (k at every step, o only overall, d with a significant drop), f fall
+    and u are undecided, at a false-discovery rate of 5%'."""
+    how = [f"{counts.every_step or 'none'} at every step"]
+    how += [f"{counts.overall} only overall"] if counts.overall else []
+    how += [f"{counts.with_drop} with a significant drop"] if counts.with_drop else []
+    if counts.rising and counts.every_step == counts.rising:
+        how_phrase = " at every step"
+    else:
+        how_phrase = f" ({', '.join(how)})" if counts.rising else ""
+    parts = [f"{counts.rising} of {counts.total} {what} rise{how_phrase}"]
     if counts.falls:
         parts.append(f"{counts.falls} {'falls' if counts.falls == 1 else 'fall'}")
     if counts.undecided:
@@ -429,7 +585,7 @@ def curve_counts(verdicts) -> CurveCounts:
     unknown = sorted({v for v in verdicts if v not in _trends.VERDICTS})
     if unknown:
         raise ValueError(f"verdicts must be among {_trends.VERDICTS}, got {unknown}")
-    return CurveCounts(*(verdicts.count(v) for v in (MONOTONE, WITH_DROP, UNDECIDED, FALLS)))
+    return CurveCounts(*(verdicts.count(v) for v in (EVERY_STEP, OVERALL, WITH_DROP, UNDECIDED, FALLS)))
 
 
 def verdict_agreement(table: pd.DataFrame, keys: Sequence[str], *, side: str = "source",
@@ -497,3 +653,33 @@ def global_extremum_phrase(windowed: Extremum, whole: Extremum) -> str:
     if whole.grid_location == windowed.grid_location:
         return "the same point"
     return f"N = {whole.grid_location:.0f}" + (", the end of the grid" if whole.at_edge else "")
+
+
+def colocation_sentence(result: Colocation, x: str = "N") -> str:
+    """One sentence for a reader on ``threshold.colocation_test``: where the alignment minimum sits
+    relative to the test-error peak (their ratio, with its interval), what that decides, and its
+    p-value; for an undecided test, both p-values and the ensembles that would decide it, or
+    which extremum lies at an end of the grid (a bound, which no test places).
+    ``x``: the name of the grid variable ("N", or "P" along the width)."""
+    r = result
+    if r.reason:
+        return f"The alignment minimum and the test-error peak cannot be compared: {r.reason}."
+    def number(v: float) -> str:  # two decimals, or two significant digits where decimals would mislead
+        return f"{v:.2f}" if 0.01 <= v < 100 else f"{v:.2g}"
+
+    margin = f"the factor of {r.factor:g} that counts as together"
+    head = (f"The alignment minimum sits at {number(r.ratio)} times the error peak's {x} "
+            f"({r.level:.0%} interval {number(r.low)} to {number(r.high)})")
+    if r.at_edge:
+        which = ("both the minimum and the peak lie" if r.min_at_edge and r.peak_at_edge else
+                 "the minimum lies" if r.min_at_edge else "the peak lies")
+        return f"{head}, but {which} at an end of the grid, a bound rather than a location, so the test is undecided."
+    if r.decision == TOGETHER:
+        return f"{head}, within {margin} (p = {r.p:.2g})."
+    if r.decision == APART:
+        return f"{head}, beyond {margin}: the two lie apart (p = {r.p:.2g})."
+    needed = max(r.repeats_needed, r.repeats + 1) if math.isfinite(r.repeats_needed) else math.nan
+    more = (f"; about {needed:.0f} would decide it with 80% power at the measured spread" if math.isfinite(needed)
+            else "")
+    return (f"{head}; {r.repeats} ensembles per point do not decide whether it lies within {margin} "
+            f"(p = {r.p_together:.2g}) or beyond it (p = {r.p_apart:.2g}){more}.")

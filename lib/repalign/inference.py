@@ -4,7 +4,7 @@ the number of repeats that would resolve an undecided verdict.
     p = one_sided_p(differences)                 # H0: mean <= 0 against mean > 0, per row
     rejected = benjamini_hochberg(p, q=0.05)     # a family of curves: false-discovery rate q
     rejected = holm(p, alpha=0.05)               # a family of pairs: family-wise error alpha
-    r = repeats_to_resolve(effects, alpha=0.05)  # repeats for 80% power at the measured effect
+    r = repeats_needed(effects, alpha=0.05)      # repeats for 80% power at the measured effect (t-test)
 
 Every test takes the independent ensembles (the repeats) as its unit of replication; each
 has a false-positive rate measured by simulation in the test suite.
@@ -19,6 +19,7 @@ from scipy import stats
 
 from . import validate
 
+UNDECIDED = "undecided"  # the one word for a test that decided neither way, in every verdict vocabulary
 ALPHA = 0.05  # the book's error level: family-wise (Holm) or false-discovery rate (Benjamini-Hochberg)
 POWER = 0.8  # the power at which ``repeats_to_resolve`` sizes a study
 ROUNDING = 1e-12  # differences of quantities of order one below this are rounding, not effects
@@ -136,13 +137,53 @@ def holm(p, alpha: float = ALPHA) -> np.ndarray:
     return rejected
 
 
-def repeats_to_resolve(effects, alpha: float = ALPHA, power: float = POWER) -> float:
-    """Repeats that would detect the mean of ``effects`` (one value per repeat) by a two-sided
-    test at ``alpha`` with probability ``power``: ((z_{1-alpha/2} + z_power) sd / mean)^2,
-    rounded up. NaN when the mean is 0 or there are fewer than two effects (nothing to size)."""
+def t_power(repeats, effect_size: float, alpha: float = ALPHA, sides: int = 2) -> np.ndarray:
+    """Power of the one-sample t-test (``sides`` 1 or 2) at level ``alpha`` with ``repeats``
+    independent ensembles, when the true mean is ``effect_size`` standard deviations from 0:
+    the non-central t distribution with R - 1 degrees of freedom and non-centrality d sqrt(R)."""
+    r = np.asarray(repeats, dtype=float)
+    dof, shift = r - 1, abs(effect_size) * np.sqrt(r)
+    critical = stats.t.ppf(1 - alpha / sides, dof)
+    power = stats.nct.sf(critical, dof, shift)
+    if sides == 1:
+        return power
+    # The wrong-side tail: scipy returns NaN where it underflows (it is then far below 1e-12).
+    return power + np.nan_to_num(stats.nct.cdf(-critical, dof, shift), nan=0.0)
+
+
+MOST_REPEATS = 100_000  # beyond this a study is out of reach: repeats_needed says inf
+T_EXACT = 1000  # below this size the t-test's power is searched exactly, above it approximated
+
+
+def repeats_needed(effects, alpha: float = ALPHA, power: float = POWER, *, sides: int = 2,
+                   floor: int = 2) -> float:
+    """Independent ensembles that a t-test of the mean of ``effects`` (one value per repeat) at
+    ``alpha`` (``sides`` 1 or 2) would need to reject with probability ``power``, if the true mean
+    and spread were the measured ones: the smallest R with :func:`t_power` >= ``power``, and never
+    below ``floor`` (the fewest repeats with which the test used can reach ``alpha`` at all).
+
+    NaN when there is nothing to size (fewer than two effects, or a mean of 0); ``floor`` for
+    effects without spread (an exact difference); inf beyond MOST_REPEATS."""
     effects = measurements("effects", effects)
     effects = effects[np.isfinite(effects)]  # NaN: missing
+    alpha, power = level("alpha", alpha), level("power", power)
+    sides = validate.choice("sides", sides, (1, 2))
+    floor = validate.integer("floor", floor, minimum=2)
     if effects.size < 2 or effects.mean() == 0:
         return math.nan
-    z = stats.norm.ppf(1 - level("alpha", alpha) / 2) + stats.norm.ppf(level("power", power))
-    return float(max(2, math.ceil((z * effects.std(ddof=1) / abs(effects.mean())) ** 2)))
+    sd = effects.std(ddof=1)
+    if not sd > ROUNDING * max(1.0, abs(effects.mean())):
+        return float(floor)
+    size = abs(effects.mean()) / sd
+    z_alpha = stats.norm.ppf(1 - alpha / sides)
+    z_test = ((z_alpha + stats.norm.ppf(power)) / size) ** 2  # the z-test's size: a lower bound
+    if z_test > T_EXACT:  # Guenther's correction of the z-test's size, within one repeat out here
+        needed = math.ceil(z_test + z_alpha**2 / 2)
+        return float(max(floor, needed)) if needed <= MOST_REPEATS else math.inf
+    start = max(2, math.floor(z_test))
+    while True:  # the t-test is never more powerful than the z-test: search upwards from its size
+        candidates = np.arange(start, start + 32)
+        enough = np.flatnonzero(t_power(candidates, size, alpha, sides) >= power)
+        if enough.size:
+            return float(max(floor, candidates[enough[0]]))
+        start += 32

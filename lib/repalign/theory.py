@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -294,6 +295,147 @@ def conditional_alignment(x: np.ndarray, beta: np.ndarray, snr: float, *, draws:
     noise = np.random.default_rng(seed).standard_normal((2, draws, len(s))) / np.sqrt(snr)
     b1, b2 = gain * (s * (vt @ beta) + noise)  # both members' b, in the basis V
     return np.einsum("ij,ij->i", b1, b2) ** 2 / (np.einsum("ij,ij->i", b1, b1) * np.einsum("ij,ij->i", b2, b2))
+
+
+# --- the sign of dA/dS at finite size ------------------------------------------------------------
+#
+# In the proportional limit dA/dS > 0 at every N != D (repalign.derivation). At finite D it need
+# not be: with shared clean inputs the members' noise parts X^+ eps_k share the directions of X's
+# small singular values, so the noise alone aligns them (the spike at N = D), and a weak signal
+# first dilutes that alignment before it builds its own: to first order in the signal both norms
+# grow while the squared overlap does not (its noise part has either sign). The
+# second-order estimate (``alignment(..., d=...)``) has one crossover, A falling for
+# S < S* = (E tr G^2 m - q E tr G) / (m (m E tr G - q)) with q = E beta*^T G beta*, but it is a
+# ratio of expectations and has no moments within 3 of N = D, where S* is largest; so the sign is
+# measured by Monte Carlo instead, with the same draws at every S (common random numbers), which
+# makes the differences between neighbouring S far more precise than the alignments themselves.
+
+
+@dataclass(frozen=True, eq=False)
+class SlopeTable:
+    """Monte-Carlo alignment of minimum-norm members on shared clean inputs, over N and S.
+
+    Rows are the sample sizes ``n``, columns the SNRs ``snrs`` (increasing). ``mean`` and
+    ``mean_se``: the alignment A (mean pairwise ``cos^2`` of the ensemble's end-to-end vectors,
+    the hidden layers' linear CKA) and its standard error over draws. ``step`` and ``step_se``
+    (one column fewer): ``A(S_{i+1}) - A(S_i)``, averaged over the same draws at both SNRs, and
+    the standard error of that paired difference.
+    """
+
+    n: tuple[int, ...]
+    d: int
+    snrs: tuple[float, ...]
+    draws: int
+    members: int
+    mean: np.ndarray
+    mean_se: np.ndarray
+    step: np.ndarray
+    step_se: np.ndarray
+
+    @property
+    def alpha(self) -> np.ndarray:
+        """N/D of each row."""
+        return np.asarray(self.n, dtype=float) / self.d
+
+    def sign(self, z: float = 3.0) -> np.ndarray:
+        """Per step: +1 where A rises by more than ``z`` standard errors, -1 where it falls by
+        more, 0 where the Monte Carlo cannot tell."""
+        return np.where(self.step > z * self.step_se, 1, np.where(self.step < -z * self.step_se, -1, 0))
+
+
+def _slope_chunk(rng: np.random.Generator, n: int, d: int, draws: int, members: int, coefficients: np.ndarray
+                 ) -> np.ndarray:
+    """(draws, S): the mean pairwise ``cos^2`` of ``members`` minimum-norm members per draw.
+
+    With ``X = U diag(s) V^T`` the solution is ``b_k = V (V^T beta* + diag(1/s) U^T eps_k)`` on the
+    singular values that pinv keeps. For Gaussian X, V is uniformly distributed and independent
+    of s, so ``V^T beta*`` is distributed as the first r = min(N, D) coordinates of a uniform unit
+    vector, and ``U^T eps_k`` is exactly ``N(0, sigma^2 I_r)``: only the singular values of X
+    need a decomposition. Every S reuses the same draw, scaled by ``coefficients`` (see caller).
+    """
+    r = min(n, d)
+    s = np.linalg.svd(rng.standard_normal((draws, n, d)), compute_uv=False)  # (draws, r), decreasing
+    kept = s > s[:, :1] * max(n, d) * np.finfo(float).eps  # numpy.linalg.pinv's cut-off
+    direction = rng.standard_normal((draws, d))
+    signal = np.where(kept, direction[:, :r] / np.linalg.norm(direction, axis=1, keepdims=True), 0.0)
+    with np.errstate(divide="ignore"):
+        noise = np.where(kept[:, None, :], rng.standard_normal((draws, members, r)) / s[:, None, :], 0.0)
+    aa = np.einsum("ir,ir->i", signal, signal)
+    aw = np.einsum("ir,ikr->ik", signal, noise)
+    ww = np.einsum("ikr,ilr->ikl", noise, noise)
+    c_aa, c_aw, c_ww = coefficients  # each (S,)
+    dots = (c_aa[None, :, None, None] * aa[:, None, None, None]
+            + c_aw[None, :, None, None] * (aw[:, None, :, None] + aw[:, None, None, :])
+            + c_ww[None, :, None, None] * ww[:, None, :, :])  # (draws, S, K, K): b_k . b_l, scaled
+    norms = np.diagonal(dots, axis1=2, axis2=3)  # (draws, S, K)
+    upper = np.triu_indices(members, 1)
+    cos2 = dots[..., upper[0], upper[1]] ** 2 / (norms[..., upper[0]] * norms[..., upper[1]])
+    return cos2.mean(axis=-1)
+
+
+@_single_threaded
+def snr_slope(n, d: int, snrs, *, draws: int, members: int = 2, seed: int = 0) -> SlopeTable:
+    """How the alignment of the linear network changes between neighbouring SNRs at finite size.
+
+    Minimum-norm members (the limit of gradient descent from a small initialisation) on shared
+    clean inputs X (N, D), a fresh unit teacher and inputs per draw, each member its own label
+    noise of variance 1/S: the model of :func:`monte_carlo_alignment`, with ``members`` members
+    per draw (their mean pairwise alignment has the same expectation as one pair's, with less
+    spread). Each draw is reused at every S, so the steps ``A(S_{i+1}) - A(S_i)`` are paired
+    differences. The sign of ``dA/dS`` on each interval is ``SlopeTable.sign``.
+
+    Parameters
+    ----------
+    n : int or sequence of int
+        Sample sizes N >= 1 (the rows).
+    d : int
+        Input dimension D >= 1.
+    snrs : sequence of float
+        At least two SNRs, strictly increasing, each at least ``validate.SNR_MIN``; ``inf`` (clean
+        labels) allowed.
+    draws : int
+        Draws of teacher, inputs and noise per N (>= 2, for a standard error).
+    members : int
+        Members per draw (>= 2).
+    seed : int
+        The draws of sample size N come from ``default_rng([seed, N])``: the same N gives the
+        same draws whatever the other rows are.
+
+    Cost: one singular-value decomposition of an (N, D) Gaussian matrix per draw and N, about
+    0.7 ms at N = D = 100 on one core; the S grid and the members add little.
+    """
+    ns = (n,) if validate.is_integer(n) else n
+    if isinstance(ns, np.ndarray):
+        ns = tuple(ns.tolist())
+    if not isinstance(ns, (list, tuple)) or not ns or not all(validate.is_integer(v) and v >= 1 for v in ns):
+        validate.fail("n", n, "an integer >= 1 or a non-empty sequence of them")
+    ns = tuple(int(v) for v in ns)
+    d = validate.integer("d", d, minimum=1)
+    if isinstance(snrs, np.ndarray):
+        snrs = tuple(snrs.tolist())
+    snrs = validate.snrs("snrs", snrs, count=2, distinct=True)
+    if any(b <= a for a, b in zip(snrs, snrs[1:])):
+        validate.fail("snrs", snrs, "strictly increasing")
+    draws = validate.integer("draws", draws, minimum=2, why="a standard error needs two draws")
+    members = validate.integer("members", members, minimum=2, why="alignment is between two members")
+    seed = validate.integer("seed", seed, minimum=0)
+
+    s = np.asarray(snrs)
+    # b_k . b_l = |a|^2 + (a.w_k + a.w_l)/sqrt(S) + w_k.w_l/S, scaled by min(S, 1) so that neither a
+    # tiny nor an infinite S overflows (cos^2 is unchanged by the scale).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        coefficients = np.where(s >= 1, [np.ones_like(s), 1 / np.sqrt(s), 1 / s], [s, np.sqrt(s), np.ones_like(s)])
+    mean, mean_se, step, step_se = (np.empty((len(ns), len(snrs) - k)) for k in (0, 0, 1, 1))
+    for row, n_i in enumerate(ns):
+        rng = np.random.default_rng([seed, n_i])
+        chunk = max(1, 2_000_000 // (n_i * d))  # Gaussian matrices of at most 16 MB at a time
+        values = np.concatenate([_slope_chunk(rng, n_i, d, min(chunk, draws - start), members, coefficients)
+                                 for start in range(0, draws, chunk)])
+        steps = np.diff(values, axis=1)
+        mean[row], mean_se[row] = values.mean(axis=0), values.std(axis=0, ddof=1) / np.sqrt(draws)
+        step[row], step_se[row] = steps.mean(axis=0), steps.std(axis=0, ddof=1) / np.sqrt(draws)
+    return SlopeTable(n=ns, d=d, snrs=snrs, draws=draws, members=members, mean=mean, mean_se=mean_se,
+                      step=step, step_se=step_se)
 
 
 # --- the information imbalance of rank-one hidden layers --------------------------------------

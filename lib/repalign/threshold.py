@@ -9,92 +9,21 @@ independent ensemble it came from), so that a tidy ``repalign.sweep`` table can 
 column by column. Uncertainties come from the independent ensembles (the repeats), never
 from pairs of members of one ensemble.
 
-Reference sizes (Belkin et al. 2019): a network with P parameters interpolates up to about
-N = P samples for a scalar output and N C = P for C outputs fitted with the squared loss.
-The linear network is the exception: its end-to-end map has D parameters per output, so it
-interpolates up to N = D whatever its width. ``reference_size`` is the one place this rule
-is written; ``reference_sizes(table)`` applies it to every row of a sweep table.
+The counted threshold N_ref that sweeps are laid out by is ``repalign.sizes.reference_size``.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
-from . import data as datasets
 from . import validate
-from .inference import checked, level, measurements, one_sided_p, repeat_labels, repeats_to_resolve
-from .models import MODELS, Architecture
+from .inference import UNDECIDED, checked, level, measurements, one_sided_p, repeat_labels, repeats_needed
 
-NETWORKS = {"linear": ("linear", 1), "mlp1": ("mlp", 1), "mlp2": ("mlp", 2)}  # name -> (model, depth)
 KINDS = ("min", "max")
-_DEEPER_MLP = re.compile(r"mlp([1-9][0-9]*)")  # "mlp<depth>" beyond the named networks
-
-
-def network(name: str) -> tuple[str, int]:
-    """``(model, depth)`` of a network name: one in NETWORKS, or ``"mlp<depth>"`` for any depth >= 1."""
-    if name in NETWORKS:
-        return NETWORKS[name]
-    deeper = _DEEPER_MLP.fullmatch(name) if isinstance(name, str) else None
-    if deeper is None:
-        validate.fail("network", name, f"one of {tuple(NETWORKS)} or 'mlp<depth>'")
-    return "mlp", int(deeper.group(1))
-
-
-def network_name(model: str, depth: int = 1) -> str:
-    """The name of ``(model, depth)`` that :func:`network` reads: "linear", or "mlp<depth>"."""
-    if validate.choice("model", model, MODELS) == "linear":
-        return "linear"
-    return f"mlp{validate.integer('depth', depth, minimum=1)}"
-
-
-def n_parameters(name: str, *, d: int, width: int, n_outputs: int = 1) -> int:
-    """P of one member of the network ``name`` (biases included for the MLPs)."""
-    model, depth = network(name)
-    d, width = validate.integer("d", d, minimum=1), validate.integer("width", width, minimum=1)
-    n_outputs = validate.integer("n_outputs", n_outputs, minimum=1)
-    return Architecture.of(model, d_in=d, width=width, depth=depth, n_out=n_outputs, activation="relu").n_parameters
-
-
-def reference_size(name: str, *, d: int, width: int, n_classes: int | None = None) -> float:
-    """The N at which the parameter count predicts the threshold (the one formula of the book).
-
-    Linear network: D. MLP: P for regression (``n_classes=None``), P / C for C-class
-    classification fitted with the squared loss on one-hot targets (N C = P).
-    """
-    n_classes = validate.integer("n_classes", n_classes, minimum=2, allow_none="regression")
-    if network(name)[0] == "linear":
-        return float(validate.integer("d", d, minimum=1))
-    outputs = 1 if n_classes is None else n_classes
-    return n_parameters(name, d=d, width=width, n_outputs=outputs) / outputs
-
-
-def _is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _row_reference_size(model: str, depth, data: str, d, width, n_classes) -> float:
-    """:func:`reference_size` of one experiment's fields (``d`` None: the data set's native dimension)."""
-    native_d, classes = datasets.native_shape(data, int(n_classes))
-    classification = datasets.task_of(data) == "classification"
-    return reference_size(network_name(model, int(depth)), d=int(native_d if _is_missing(d) else d),
-                          width=int(width), n_classes=classes if classification else None)
-
-
-def reference_sizes(table) -> np.ndarray:
-    """N_ref per row of a sweep table (``repalign.sweep``), each by :func:`reference_size`.
-
-    Reads the columns ``model``, ``depth``, ``data``, ``d``, ``width`` and ``n_classes``.
-    """
-    columns = ("model", "depth", "data", "d", "width", "n_classes")
-    missing = [c for c in columns if c not in table]
-    if missing:
-        raise ValueError(f"table must have the columns {columns} of a sweep table; missing {missing}")
-    rows = zip(*(table[c] for c in columns))
-    return np.array([_row_reference_size(*row) for row in rows], dtype=float)
 
 
 def _columns(x, values, groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -386,8 +315,14 @@ def local_peak(x, values, groups, n_star: float, *, factor: float = NEAR_FACTOR,
 
 # --- is the minimum inside a window? A test with a known error rate --------------------------
 
-INSIDE, OUTSIDE, UNDECIDED = "inside", "outside", "undecided"
+INSIDE, OUTSIDE = "inside", "outside"
 LOCATIONS = (INSIDE, OUTSIDE, UNDECIDED)
+
+
+def window_p(test, decision: str) -> float:
+    """The p-value of a window test's ``decision`` (its own, or the one its family reached): of
+    "inside" or "outside", and for "undecided" the smaller of the two (the nearer side)."""
+    return {INSIDE: test.p_inside, OUTSIDE: test.p_outside}.get(decision, np.fmin(test.p_inside, test.p_outside))
 
 
 @dataclass(frozen=True)
@@ -406,8 +341,7 @@ class WindowTest:
     @property
     def p(self) -> float:
         """The p-value of the decision (for an undecided test, the smaller of the two)."""
-        return {INSIDE: self.p_inside, OUTSIDE: self.p_outside}.get(self.decision,
-                                                                     np.fmin(self.p_inside, self.p_outside))
+        return window_p(self, self.decision)
 
 
 def window_test(x, values, groups, window: tuple[float, float], *, alpha: float = 0.05) -> WindowTest:
@@ -456,7 +390,7 @@ def _repeats_to_place(matrix: np.ndarray, within: np.ndarray, alpha: float) -> f
     p = one_sided_p(rivals.T)
     if not np.isfinite(p).any():
         return math.nan
-    return repeats_to_resolve(rivals[:, int(np.nanargmax(p))], alpha=2 * alpha / side.sum())
+    return repeats_needed(rivals[:, int(np.nanargmax(p))], alpha=alpha / side.sum(), sides=1)
 
 
 def threshold_test(x, values, groups, star: float, *, factor: float = NEAR_FACTOR,
@@ -520,7 +454,7 @@ def lower_minimum_test(x, values, other, groups, *, alpha: float = 0.05) -> Pair
     diff = b.min(axis=1) - a.min(axis=1)
     p = float(one_sided_p(diff))
     return PairedTest(effect=float(diff.mean()) if diff.size else math.nan, p=p, repeats=int(diff.size),
-                      alpha=alpha, significant=bool(p <= alpha), repeats_needed=repeats_to_resolve(diff, alpha=alpha))
+                      alpha=alpha, significant=bool(p <= alpha), repeats_needed=repeats_needed(diff, alpha=alpha, sides=1))
 
 
 def rise_test(x, values, groups, *, alpha: float = 0.05) -> PairedTest:
@@ -543,5 +477,124 @@ def rise_test(x, values, groups, *, alpha: float = 0.05) -> PairedTest:
     adjusted = float(min(1.0, p[best] * p.size))
     return PairedTest(effect=float(rises[best].mean()), p=adjusted, repeats=int(matrix.shape[0]), alpha=alpha,
                       significant=bool(adjusted <= alpha),
-                      repeats_needed=repeats_to_resolve(rises[best], alpha=alpha / p.size),
+                      repeats_needed=repeats_needed(rises[best], alpha=alpha / p.size, sides=1),
                       between=(float(grid[i[best]]), float(grid[j[best]])))
+
+
+# --- does the alignment minimum sit at the test-error peak? A co-location test --------------
+
+TOGETHER, APART = "together", "apart"  # the minimum sits at the peak / away from it (UNDECIDED: neither shown)
+COLOCATIONS = (TOGETHER, APART, UNDECIDED)
+
+
+@dataclass(frozen=True)
+class Colocation:
+    """Where the alignment minimum sits relative to the test-error peak: their ratio N_min / N_peak."""
+
+    ratio: float  # 10 ** (mean over repeats of log10 N_min - log10 N_peak): a geometric mean of per-repeat ratios
+    low: float  # its t interval over the repeats, at level ``level`` = 1 - alpha
+    high: float
+    p_together: float  # two one-sided t-tests (TOST) that the ratio lies within [1/factor, factor]: the larger p
+    p_apart: float  # ... that it lies beyond the margin on the estimate's side (doubled: the side is read from the data)
+    p: float  # the p-value of ``decision`` (undecided: of the nearer side, the smaller of the two; NaN at_edge)
+    decision: str  # one of COLOCATIONS at error ``alpha``
+    repeats: int  # repeats with both whole curves
+    repeats_needed: float  # repeats that would decide the nearer side with 80% power (t-based; NaN: nothing to size)
+    location_min: float  # x of the minimum of the mean alignment curve, and of the peak of the mean error curve
+    location_peak: float
+    min_at_edge: bool  # that extremum of the mean curve is at an end of the grid: a bound, not a location
+    peak_at_edge: bool
+    factor: float
+    alpha: float
+    level: float
+    reason: str = ""  # why it could not be tested ("" when it was; otherwise the p-values are NaN)
+
+    @property
+    def at_edge(self) -> bool:
+        """The minimum or the peak of the mean curve is at an end of the grid: the ratio is no location."""
+        return self.min_at_edge or self.peak_at_edge
+
+
+def colocation_test(x, alignment, error, groups, *, factor: float = NEAR_FACTOR,
+                    alpha: float = 0.05) -> Colocation:
+    """Does the alignment minimum sit at the test-error peak, within a factor ``factor`` either side?
+
+    Per independent ensemble (``groups``), the minimum of its alignment curve and the maximum of
+    its test-error curve are located over the whole grid, as :func:`extremum` locates them (the
+    extreme grid point refined by a parabola in log10 x), and the difference of the two log
+    locations is taken. The repeat is the right unit for this pairing: one seed gives the same
+    clean data and the same initialisations at every x (common random numbers), so its two
+    curves share whatever moves them together, and the differences of distinct seeds are
+    independent. Their mean estimates log10 of the ratio N_min / N_peak of a typical seed, with
+    a t interval over the repeats at level 1 - ``alpha``. That is the ratio of the mean curves'
+    extrema when the seeds' curves differ by shifts, tilts or stationary wiggles along log x; a
+    seed-to-seed change of shape whose curvature at an extremum goes with its slope there moves
+    the seeds' extrema, on average, away from the mean curve's.
+
+    Decisions (with L = log10 ``factor``), each at error ``alpha`` when it is false:
+
+    - TOGETHER: the mean log ratio lies within [-L, L], by two one-sided t-tests (TOST;
+      ``p_together`` is the larger of the two p-values), an intersection-union test like
+      :func:`window_test`. An interval at level 1 - ``alpha`` inside the margin implies it
+      (it is the interval at level 1 - 2 ``alpha`` that TOST reads).
+    - APART: it lies beyond the margin on the side of the estimate, by the one-sided t-test of
+      lying beyond L (or below -L); the side is read from the data, so its p-value is doubled
+      (``p_apart``), which makes APART the same as the interval lying wholly outside the margin.
+    - UNDECIDED otherwise; ``p`` is then the smaller of the two p-values and ``repeats_needed``
+      sizes the nearer side (:func:`repalign.inference.repeats_needed`, one-sided, at the
+      measured mean and spread of its shifted differences).
+
+    An extremum of a mean curve at an end of the grid is a bound, not a location: the curve may
+    go on falling (or rising) beyond the grid, and no parabola through a neighbour on each side
+    refines it, so the true extremum may lie anywhere from the interior neighbour outwards. Then
+    (``min_at_edge`` / ``peak_at_edge``, ``at_edge``) the test decides nothing: UNDECIDED, ``p``
+    and ``repeats_needed`` NaN, the ratio and the two p-values reported as they were computed. A
+    repeat whose own extremum is at an end (the mean curve's being inside) enters at that grid
+    value. Only repeats with a finite value of both curves at every grid value take part; with
+    fewer than two the test is not done (``reason`` says why).
+    """
+    factor, alpha = _check_factor(factor), level("alpha", alpha)
+    measurements("error", error)  # named here: repeat_matrix calls every curve values
+    grid, a = repeat_matrix(x, alignment, groups, complete=False)
+    _, e = repeat_matrix(x, error, groups, complete=False)
+    if np.any(grid <= 0):
+        raise ValueError("x must be positive (the locations are found on a log axis)")
+    whole = np.isfinite(a).all(axis=1) & np.isfinite(e).all(axis=1)
+    a, e = a[whole], e[whole]
+    lgrid, every, margin = np.log10(grid), np.ones(grid.size, dtype=bool), math.log10(factor)
+    mean_a = a.mean(axis=0) if whole.any() else np.full(grid.size, np.nan)
+    mean_e = e.mean(axis=0) if whole.any() else np.full(grid.size, np.nan)
+    i_min, i_peak = _pick(mean_a, "min", every), _pick(mean_e, "max", every)  # None: no repeat with whole curves
+    loc_min = 10 ** _location(lgrid, mean_a, "min", every) if i_min is not None else math.nan
+    loc_peak = 10 ** _location(lgrid, mean_e, "max", every) if i_peak is not None else math.nan
+    min_edge, peak_edge = (i in (0, grid.size - 1) for i in (i_min, i_peak))  # None (no whole repeat): False
+    common = dict(location_min=float(loc_min), location_peak=float(loc_peak), min_at_edge=min_edge,
+                  peak_at_edge=peak_edge, factor=factor, alpha=alpha, level=1 - alpha)
+    repeats = int(a.shape[0])
+    if repeats < 2:
+        return Colocation(math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, UNDECIDED, repeats,
+                          math.nan, **common,
+                          reason=f"{repeats} repeat(s) with both whole curves; the test needs two or more")
+    diff = _locations(lgrid, a, "min", every) - _locations(lgrid, e, "max", every)  # log10 N_min - log10 N_peak
+    mean = float(diff.mean())
+    half = float(stats.t.ppf(1 - alpha / 2, repeats - 1) * diff.std(ddof=1) / math.sqrt(repeats))
+    side = 1 if mean >= 0 else -1  # the estimate's side of 0
+    # Each row's mean > 0 is a one-sided alternative: above -L, below L (TOST), and beyond the margin on the
+    # estimate's side.
+    shifted = np.stack([diff + margin, margin - diff, side * diff - margin])
+    p_above, p_below, p_beyond = (float(v) for v in one_sided_p(shifted))
+    p_together, p_apart = max(p_above, p_below), min(1.0, 2 * p_beyond)
+    located = not (min_edge or peak_edge)
+    if located and p_together <= alpha:
+        decision, p = TOGETHER, p_together
+    elif located and p_apart <= alpha:
+        decision, p = APART, p_apart
+    else:
+        decision, p = UNDECIDED, min(p_together, p_apart) if located else math.nan
+    if p_together <= p_apart:  # the nearer side: the TOST side that binds
+        effects, level_used = shifted[0 if p_above >= p_below else 1], alpha
+    else:
+        effects, level_used = shifted[2], alpha / 2
+    needed = repeats_needed(effects, alpha=level_used, sides=1) if located else math.nan
+    return Colocation(ratio=10**mean, low=10 ** (mean - half), high=10 ** (mean + half), p_together=p_together,
+                      p_apart=p_apart, p=float(p), decision=decision, repeats=repeats, repeats_needed=needed, **common)

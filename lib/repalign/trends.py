@@ -5,12 +5,16 @@
     words = family_verdicts(results, q=0.05)     # many curves: Benjamini-Hochberg over them
 
 The statistic is the mean over the independent ensembles (the repeats) of Spearman's rank
-correlation between S and the alignment within a repeat (Page's trend test in correlation
-form; S = inf ranks above every finite S). A repeat is a block: the same seed gives the same
-clean data and initialisation at every S, so whatever a repeat shares is removed before its
-ranks are compared. The null distribution permutes the S labels within each repeat, so the
-p-values are exact whatever the noise's law; the interval is a bootstrap over repeats. Steps
-between neighbouring SNRs are tested with paired t-tests, Holm-corrected over the steps.
+correlation between S and the alignment within a repeat (S = inf ranks above every finite S).
+The unit of the test is the repeat: a sweep gives one seed the same clean data, the same
+initialisation and the same noise draws (scaled) at every S, so a repeat's curve is a smooth
+function of S and its S labels are not exchangeable. Each repeat's own rho is one independent
+number; the null distribution flips their signs (every one of the 2^R patterns up to 16
+repeats, random flips beyond), so the level holds whatever the dependence along S within a
+repeat, as long as a repeat's rho is as likely to be negative as positive under no trend. The
+interval is a bootstrap over repeats. Steps between neighbouring SNRs are tested with paired
+t-tests, Holm-corrected over the steps: a rise is "at every step" only when every step rises
+significantly.
 
 Also here: the equivalent SNR of symmetric label flips on one-hot targets, so that
 classification with flipped labels can share the SNR axis of the other settings.
@@ -20,18 +24,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from . import validate
-from .inference import (ALPHA, benjamini_hochberg, checked, holm, measurements, one_sided_p, repeat_labels,
-                        repeats_to_resolve)
+from .inference import (ALPHA, UNDECIDED, benjamini_hochberg, checked, holm, measurements, one_sided_p, repeat_labels,
+                        repeats_needed)
 
-RISES, WITH_DROP, UNDECIDED, FALLS = ("rises monotonically", "rises, with a significant drop", "undecided", "falls")
-VERDICTS = (RISES, WITH_DROP, UNDECIDED, FALLS)
-PERMUTATIONS = 4999  # within-repeat permutations: the smallest p-value is 1 / 5000
+EVERY_STEP, RISES, WITH_DROP, FALLS = ("rises at every step", "rises overall", "rises, with a significant drop",
+                                       "falls")
+VERDICTS = (EVERY_STEP, RISES, WITH_DROP, UNDECIDED, FALLS)
+RISING = (EVERY_STEP, RISES, WITH_DROP)  # a significant rise, whatever its steps do
+PERMUTATIONS = 4999  # random sign flips beyond EXACT_REPEATS repeats: the smallest p-value is 1 / 5000
+EXACT_REPEATS = 16  # up to here every sign pattern is enumerated (2^16 = 65,536)
 SNRS = validate.number_phrase(greater_than=0, finite=False, plural=True)  # "positive numbers (inf allowed)"
 
 
@@ -89,20 +97,21 @@ class Trend:
     se: float  # its standard error over repeats
     low: float  # bootstrap percentile interval of rho over repeats (level given by ``level``)
     high: float
-    p_rise: float  # one-sided permutation p-values: rises with S, falls with S
+    p_rise: float  # one-sided sign-flip p-values: rises with S, falls with S
     p_fall: float
     rho_of_means: float  # rho of the mean curve: 1 means the means rise at every step
     drops: int  # neighbouring SNR steps along which the paired mean falls significantly (Holm)
     rises: int  # ... rises significantly
     steps: int  # neighbouring SNR steps
-    repeats: int  # repeats with the whole curve (the test's blocks)
-    repeats_needed: float  # repeats for 80% power at the measured rho, at least permutation_floor (NaN: rho 0)
+    repeats: int  # repeats with the whole curve (the test's units)
+    repeats_needed: float  # repeats for 80% power at the measured rho (t-based), at least sign_flip_floor
     level: float
     verdict: str  # one of VERDICTS, for this curve alone at error 1 - level
+    mean_falls: tuple[tuple[float, float], ...] = ()  # (S, next S) of every step where the mean curve falls
 
     @property
     def p(self) -> float:
-        """Two-sided p-value: min(1, 2 min(p_rise, p_fall))."""
+        """Two-sided p-value: min(1, 2 min(p_rise, p_fall)), the p-value of the verdict."""
         return min(1.0, 2 * min(self.p_rise, self.p_fall))
 
 
@@ -113,30 +122,57 @@ def paired_steps(snr, values, groups, level: float = 1 - ALPHA) -> tuple[int, in
     one-sided paired t-test, Holm-corrected over the steps at family-wise error 1 - ``level``.
     """
     levels, matrix = curve_matrix(snr, values, groups)
+    return _steps(matrix, 1 - validate.number("level", level, greater_than=0, less_than=1))
+
+
+def _steps(matrix: np.ndarray, alpha: float) -> tuple[int, int, int]:
     steps = np.diff(matrix, axis=1).T  # (steps, repeats)
-    alpha = 1 - validate.number("level", level, greater_than=0, less_than=1)
     if matrix.shape[0] < 2:
-        return 0, 0, levels.size - 1
-    drops = int(holm(one_sided_p(-steps), alpha).sum())
-    rises = int(holm(one_sided_p(steps), alpha).sum())
-    return drops, rises, levels.size - 1
+        return 0, 0, steps.shape[0]
+    return int(holm(one_sided_p(-steps), alpha).sum()), int(holm(one_sided_p(steps), alpha).sum()), steps.shape[0]
 
 
-def permutation_floor(levels: int, alpha: float = ALPHA) -> int:
-    """The fewest repeats with which the within-repeat permutation test can reach a two-sided
-    p-value of ``alpha`` at all: its smallest p-value is 2 / (levels!)^R."""
-    return max(2, math.ceil(math.log(2 / alpha) / math.log(math.factorial(levels))))
+def sign_flip_floor(alpha: float = ALPHA) -> int:
+    """The fewest repeats with which the sign-flip test can reach a two-sided p-value of
+    ``alpha`` at all: its smallest p-value is 2 / 2^R."""
+    return max(2, math.ceil(math.log2(2 / alpha)))
 
 
-def _within_rho(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per repeat: the centred ranks of S (K,), the centred ranks of the values (R, K) and
-    their norms' product (R,), so that rho_r = c . v_r / norm_r."""
+@lru_cache(maxsize=EXACT_REPEATS)
+def _every_sign(repeats: int) -> np.ndarray:
+    """The 2^R sign patterns of R repeats, one per row (the first is all +1)."""
+    return 1.0 - 2.0 * ((np.arange(2**repeats)[:, None] >> np.arange(repeats)) & 1)
+
+
+def sign_flip_p(effects: np.ndarray, *, permutations: int = PERMUTATIONS, seed: int = 0) -> tuple[float, float]:
+    """(p_rise, p_fall): one-sided sign-flip p-values of the mean of ``effects`` (one per repeat).
+
+    Under the null each effect is symmetric about 0, independently of the others, so flipping
+    its sign leaves the joint law unchanged: every pattern is enumerated up to EXACT_REPEATS
+    repeats (an exact p-value, counting the observed one), random patterns beyond it
+    ((1 + exceedances) / (1 + permutations))."""
+    effects = np.asarray(effects, dtype=float)
+    observed = effects.mean()
+    slack = 1e-12  # equal statistics count as exceedances in both directions
+    if effects.size <= EXACT_REPEATS:
+        null = _every_sign(effects.size) @ effects / effects.size
+        return float(np.mean(null >= observed - slack)), float(np.mean(null <= observed + slack))
+    signs = 1.0 - 2.0 * (np.random.default_rng(seed).random((permutations, effects.size)) < 0.5)
+    null = signs @ effects / effects.size
+    return (float((1 + np.sum(null >= observed - slack)) / (1 + permutations)),
+            float((1 + np.sum(null <= observed + slack)) / (1 + permutations)))
+
+
+def _within_rho(matrix: np.ndarray) -> np.ndarray:
+    """Spearman's rho between S (the columns, ascending) and each repeat's values; 0 for a
+    repeat without spread (it carries no order)."""
     k = matrix.shape[1]
     c = np.arange(k) - (k - 1) / 2
     v = stats.rankdata(matrix, axis=1)
     v = v - v.mean(axis=1, keepdims=True)
     norm = np.sqrt((c**2).sum() * (v**2).sum(axis=1))
-    return c, v, norm
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norm > 0, v @ c / norm, 0.0)
 
 
 def snr_trend(snr, values, groups, *, boot: int = 2000, level: float = 1 - ALPHA, seed: int = 0,
@@ -145,12 +181,12 @@ def snr_trend(snr, values, groups, *, boot: int = 2000, level: float = 1 - ALPHA
 
     ``snr``, ``values``, ``groups``: one entry per measurement (``groups`` names the independent
     ensemble, e.g. its seed). Only repeats with a finite value at every S are tested. The
-    statistic (the mean within-repeat rho) is compared with ``permutations`` random
-    permutations of the S labels within each repeat (the same ``seed``); p-values are
-    (1 + exceedances) / (1 + permutations). The verdict of this curve alone: "falls" or a rise
-    when the two-sided p-value is at most 1 - ``level``; a rise is monotone when no step
-    between neighbouring SNRs is a significant drop (:func:`paired_steps`); otherwise
-    "undecided". For many curves, use :func:`family_verdicts`.
+    statistic, the mean of the repeats' own Spearman's rho, is tested by :func:`sign_flip_p`
+    (``permutations`` random patterns from ``seed`` beyond EXACT_REPEATS repeats). The verdict
+    of this curve alone, at two-sided error 1 - ``level``: "falls", or a rise that is "at every
+    step" when every step between neighbouring SNRs rises significantly, "with a significant
+    drop" when some step falls significantly, and "overall" otherwise (:func:`paired_steps`);
+    "undecided" when the trend is not significant. For many curves, use :func:`family_verdicts`.
     """
     validate.number("level", level, greater_than=0, less_than=1)
     validate.integer("boot", boot, minimum=10)
@@ -160,27 +196,20 @@ def snr_trend(snr, values, groups, *, boot: int = 2000, level: float = 1 - ALPHA
         raise ValueError(f"snr must hold at least two distinct values, got {levels.tolist()}")
     repeats = matrix.shape[0]
     means = matrix.mean(axis=0) if repeats else np.full(levels.size, np.nan)
-    drops, rises, steps = paired_steps(snr, values, groups, level)
+    drops, rises, steps = _steps(matrix, 1 - level)
+    falls_at = tuple((float(a), float(b)) for a, b, step in zip(levels, levels[1:], np.diff(means)) if step < 0)
     if repeats < 2:
         return Trend(math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, _spearman(levels, means),
-                     drops, rises, steps, repeats, math.nan, level, UNDECIDED)
-    c, v, norm = _within_rho(matrix)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_repeat = np.where(norm > 0, v @ c / norm, 0.0)  # a constant repeat carries no order
-        rng = np.random.default_rng(seed)
-        shuffled = c[np.argsort(rng.random((permutations, repeats, c.size)), axis=-1)]
-        null = np.where(norm > 0, np.einsum("brk,rk->br", shuffled, v) / norm, 0.0).mean(axis=1)
-    rho = float(per_repeat.mean())
-    slack = 1e-12  # equal statistics count as exceedances in both directions
-    p_rise = float((1 + np.sum(null >= rho - slack)) / (1 + permutations))
-    p_fall = float((1 + np.sum(null <= rho + slack)) / (1 + permutations))
-    draws = per_repeat[rng.integers(0, repeats, (boot, repeats))].mean(axis=1)
+                     drops, rises, steps, repeats, math.nan, level, UNDECIDED, falls_at)
+    per_repeat = _within_rho(matrix)
+    p_rise, p_fall = sign_flip_p(per_repeat, permutations=permutations, seed=seed)
+    draws = per_repeat[np.random.default_rng(seed).integers(0, repeats, (boot, repeats))].mean(axis=1)
     low, high = np.quantile(draws, [0.5 - level / 2, 0.5 + level / 2])
-    trend = Trend(rho=rho, se=float(per_repeat.std(ddof=1) / math.sqrt(repeats)), low=float(low), high=float(high),
-                  p_rise=p_rise, p_fall=p_fall, rho_of_means=_spearman(levels, means), drops=drops, rises=rises,
-                  steps=steps, repeats=repeats, repeats_needed=max(repeats_to_resolve(per_repeat, 1 - level),
-                                                                   permutation_floor(levels.size, 1 - level)),
-                  level=level, verdict=UNDECIDED)
+    trend = Trend(rho=float(per_repeat.mean()), se=float(per_repeat.std(ddof=1) / math.sqrt(repeats)),
+                  low=float(low), high=float(high), p_rise=p_rise, p_fall=p_fall,
+                  rho_of_means=_spearman(levels, means), drops=drops, rises=rises, steps=steps, repeats=repeats,
+                  repeats_needed=repeats_needed(per_repeat, 1 - level, floor=sign_flip_floor(1 - level)),
+                  level=level, verdict=UNDECIDED, mean_falls=falls_at)
     return _with_verdict(trend, trend.p <= 1 - level)
 
 
@@ -190,8 +219,10 @@ def _with_verdict(trend: Trend, significant: bool) -> Trend:
         word = UNDECIDED
     elif trend.p_fall < trend.p_rise:
         word = FALLS
+    elif trend.drops:
+        word = WITH_DROP
     else:
-        word = RISES if trend.drops == 0 else WITH_DROP
+        word = EVERY_STEP if trend.rises == trend.steps else RISES
     return replace(trend, verdict=word)
 
 
@@ -200,15 +231,16 @@ def family_verdicts(trends, q: float = ALPHA) -> list[Trend]:
 
     A curve rises or falls when the Benjamini-Hochberg step-up over the family's two-sided
     p-values rejects it (the direction is its sign: the directional false-discovery rate is
-    then at most q as well); otherwise it is undecided. Rises are monotone or "with a
-    significant drop" as for one curve.
+    then at most q as well); otherwise it is undecided. A rise is at every step, overall, or
+    with a significant drop, as for one curve.
     """
     trends = list(trends)
     rejected = benjamini_hochberg([t.p for t in trends], q)
     return [_with_verdict(t, bool(r)) for t, r in zip(trends, rejected)]
 
 
-TREND_COLUMNS = ("rho", "se", "low", "high", "p", "rho_of_means", "drops", "repeats", "repeats_needed", "verdict")
+TREND_COLUMNS = ("rho", "se", "low", "high", "p", "rho_of_means", "drops", "rises", "steps", "mean_falls", "repeats",
+                 "repeats_needed", "verdict")
 
 
 def family_table(table, curve: list[str], family: str | list[str], *, x: str = "S", y: str = "alignment",

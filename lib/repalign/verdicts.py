@@ -25,31 +25,92 @@ from pathlib import Path
 import pandas as pd
 
 from . import paths
-from .cache import TABLE_MARKER, VERDICT_TABLES, write_atomically
-from .claims import AS_PREDICATE, CLAIMS, MARKS, VERDICTS, DecouplingClaim, MinimumClaim, SNRClaim, listed
+from .paths import TABLE_MARKER, VERDICT_TABLES, write_atomically
+from .claims import (AS_PREDICATE, CLAIMS, FALLS, HOLDS, MARKS, RISING, UNDECIDED, VERDICTS, WINDOW_VERDICTS, DecouplingClaim,
+                     MinimumClaim, SNRClaim, curve_counts, family_p, listed, most_needed)
+from .claims import COUPLED, COUPLING_STRATA, coupling_word, rho_interval
 from .inference import ALPHA
+from .threshold import window_p
 
-COLUMNS = ("chapter", "claim", "setting", "metric", "case", "statistic", "value", "low", "high", "p", "verdict",
-           "summary", "control", "parameters")
+COLUMNS = ("chapter", "claim", "setting", "metric", "case", "statistic", "value", "low", "high", "p",
+           "repeats_needed", "verdict", "summary", "control", "parameters")
+NUMBERS = ("value", "low", "high", "p", "repeats_needed")  # the numeric columns (NaN: none)
 ALL = "all"  # the case of a row that decides a claim over its whole family
 
 
 def record(claim: str, *, setting: str, metric: str, statistic: str, value: float, verdict: str, control: str,
            case: str = ALL, low: float = math.nan, high: float = math.nan, p: float = math.nan,
-           summary: str = "") -> dict:
+           repeats_needed: float = math.nan, summary: str = "") -> dict:
     """One decision as a row (``chapter`` and ``parameters`` are added by :func:`verdict_table`).
 
     ``statistic`` names ``value`` (with its interval ``low``, ``high`` where it has one);
-    ``p`` is the p-value the decision rests on; ``control`` says over which family and at which
-    error it was decided; ``summary``: a few words a reader's table can show.
+    ``p`` is the p-value of the stated ``verdict`` (of the side it decided, or of the nearer side
+    when undecided); ``repeats_needed``: the independent ensembles per point that a t-based power
+    calculation gives for the measured effect (``inference.repeats_needed``; NaN: nothing to
+    size); ``control`` says over which family and at which error it was decided; ``summary``: a
+    few words a reader's table can show.
     """
     for name, text in {"claim": claim, "setting": setting, "metric": metric, "statistic": statistic,
                        "verdict": verdict, "control": control, "case": case}.items():
         if not isinstance(text, str) or not text:
             raise ValueError(f"{name} must be a non-empty string, got {text!r}")
     return {"claim": claim, "setting": setting, "metric": metric, "case": case, "statistic": statistic,
-            "value": float(value), "low": float(low), "high": float(high), "p": float(p), "verdict": verdict,
+            "value": float(value), "low": float(low), "high": float(high), "p": float(p),
+            "repeats_needed": float(repeats_needed), "verdict": verdict,
             "summary": summary, "control": control}
+
+
+def trend_summary(trend) -> str:
+    """'ρ +0.62' for a curve of alignment against S (a ``trends.Trend`` or a row of
+    ``trends.family_table``), and where its mean falls, if it does."""
+    falls = ", ".join(f"{a:g} to {b:g}" for a, b in trend.mean_falls)
+    return f"ρ {trend.rho:+.2f}" + (f"; mean falls from S = {falls}" if falls else "")
+
+
+def curve_rows(claim: str, curves: pd.DataFrame, cases, *, setting: str, metric: str, control: str) -> list[dict]:
+    """Claim 1 in one setting from its curves of alignment against S: the claim over the curves
+    (its verdict by ``claims.family_verdict``, with the verdict's p-value and the repeats that
+    would decide every undecided curve), then one row per curve, named by ``cases``.
+
+    ``curves``: one row per curve with its verdict in the family, e.g. part of a
+    ``trends.family_table``: the columns rho, low, high, p, repeats_needed, mean_falls, verdict."""
+    counts = curve_counts(curves.verdict)
+    rising, falling = curves.verdict.isin(RISING), curves.verdict == FALLS
+    undecided = curves.repeats_needed[curves.verdict == UNDECIDED]
+    summary = (f"{counts.rising}/{counts.total} rise ({counts.every_step} at every step), "
+               f"median ρ {curves.rho.median():+.2f}")
+    rows = [record(claim, setting=setting, metric=metric, statistic="curves rising", value=counts.rising,
+                   p=family_p(counts.verdict, curves.p[rising], curves.p[falling], curves.p),
+                   repeats_needed=most_needed(undecided), verdict=counts.verdict, control=control, summary=summary)]
+    return rows + [record(claim, setting=setting, metric=metric, case=case, statistic="mean within-repeat ρ",
+                          value=t.rho, low=t.low, high=t.high, p=t.p, repeats_needed=t.repeats_needed,
+                          verdict=t.verdict, control=control, summary=trend_summary(t))
+                   for case, t in zip(cases, curves.itertuples())]
+
+
+def window_record(claim: str, ext, test, decision: str, *, scale: float, setting: str, metric: str, statistic: str,
+                  control: str) -> dict:
+    """The row of one extremum placed by a window test (``threshold.window_test`` or
+    ``threshold_test``): its location ``ext`` divided by ``scale`` (N*, D) with its interval,
+    the verdict of ``decision`` (its family's: ``claims.WINDOW_VERDICTS``) and that decision's
+    p-value; an untested window (``test.reason``) is undecided with no p-value."""
+    if test.reason:
+        return record(claim, setting=setting, metric=metric, statistic=statistic, value=ext.location / scale,
+                      low=ext.low / scale, high=ext.high / scale, verdict=UNDECIDED, control="no test",
+                      summary=test.reason)
+    return record(claim, setting=setting, metric=metric, statistic=statistic, value=ext.location / scale,
+                  low=ext.low / scale, high=ext.high / scale, p=window_p(test, decision),
+                  repeats_needed=test.repeats_needed if decision == UNDECIDED else math.nan,
+                  verdict=WINDOW_VERDICTS[decision], control=control,
+                  summary=f"p inside {test.p_inside:.2g}, outside {test.p_outside:.2g}")
+
+
+def paired_record(claim: str, test, *, setting: str, metric: str, statistic: str, control: str) -> dict:
+    """The row of a one-sided paired test (``threshold.PairedTest``): its effect, p-value, and
+    *holds* when significant, else *undecided* with the repeats that would decide it."""
+    return record(claim, setting=setting, metric=metric, statistic=statistic, value=test.effect, p=test.p,
+                  repeats_needed=math.nan if test.significant else test.repeats_needed,
+                  verdict=HOLDS if test.significant else UNDECIDED, control=control)
 
 
 def fdr_control(cases: int, what: str, q: float = ALPHA) -> str:
@@ -60,30 +121,50 @@ def claim_record(key: str, result, *, setting: str, metric: str) -> list[dict]:
     """The rows of one claim's result (``claims``): the claim over its family, then each case."""
     rows = []
     if isinstance(result, SNRClaim):
-        control = fdr_control(len(result.sizes), "curves (one per N)", result.q)
-        rows.append(record(key, setting=setting, metric=metric, statistic="curves rising", value=result.rising,
-                           p=result.p, verdict=result.verdict, summary=result.summary, control=control))
-        rows += [record(key, setting=setting, metric=metric, case=f"N = {n:g}", statistic="mean within-repeat ρ",
-                        value=t.rho, low=t.low, high=t.high, p=t.p, verdict=t.verdict, control=control,
-                        summary=f"ρ {t.rho:+.2f}")
-                 for n, t in zip(result.sizes, result.trends)]
+        curves = pd.DataFrame([dataclasses.asdict(t) | {"p": t.p} for t in result.trends])
+        rows += curve_rows(key, curves, [f"N = {n:g}" for n in result.sizes], setting=setting, metric=metric,
+                           control=fdr_control(len(result.sizes), "curves (one per N)", result.q))
     elif isinstance(result, MinimumClaim):
         control = fdr_control(len(result.snrs), "SNRs", result.q)
         rows.append(record(key, setting=setting, metric=metric, statistic="SNRs with the minimum at the threshold",
-                           value=result.hits, p=result.p, verdict=result.verdict, summary=result.summary,
-                           control=control))
+                           value=result.hits, p=result.p, repeats_needed=result.repeats_needed,
+                           verdict=result.verdict, summary=result.summary, control=control))
         rows += [record(key, setting=setting, metric=metric, case=f"S = {s:g}", statistic="minimum at N/D",
                         value=ext.location / result.d, low=ext.low / result.d, high=ext.high / result.d,
-                        p=test.p_inside, verdict=decision, control=control,
+                        p=window_p(test, decision), repeats_needed=test.repeats_needed,
+                        verdict=WINDOW_VERDICTS[decision], control=control,
                         summary=f"N/D {ext.location / result.d:.2f}")
                  for s, ext, test, decision in zip(result.snrs, result.extrema, result.tests, result.decisions)]
     elif isinstance(result, DecouplingClaim):
         rows.append(record(key, setting=setting, metric=metric, statistic="counterexample pairs", value=result.pairs,
-                           p=result.p, verdict=result.verdict, summary=result.summary,
+                           p=result.p, repeats_needed=result.repeats_needed, verdict=result.verdict,
+                           summary=result.summary,
                            control=f"family-wise error {result.alpha:.0%} (Holm) over {result.tests} ordered pairs"))
+        rows += coupling_records(key, result.coupling, setting=setting, metric=metric)
     else:
         raise ValueError(f"result must be a claims.SNRClaim, MinimumClaim or DecouplingClaim, got {type(result)}")
     return rows
+
+
+ACROSS = "across configurations"  # the case of claim 3's row of the coupling across configurations
+COUPLING_STATISTIC = "rank correlation of A and E across configurations"
+
+
+def coupling_records(key: str, coupling, *, setting: str, metric: str,
+                     symbols=COUPLING_STRATA) -> list[dict]:
+    """The rows of a ``decoupling.Coupling``: across configurations (case ACROSS), within each
+    stratum (case "within N", with ``symbols``: stratum column -> symbol), and across seeds;
+    each verdict ``claims.coupling_word``."""
+    control = f"{coupling.level:.0%} bootstrap interval over {coupling.seeds} seeds ({coupling.boot} resamples)"
+    estimates = [(ACROSS, COUPLING_STATISTIC, coupling.across)]
+    estimates += [(f"within {symbols.get(s, s)}", f"mean rank correlation of A and E within one {symbols.get(s, s)}",
+                   r) for s, r in coupling.within.items()]
+    estimates.append(("across seeds", "mean rank correlation of A and E across the seeds of one configuration",
+                      coupling.across_seeds))
+    return [record(key, setting=setting, metric=metric, case=case, statistic=statistic, value=r.rho, low=r.low,
+                   high=r.high, verdict=coupling_word(r), control=control,
+                   summary=f"ρ {rho_interval(r.rho, r.low, r.high)}")
+            for case, statistic, r in estimates]
 
 
 def parameters_json(cfg) -> str:
@@ -175,8 +256,8 @@ def load(chapter: str, preset: str) -> pd.DataFrame:
                                 f"result cache): run the chapter first, e.g. make chapter NAME={chapter}")
     body = check_table(path)
     table = pd.read_csv(io.BytesIO(body), keep_default_na=False,
-                        na_values={c: [""] for c in ("value", "low", "high", "p")})
-    for column in ("value", "low", "high", "p"):
+                        na_values={c: [""] for c in NUMBERS})
+    for column in NUMBERS:
         table[column] = pd.to_numeric(table[column]).astype(float)
     return table
 
@@ -257,3 +338,46 @@ def settings_with(table: pd.DataFrame, claim: str, verdict: str, chapter_titles:
     rows = main_metric_rows(table)
     rows = rows[(rows.claim == claim) & (rows.verdict == verdict)]
     return "; ".join(f"{r.setting} ({chapter_titles.get(r.chapter, r.chapter)})" for r in rows.itertuples()) or "none"
+
+
+def coupling_rows(table: pd.DataFrame, *, robustness: bool = False) -> pd.DataFrame:
+    """Claim 3's rows of the rank correlation across configurations (case ACROSS): of each
+    setting's main metric (:func:`main_metric_rows`), or of every cell of the robustness grid."""
+    rows = table[(table.claim == "dec") & (table.case == ACROSS)]
+    rows = rows[rows.setting.str.startswith(ROBUSTNESS) == robustness]
+    if robustness:
+        return rows
+    main = main_metric_rows(table)
+    return rows.merge(main.loc[main.claim == "dec", ["chapter", "setting", "metric"]], on=["chapter", "setting",
+                                                                                          "metric"])
+
+
+def coupling_phrase(table: pd.DataFrame, chapter_titles: dict[str, str], *, robustness: bool = False) -> str:
+    """How strongly alignment and test error go together across configurations, over the
+    settings or the robustness cells (:func:`coupling_rows`), as the end of a sentence: 'ranges
+    from ρ = −0.97 [−0.99, −0.93] in <setting> (<chapter>) to ρ = −0.82 [−0.90, −0.70] in ...,
+    its interval excluding 0 in 5 of 6 settings'; a cell is '<setup> with <metric label>'."""
+    from .metrics import METRICS
+
+    rows = coupling_rows(table, robustness=robustness).dropna(subset=["value"]).sort_values("value")
+    if rows.empty:
+        return "was not measured"
+    what = "cells" if robustness else "settings"
+
+    def stated(row) -> str:
+        label = METRICS[row.metric].label if row.metric in METRICS else row.metric
+        where = (f"{row.setting[len(ROBUSTNESS):]} with {label}" if robustness
+                 else f"{row.setting} ({chapter_titles.get(row.chapter, row.chapter)})")
+        return f"ρ = {rho_interval(row.value, row.low, row.high)} in {where}"
+
+    first, last = rows.iloc[0], rows.iloc[-1]
+    span = f"is {stated(first)}" if len(rows) == 1 else f"ranges from {stated(first)} to {stated(last)}"
+    measured = rows[rows.low.notna()]
+    coupled = int((measured.verdict == COUPLED).sum())
+    if measured.empty:
+        return f"{span}, without an interval (too few seeds)"
+    if len(rows) == 1:
+        return f"{span}, its interval {'excluding' if coupled else 'including'} 0"
+    missing = len(rows) - len(measured)
+    return (f"{span}, its interval excluding 0 in {coupled} of {len(measured)} {what}"
+            + (f" ({missing} without an interval: too few seeds)" if missing else ""))

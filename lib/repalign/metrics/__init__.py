@@ -38,6 +38,8 @@ Layout
 ------
 ``repalign.metrics.pairwise``
     the definitions above for one pair of representations;
+``repalign.metrics.imbalance``
+    the information imbalance for one pair, and its block-wise core;
 ``repalign.metrics.allpairs``
     the same quantities for all pairs of an ensemble at once, each member's
     work done once and memory bounded by ``max_bytes``;
@@ -74,7 +76,8 @@ distance measures. PNAS Nexus 1(2), pgac039.
 from __future__ import annotations
 
 from .allpairs import DEFAULT_MAX_BYTES, GRAM_ROW_BLOCKS
-from .pairwise import KERNELS, cka, information_imbalance, information_imbalance_alignment, mutual_knn, procrustes
+from .imbalance import information_imbalance, information_imbalance_alignment
+from .pairwise import KERNELS, cka, mutual_knn, procrustes
 from .registry import METRICS, Metric, abbreviations, alignment_matrix, mean_alignment
 
 __all__ = ["METRICS", "Metric", "abbreviations", "alignment_matrix", "cka", "information_imbalance",

@@ -19,7 +19,7 @@ import numpy as np
 from .pairwise import (_as_float64_2d, _centre, _centred_gram, _check_debiased_n, _check_k, _check_kernel,
                        _is_constant, _mean_shared_fraction, _neighbour_sets, _nuclear_norm_of_cross,
                        _procrustes_factor, _to_float64)
-from .pairwise import _check_score_k, _deltas, _imbalance_score, _imbalance_totals
+from .imbalance import _check_score_k, _deltas, _imbalance_score, _imbalance_totals
 
 #: Default memory bound (bytes) for the stack of Gram matrices in alignment_matrix.
 DEFAULT_MAX_BYTES = 512 * 2**20
@@ -246,7 +246,7 @@ def information_imbalance_matrix(reps: Any, *, k: int = 1, max_bytes: int = DEFA
     """Information imbalance between all ordered pairs: ``D[a, b] = Delta(reps[a] -> reps[b])``.
 
     The definition and the treatment of ties are those of
-    ``repalign.metrics.pairwise.information_imbalance``, and the values equal it.  The
+    ``repalign.metrics.imbalance.information_imbalance``, and the values equal it.  The
     diagonal holds each member's imbalance with itself, (k + 1) / n without ties.  Rows and
     columns of members constant to round-off (``repalign.metrics``) are NaN (with one
     RuntimeWarning).

@@ -16,7 +16,8 @@ import numpy as np
 
 from .allpairs import (DEFAULT_MAX_BYTES, _cka_matrix, _information_imbalance_matrix, _mutual_knn_matrix,
                        _procrustes_matrix, _validated_reps)
-from .pairwise import _to_float64, cka, information_imbalance_alignment, mutual_knn, procrustes
+from .imbalance import information_imbalance_alignment
+from .pairwise import _to_float64, cka, mutual_knn, procrustes
 
 
 # ------------------------------------------------------------------ matrices

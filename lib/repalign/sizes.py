@@ -1,0 +1,87 @@
+"""Network sizes: which network a name means, its parameter count P, and the sample size N_ref
+at which counting parameters places the interpolation threshold.
+
+Reference sizes (Belkin et al. 2019): a network with P parameters interpolates up to about
+N = P samples for a scalar output and N C = P for C outputs fitted with the squared loss.
+The linear network is the exception: its end-to-end map has D parameters per output, so it
+interpolates up to N = D whatever its width. ``reference_size`` is the one place this rule
+is written; ``reference_sizes(table)`` applies it to every row of a sweep table.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from . import data as datasets
+from . import validate
+from .models import MODELS, Architecture
+
+
+NETWORKS = {"linear": ("linear", 1), "mlp1": ("mlp", 1), "mlp2": ("mlp", 2)}  # name -> (model, depth)
+_DEEPER_MLP = re.compile(r"mlp([1-9][0-9]*)")  # "mlp<depth>" beyond the named networks
+
+
+def network(name: str) -> tuple[str, int]:
+    """``(model, depth)`` of a network name: one in NETWORKS, or ``"mlp<depth>"`` for any depth >= 1."""
+    if name in NETWORKS:
+        return NETWORKS[name]
+    deeper = _DEEPER_MLP.fullmatch(name) if isinstance(name, str) else None
+    if deeper is None:
+        validate.fail("network", name, f"one of {tuple(NETWORKS)} or 'mlp<depth>'")
+    return "mlp", int(deeper.group(1))
+
+
+def network_name(model: str, depth: int = 1) -> str:
+    """The name of ``(model, depth)`` that :func:`network` reads: "linear", or "mlp<depth>"."""
+    if validate.choice("model", model, MODELS) == "linear":
+        return "linear"
+    return f"mlp{validate.integer('depth', depth, minimum=1)}"
+
+
+def n_parameters(name: str, *, d: int, width: int, n_outputs: int = 1) -> int:
+    """P of one member of the network ``name`` (biases included for the MLPs)."""
+    model, depth = network(name)
+    d, width = validate.integer("d", d, minimum=1), validate.integer("width", width, minimum=1)
+    n_outputs = validate.integer("n_outputs", n_outputs, minimum=1)
+    return Architecture.of(model, d_in=d, width=width, depth=depth, n_out=n_outputs, activation="relu").n_parameters
+
+
+def reference_size(name: str, *, d: int, width: int, n_classes: int | None = None) -> float:
+    """The N at which the parameter count predicts the threshold (the one formula of the book).
+
+    Linear network: D. MLP: P for regression (``n_classes=None``), P / C for C-class
+    classification fitted with the squared loss on one-hot targets (N C = P).
+    """
+    n_classes = validate.integer("n_classes", n_classes, minimum=2, allow_none="regression")
+    if network(name)[0] == "linear":
+        return float(validate.integer("d", d, minimum=1))
+    outputs = 1 if n_classes is None else n_classes
+    return n_parameters(name, d=d, width=width, n_outputs=outputs) / outputs
+
+
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _row_reference_size(model: str, depth, data: str, d, width, n_classes) -> float:
+    """:func:`reference_size` of one experiment's fields (``d`` None: the data set's native dimension)."""
+    native_d, classes = datasets.native_shape(data, int(n_classes))
+    classification = datasets.task_of(data) == "classification"
+    return reference_size(network_name(model, int(depth)), d=int(native_d if _is_missing(d) else d),
+                          width=int(width), n_classes=classes if classification else None)
+
+
+def reference_sizes(table) -> np.ndarray:
+    """N_ref per row of a sweep table (``repalign.sweep``), each by :func:`reference_size`.
+
+    Reads the columns ``model``, ``depth``, ``data``, ``d``, ``width`` and ``n_classes``.
+    """
+    columns = ("model", "depth", "data", "d", "width", "n_classes")
+    missing = [c for c in columns if c not in table]
+    if missing:
+        raise ValueError(f"table must have the columns {columns} of a sweep table; missing {missing}")
+    rows = zip(*(table[c] for c in columns))
+    return np.array([_row_reference_size(*row) for row in rows], dtype=float)
