@@ -6,10 +6,10 @@ import pytest
 
 from repalign import book_sweeps
 from repalign.data import native_shape, real_split
+from repalign.inference.trends import snr_for_flip
 from repalign.presets import LinearConfig, RealDataConfig, SampleSizeConfig, SNRConfig
-from repalign.sweep import grid_experiments
 from repalign.sizes import reference_size
-from repalign.trends import snr_for_flip
+from repalign.sweep import grid_experiments
 
 
 def every_job(preset: str):

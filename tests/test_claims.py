@@ -1,4 +1,4 @@
-"""The claims' verdict rules (repalign.claims): known answers on constructed sweeps, and the phrases
+"""The claims' verdict rules (repalign.inference.claims): known answers on constructed sweeps, and the phrases
 the chapters glue. The tests' error rates under their nulls are measured in test_verdicts.py."""
 
 import math
@@ -7,11 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from repalign import claims
-from repalign.claims import (CLAIMS, FAILS, HOLDS, MARKS, PARTLY, UNDECIDED, curve_counts, decoupling_claim,
-                             family_verdict, minimum_claim, robustness_grid, share_verdict, snr_claim)
-from repalign.threshold import INSIDE, OUTSIDE, Extremum
-from repalign.trends import VERDICTS
+from repalign.inference import UNDECIDED, claims, phrases, trends
+from repalign.inference.claims import (CLAIMS, FAILS, HOLDS, MARKS, PARTLY, curve_counts, decoupling_claim,
+                                       family_verdict, minimum_claim, share_verdict, snr_claim)
+from repalign.inference.extrema import Extremum
+from repalign.inference.robustness import robustness_grid
+from repalign.inference.threshold import INSIDE, OUTSIDE
+from repalign.inference.trends import VERDICTS
 
 D = 20
 N_GRID = (5, 10, 16, 24, 40, 80)  # N/D = 0.25 ... 4; the grid points next to N = D are 16 and 24
@@ -195,12 +197,12 @@ def test_curve_counts_and_the_family_verdict():
     c = curve_counts(pd.Series([every] * 5 + [overall] * 4 + [drop] * 2 + [undecided] * 3 + [falls]))
     assert (c.every_step, c.overall, c.with_drop, c.undecided, c.falls, c.rising, c.total) == (5, 4, 2, 3, 1, 11, 15)
     assert c.verdict == FAILS  # one significant fall
-    assert claims.curve_phrase(c) == ("11 of 15 curves rise (5 at every step, 4 only overall, 2 with a significant "
+    assert phrases.curve_phrase(c) == ("11 of 15 curves rise (5 at every step, 4 only overall, 2 with a significant "
                                       "drop), 1 falls and 3 are undecided, at a false-discovery rate of 5%")
     assert curve_counts([every] * 2).verdict == HOLDS
-    assert claims.curve_phrase(curve_counts([every] * 2)) == "2 of 2 curves rise at every step, at a false-discovery rate of 5%"
+    assert phrases.curve_phrase(curve_counts([every] * 2)) == "2 of 2 curves rise at every step, at a false-discovery rate of 5%"
     assert curve_counts([undecided] * 2 + [overall] * 2).verdict == PARTLY
-    assert claims.curve_phrase(curve_counts([undecided] + [overall] * 2)) == (
+    assert phrases.curve_phrase(curve_counts([undecided] + [overall] * 2)) == (
         "2 of 3 curves rise (none at every step, 2 only overall) and 1 is undecided, at a false-discovery rate of 5%")
     assert curve_counts([undecided] * 2).verdict == UNDECIDED
     with pytest.raises(ValueError, match="verdicts must be among"):
@@ -225,11 +227,11 @@ def test_nearest_to_threshold_and_theory_order():
         claims.nearest_to_threshold((0.0, 1.0))
     alphas = np.geomspace(0.1, 10, 9)
     by_snr = np.array([alphas * 0 + s for s in (1.0, 2.0, 4.0)])
-    assert claims.rises_with_snr_everywhere(by_snr) == bool(np.all(np.diff(by_snr, axis=0) > 0)) is True
+    assert trends.rises_with_snr_everywhere(by_snr) == bool(np.all(np.diff(by_snr, axis=0) > 0)) is True
     by_snr[1, 4] = 5.0  # one crossing
-    assert not claims.rises_with_snr_everywhere(by_snr)
+    assert not trends.rises_with_snr_everywhere(by_snr)
     with pytest.raises(ValueError, match="one row per S"):
-        claims.rises_with_snr_everywhere([1.0, 2.0])
+        trends.rises_with_snr_everywhere([1.0, 2.0])
 
 
 def _extremum(location, grid_location=None, value=1.0, at_edge=False):
@@ -250,8 +252,8 @@ def test_phrases_equal_the_chapters():
     best = pd.Series({"better_aligned": 9, "other": 7})
     old_best = (f"{points.loc[best.better_aligned].setting}, {points.loc[best.better_aligned].task}: "
                 f"{describe(best.better_aligned)} against {describe(best.other)}")
-    assert [claims.describe_configuration(points.loc[i]) for i in (7, 9)] == [describe(7), describe(9)]
-    assert claims.describe_pair(points, best) == old_best
+    assert [phrases.describe_configuration(points.loc[i]) for i in (7, 9)] == [describe(7), describe(9)]
+    assert phrases.describe_pair(points, best) == old_best
     assert describe(9) == "N/N_ref = 1.50, S = 4, independent inputs"
 
     # chapters/real_data.md: the local peak's sentence and the interval format
@@ -259,10 +261,10 @@ def test_phrases_equal_the_chapters():
     old = ("has no local maximum" if local is None else
            f"has a local maximum at N/N* = {local.location / n_star:.2f} (N/N_ref = "
            f"{local.location / n_ref:.2f}), where it rises to {local.value:.3g} from {bump:.3g} at smaller N")
-    assert claims.local_peak_phrase(local, bump, n_star, n_ref) == old
-    assert claims.local_peak_phrase(None, None, n_star, n_ref) == "has no local maximum"
-    assert claims.format_interval(0.123, -0.5, 1.0) == "0.12 [-0.50, 1.00]"
-    assert claims.format_interval(0.5, 0.25, 0.75, digits=1) == "0.5 [0.2, 0.8]"
+    assert phrases.local_peak_phrase(local, bump, n_star, n_ref) == old
+    assert phrases.local_peak_phrase(None, None, n_star, n_ref) == "has no local maximum"
+    assert phrases.format_interval(0.123, -0.5, 1.0) == "0.12 [-0.50, 1.00]"
+    assert phrases.format_interval(0.5, 0.25, 0.75, digits=1) == "0.5 [0.2, 0.8]"
 
     # chapters/sample_size.md: the global extremum against the windowed one
     for ext, glob in ((_extremum(40.0), _extremum(40.0)), (_extremum(40.0), _extremum(10.0, at_edge=True)),
@@ -270,17 +272,17 @@ def test_phrases_equal_the_chapters():
         same = glob.grid_location == ext.grid_location
         old = ("the same point" if same else
                f"N = {glob.grid_location:.0f}" + (", the end of the grid" if glob.at_edge else ""))
-        assert claims.global_extremum_phrase(ext, glob) == old
-    edge = claims.global_extremum_phrase(_extremum(40.0), _extremum(10.0, at_edge=True))
+        assert phrases.global_extremum_phrase(ext, glob) == old
+    edge = phrases.global_extremum_phrase(_extremum(40.0), _extremum(10.0, at_edge=True))
     assert edge == "N = 10, the end of the grid"
 
 
 def test_listed_and_undecided_phrases():
-    assert [claims.listed(x) for x in ([], ["a"], ["a", "b"], ["a", "b", "c"])] == ["", "a", "a and b", "a, b and c"]
+    assert [phrases.listed(x) for x in ([], ["a"], ["a", "b"], ["a", "b", "c"])] == ["", "a", "a and b", "a, b and c"]
     curves = pd.DataFrame({"verdict": ["undecided", "undecided", "rises at every step"],
                            "repeats_needed": [12.0, 30.0, 4.0]})
-    assert claims.undecided_phrase(curves, 10) == ("the 2 undecided curves would need a median of 21 (at most 30) "
+    assert phrases.undecided_phrase(curves, 10) == ("the 2 undecided curves would need a median of 21 (at most 30) "
                                                    "independent ensembles per point to be decided at their measured "
                                                    "ρ (80% power in a test at 5%), against the 10 used here")
-    assert claims.undecided_phrase(curves.iloc[2:], 10) == "no curve is undecided"
-    assert "no number of ensembles" in claims.undecided_phrase(curves.assign(repeats_needed=math.nan), 10)
+    assert phrases.undecided_phrase(curves.iloc[2:], 10) == "no curve is undecided"
+    assert "no number of ensembles" in phrases.undecided_phrase(curves.assign(repeats_needed=math.nan), 10)

@@ -1,4 +1,4 @@
-"""repalign.decoupling: regimes, rank correlations, counterexamples and the ridge reference."""
+"""repalign.inference.decoupling: regimes, rank correlations, counterexamples and the ridge reference."""
 
 import warnings
 
@@ -7,21 +7,13 @@ import pandas as pd
 import pytest
 
 from repalign import Experiment
-from repalign.decoupling import configuration_means, counterexample_test, regime, ridge_ensemble, spearman_interval
 from repalign.experiment import experiment_data
+from repalign.inference.decoupling import configuration_means, counterexample_test, regime
+from repalign.untrained import ridge_ensemble
 
 
 def test_regime_bounds_are_inclusive_near_the_threshold():
     assert regime([0.5, 0.8, 1.0, 1.25, 1.3]).tolist() == ["below", "near", "near", "near", "above"]
-
-
-def test_spearman_interval_brackets_a_perfect_and_a_null_relation():
-    a = np.linspace(0, 1, 30)
-    perfect = spearman_interval(a, -a, boot=200)
-    assert perfect.rho == pytest.approx(-1) and perfect.high == pytest.approx(-1)
-    null = spearman_interval(a, np.random.default_rng(0).permutation(a), boot=500)
-    assert null.low < 0 < null.high  # a random pairing: the interval covers 0
-    assert np.isnan(spearman_interval([1, 2], [2, 1]).rho)  # too few points
 
 
 def per_seed(a, e, sd=0.01, groups=None, repeats=6, seed=0):

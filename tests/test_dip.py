@@ -14,9 +14,9 @@ import pytest
 
 from repalign import Experiment, book_sweeps, run_experiment
 from repalign.experiment import layers_of, split_measurement
+from repalign.inference.threshold import lower_minimum_test, rise_test
 from repalign.metrics import METRICS
 from repalign.presets import DipConfig
-from repalign.threshold import lower_minimum_test, rise_test
 from repalign.untrained import untrained_alignment
 
 GRID = np.array([10.0, 14, 20, 28, 40, 56, 80])

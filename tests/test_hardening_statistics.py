@@ -1,6 +1,6 @@
 """Hardening of the statistics and metrics: bad input is refused in one line that names the
 argument and what it allows; the result never depends on the order of the rows; a numerically
-constant representation gives NaN with a warning (repalign.threshold, trends, decoupling,
+constant representation gives NaN with a warning (repalign.inference.threshold, trends, decoupling,
 inference, claims, theory and metrics)."""
 
 import math
@@ -12,16 +12,17 @@ import pandas as pd
 import pytest
 
 from repalign import Experiment, theory
-from repalign.claims import (decoupling_claim, minimum_claim, nearest_to_threshold, rises_with_snr_everywhere,
-                             snr_claim, threshold_neighbours)
-from repalign.decoupling import (configuration_means, counterexample_test, nearest_counterexample, regime,
-                                 ridge_ensemble, spearman_interval)
 from repalign.inference import benjamini_hochberg, holm, one_sided_p, repeats_needed, welch_one_sided_p
+from repalign.inference.claims import (decoupling_claim, minimum_claim, nearest_to_threshold, snr_claim,
+                                       threshold_neighbours)
+from repalign.inference.decoupling import (across_configurations, configuration_means, counterexample_test,
+                                           nearest_counterexample, regime)
+from repalign.inference.extrema import Extremum, extremum, interpolation_threshold, mean_curve, repeat_matrix
+from repalign.inference.threshold import (local_peak, lower_minimum_test, near_threshold_verdict, rise_test,
+                                          threshold_test, threshold_window, window_test)
+from repalign.inference.trends import equivalent_snr, paired_steps, rises_with_snr_everywhere, snr_trend
 from repalign.metrics import METRICS, alignment_matrix
-from repalign.threshold import (Extremum, extremum, interpolation_threshold, local_peak, lower_minimum_test,
-                                mean_curve, near_threshold_verdict, repeat_matrix, rise_test, threshold_test,
-                                threshold_window, window_test)
-from repalign.trends import equivalent_snr, paired_steps, snr_trend
+from repalign.untrained import ridge_ensemble
 
 # --- inputs -----------------------------------------------------------------------------------
 
@@ -147,7 +148,7 @@ BAD_STATISTICS = [
      "table.seed must be repeat labels, not NaN, got nan"),
     (nearest_counterexample, (_infinite(_configurations(), "test_error"), ["config"], 0.01),
      f"table.test_error {MEASUREMENT}"),
-    (spearman_interval, ([0.1, 0.2, 0.3, math.inf], [1.0, 2.0, 3.0, 4.0]), f"a {MEASUREMENT} inf"),
+    (across_configurations, ([[0.1, math.inf, 0.3]], [[1.0, 2.0, 3.0]]), f"a {MEASUREMENT} inf"),
     (regime, ([0.5, math.nan],), "ratio must be positive finite numbers (N / N_ref), got nan"),
     (ridge_ensemble, (Experiment(), math.inf), "a finite ridge > 0"),
     # inference: no infinite difference; p-values in [0, 1]; standard errors >= 0

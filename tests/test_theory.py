@@ -264,7 +264,7 @@ def test_conditional_alignment_refuses_bad_shapes():
 def test_information_imbalance_of_correlated_gaussians_matches_the_closed_form(c):
     # Eight independent samples of n = 2000 probes: the formula within three standard errors of
     # their mean, plus (k + 1)/n, the imbalance's own finite-n floor, for the limit it is.
-    from repalign.metrics.pairwise import information_imbalance
+    from repalign.metrics.imbalance import information_imbalance
 
     rng = np.random.default_rng(int(100 * c))
     n = 2000

@@ -1,4 +1,4 @@
-"""Interpolation threshold, extremum locations and reference sizes (repalign.threshold)."""
+"""Interpolation threshold, extremum locations and reference sizes (repalign.inference.threshold)."""
 
 import math
 
@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from repalign import Experiment
+from repalign.inference.extrema import extremum, interpolation_threshold, mean_curve
 from repalign.sizes import n_parameters, network, network_name, reference_size, reference_sizes
-from repalign.threshold import extremum, interpolation_threshold, mean_curve
 
 
 def test_threshold_is_the_largest_interpolated_size_per_repeat():
@@ -153,7 +153,7 @@ def test_reference_sizes_equal_the_parameter_count_that_training_reports():
 
 @pytest.mark.parametrize("kind", ["min", "max"])
 def test_vectorised_locations_equal_one_curve_at_a_time_and_polyfit(kind):
-    from repalign.threshold import _location, _locations
+    from repalign.inference.extrema import _location, _locations
 
     rng = np.random.default_rng(5)
     lx = np.log10(np.array([5.0, 8, 13, 20, 32, 50, 80]))

@@ -1,4 +1,4 @@
-"""Extrema near a measured threshold (repalign.threshold: threshold_window, near_threshold_verdict,
+"""Extrema near a measured threshold (repalign.inference.threshold: threshold_window, near_threshold_verdict,
 local_peak), on curves whose answer is known and against the real-data chapter's former code."""
 
 import math
@@ -6,8 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from repalign.threshold import (AT_EDGE, AWAY, NEAR, NEAR_FACTOR, NO_THRESHOLD, Extremum, extremum, local_peak,
-                                mean_curve, near_threshold_verdict, threshold_window)
+from repalign.inference.extrema import Extremum, extremum, mean_curve
+from repalign.inference.threshold import (AT_EDGE, AWAY, NEAR, NEAR_FACTOR, NO_THRESHOLD, local_peak,
+                                          near_threshold_verdict, threshold_window)
 
 GRID = np.array([10, 20, 30, 40, 60, 80, 120, 160, 240])
 REPEATS = 8

@@ -1,4 +1,4 @@
-"""Monotonicity statistics and the flip <-> SNR equivalence (repalign.trends)."""
+"""Monotonicity statistics and the flip <-> SNR equivalence (repalign.inference.trends)."""
 
 import math
 
@@ -7,8 +7,8 @@ import pytest
 from scipy import stats
 
 from repalign.data import flip_labels
-from repalign.trends import (EXACT_REPEATS, flip_for_snr, paired_steps, sign_flip_floor, sign_flip_p, snr_for_flip,
-                             snr_trend, spearman_rows)
+from repalign.inference.trends import (EXACT_REPEATS, flip_for_snr, paired_steps, sign_flip_floor, sign_flip_p,
+                                       snr_for_flip, snr_trend, spearman_rows)
 
 SNRS = np.array([0.1, 1.0, 10.0, 100.0, math.inf])
 
@@ -122,7 +122,7 @@ def test_the_equivalent_snr_is_the_snr_of_one_hot_targets():
 def test_family_table_decides_each_family_on_its_own():
     import pandas as pd
 
-    from repalign.trends import family_table
+    from repalign.inference.trends import family_table
 
     parts = []
     for metric, shape in (("up", np.arange(5.0)), ("flat", np.zeros(5))):

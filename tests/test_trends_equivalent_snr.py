@@ -1,4 +1,4 @@
-"""Label flips relabelled as their equivalent SNR (repalign.trends.equivalent_snr): it inverts
+"""Label flips relabelled as their equivalent SNR (repalign.inference.trends.equivalent_snr): it inverts
 flip_for_snr on every grid the book uses, and equals the three relabellings the chapters made."""
 
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from repalign.trends import equivalent_snr, flip_for_snr, snr_for_flip
+from repalign.inference.trends import equivalent_snr, flip_for_snr, snr_for_flip
 
 GRIDS = ((0.1, 1.0, 10.0, 100.0, math.inf), (0.25, 1.0, 4.0, math.inf), (0.5, 2.0, 8.0, math.inf))
 

@@ -19,12 +19,12 @@ import pandas as pd
 import pytest
 
 from repalign import verdicts
-from repalign.claims import HOLDS, SNRClaim, decoupling_claim, minimum_claim, snr_claim
-from repalign.decoupling import counterexample_test
 from repalign.inference import benjamini_hochberg, holm, one_sided_p, repeats_needed, t_power
+from repalign.inference.claims import HOLDS, SNRClaim, decoupling_claim, minimum_claim, snr_claim
+from repalign.inference.decoupling import counterexample_test
+from repalign.inference.threshold import INSIDE, OUTSIDE, window_test
+from repalign.inference.trends import FALLS, RISES, RISING, WITH_DROP, family_verdicts, snr_trend
 from repalign.presets import SNRConfig
-from repalign.threshold import INSIDE, OUTSIDE, window_test
-from repalign.trends import FALLS, RISES, RISING, WITH_DROP, family_verdicts, snr_trend
 
 SNRS = np.array([0.25, 1.0, 4.0, 16.0, math.inf])
 GRID = np.array([10.0, 14, 20, 28, 40, 56, 80])  # N; the window (14, 28) holds three of them
@@ -292,7 +292,8 @@ def _chapter_rows(chapter: str, verdict_by_setting: dict[str, str], metrics=("ck
 
 
 def test_the_conclusion_follows_the_chapters_tables():
-    from repalign.claims import FAILS, UNDECIDED
+    from repalign.inference import UNDECIDED
+    from repalign.inference.claims import FAILS
 
     titles = {"snr": "SNR", "decoupling": "Decoupling"}
     snr = _chapter_rows("snr", {("MLP", "snr"): HOLDS, ("linear", "snr"): UNDECIDED}, metrics=("cka", "procrustes"))
@@ -342,7 +343,7 @@ def test_the_conclusion_changes_with_a_chapters_verdicts(tmp_path, monkeypatch):
     # The conclusion page reads the chapters' tables: a re-run of one chapter with another
     # parameter (here written directly, as the chapter would) changes its sentences and tables.
     from repalign import book
-    from repalign.claims import FAILS
+    from repalign.inference.claims import FAILS
     from repalign.presets import CHAPTERS
 
     monkeypatch.setenv("REPALIGN_CACHE", str(tmp_path / "cache"))  # the kernel inherits it
@@ -370,7 +371,9 @@ def test_the_conclusion_changes_with_a_chapters_verdicts(tmp_path, monkeypatch):
 
 
 def test_a_window_row_carries_the_p_value_of_its_decision():
-    from repalign.threshold import UNDECIDED, Extremum, WindowTest
+    from repalign.inference import UNDECIDED
+    from repalign.inference.extrema import Extremum
+    from repalign.inference.threshold import WindowTest
 
     ext = Extremum(location=30.0, grid_location=28.0, value=0.1, low=25.0, high=35.0, log_sd=0.1, level=0.68,
                    below=20.0, above=40.0, at_edge=False)
@@ -388,7 +391,8 @@ def test_a_window_row_carries_the_p_value_of_its_decision():
 
 
 def test_a_family_verdict_carries_the_p_value_that_decides_it():
-    from repalign.claims import FAILS, PARTLY, UNDECIDED, family_p
+    from repalign.inference import UNDECIDED
+    from repalign.inference.claims import FAILS, PARTLY, family_p
 
     assert family_p(HOLDS, [0.01, 0.03], [], [0.01, 0.03]) == 0.03  # every case: the largest must pass
     assert family_p(PARTLY, [0.01], [], [0.01, 0.4]) == 0.01

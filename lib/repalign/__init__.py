@@ -35,19 +35,28 @@ Mathematics: what the linear network does in closed form, and how alignment is m
 
 Analysis: from sweep tables to the book's statements
 
-- ``repalign.threshold``: the interpolation threshold, extrema of curves, and the one
-  reference size N_ref (``reference_size``, ``reference_sizes``);
-- ``repalign.inference``: paired tests, multiplicity control (Holm, Benjamini-Hochberg), power;
-- ``repalign.trends``: the trend test of alignment against the SNR; label flips as an SNR;
-- ``repalign.claims``: the test of each of the book's claims and the words that report it;
+- ``repalign.inference``: the statistics layer, which never trains, builds a network or
+  touches the cache:
+  ``repalign.inference.core`` (paired tests, Holm, Benjamini-Hochberg, the t-based number of
+  ensembles that would decide, the word ``UNDECIDED``), ``repalign.inference.trends`` (claim
+  1's trend test; label flips as an SNR), ``repalign.inference.extrema`` (the interpolation
+  threshold and the extrema of curves), ``repalign.inference.threshold`` (window tests: where
+  an extremum lies relative to the threshold), ``repalign.inference.colocation`` (does the
+  alignment minimum sit at the error peak), ``repalign.inference.decoupling`` (regimes, the
+  coupling of alignment and error, counterexamples), ``repalign.inference.floor`` (trained
+  against untrained alignment), ``repalign.inference.claims`` (the three claims and their
+  words), ``repalign.inference.robustness`` (every claim on every setup and metric) and
+  ``repalign.inference.phrases`` (the sentences that report them);
 - ``repalign.verdicts``: verdicts as data, one table per chapter run, read by the conclusion;
-- ``repalign.decoupling``: alignment against generalisation: regimes, rank correlations,
-  counterexamples at a family-wise error, the ridge estimator in closed form;
-- ``repalign.untrained``: the alignment floor, measured before any training.
+- ``repalign.sizes``: network names, parameter counts, and the one reference size N_ref
+  (``reference_size``, ``reference_sizes``);
+- ``repalign.untrained``: ensembles without training: the alignment floor, and the exact ridge
+  estimator in closed form.
 
 Book: the chapters' configurations, sweeps, figures, and the runner
 
-- ``repalign.presets``: each chapter's configuration and its named presets;
+- ``repalign.presets``: each chapter's configuration and its named presets (the base class,
+  the coercion of parameters and the shared checks: ``repalign.config``);
 - ``repalign.book_sweeps``: the sweeps behind the book's figures, declared in one place;
 - ``repalign.plotting``: the book's figure style;
 - ``repalign.report``: a chapter's setup and result tables, formatted for the page;

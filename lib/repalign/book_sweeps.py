@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 from typing import get_origin
 
-from .experiment import Experiment, limits_lifted, resources
-from .metrics import METRICS
 from .data import native_shape, real_split
+from .experiment import Experiment, limits_lifted, resources
+from .inference.trends import flip_for_snr
+from .metrics import METRICS
 from .presets import DecouplingConfig, DipConfig, LinearConfig, RealDataConfig, SampleSizeConfig, SNRConfig
-from .sweep import Job
 from .sizes import n_parameters, network, network_name, reference_size
-from .trends import flip_for_snr
+from .sweep import Job
 
 TEACHERS = {"regression": "teacher-linear", "classification": "teacher-linear-class"}
 

@@ -1,4 +1,5 @@
-"""The alignment floor: how aligned an ensemble's members are before any training.
+"""Ensembles that need no training: the alignment floor, how aligned an ensemble's members are
+before any training, and the exact ridge estimator, a closed-form reference setup.
 
     floor = untrained_alignment(Experiment(model="mlp", width=8, metrics=("cka",)))
 
@@ -12,11 +13,13 @@ streams), and are measured on the same probe set.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
 from . import metrics
-from .experiment import Experiment, alignment_matrices, experiment_data
+from .experiment import Experiment, alignment_matrices, experiment_data, split_measurement
 from .models import Architecture, init_params, layer_outputs
 
 
@@ -35,3 +38,26 @@ def untrained_alignment(exp: Experiment) -> dict[str, float]:
         layers = layer_outputs(arch, params, torch.as_tensor(ens.x_probe, dtype=torch.float64))
     matrices = alignment_matrices(layers, exp.metrics, alive=np.ones(exp.members, dtype=bool))
     return {name: metrics.mean_alignment(matrix)[0] for name, matrix in matrices.items()}
+
+
+def ridge_ensemble(exp: Experiment, ridge: float) -> tuple[dict[str, float], float]:
+    """Alignment (every metric of ``exp``) and mean test MSE of the exact ridge estimator on the
+    data of ``exp``: ``b_k = (X_k^T X_k + N ridge I)^{-1} X_k^T y_k`` for each member.
+
+    Its representation of a probe x is the rank-one hidden layer ``u (b_k . x)`` that a linear
+    network trained from a small initialisation ends with; every metric here is invariant to
+    the embedding direction u and to scale, so the one feature ``b_k . x`` stands for it.
+    """
+    if exp.model != "linear" or exp.task != "regression" or not 0 < ridge < math.inf:
+        raise ValueError("ridge_ensemble needs a linear-network regression Experiment and a finite ridge > 0, got "
+                         f"model={exp.model!r}, data={exp.data!r}, ridge={ridge!r}")
+    ens = experiment_data(exp)
+    x, y = ens.x_train.astype(float), ens.y_train.astype(float)
+    n, d = x.shape[1:]
+    gram = np.einsum("kni,knj->kij", x, x) + n * ridge * np.eye(d)
+    b = np.linalg.solve(gram, np.einsum("kni,kn->ki", x, y)[..., None])[..., 0]  # (K, D)
+    outputs = ens.x_probe @ b.T  # (n_probe, K)
+    reps = outputs.T[..., None]  # (K, n_probe, 1)
+    alignment = {name: metrics.mean_alignment(metrics.alignment_matrix(reps, split_measurement(name)[0]))[0]
+                 for name in exp.metrics}  # one feature: every layer's alignment is the same
+    return alignment, float(np.mean((outputs - ens.y_probe[:, None]) ** 2))

@@ -25,12 +25,14 @@ from pathlib import Path
 import pandas as pd
 
 from . import paths
+from .inference import ALPHA, UNDECIDED
+from .inference.claims import (AS_PREDICATE, CLAIMS, FALLS, HOLDS, MARKS, RISING, VERDICTS, WINDOW_VERDICTS,
+                               DecouplingClaim, MinimumClaim, SNRClaim, curve_counts, family_p, most_needed)
+from .inference.claims import COUPLING_STRATA
+from .inference.decoupling import rho_interval
+from .inference.phrases import COUPLED, coupling_word, listed
+from .inference.threshold import window_p
 from .paths import TABLE_MARKER, VERDICT_TABLES, write_atomically
-from .claims import (AS_PREDICATE, CLAIMS, FALLS, HOLDS, MARKS, RISING, UNDECIDED, VERDICTS, WINDOW_VERDICTS, DecouplingClaim,
-                     MinimumClaim, SNRClaim, curve_counts, family_p, listed, most_needed)
-from .claims import COUPLED, COUPLING_STRATA, coupling_word, rho_interval
-from .inference import ALPHA
-from .threshold import window_p
 
 COLUMNS = ("chapter", "claim", "setting", "metric", "case", "statistic", "value", "low", "high", "p",
            "repeats_needed", "verdict", "summary", "control", "parameters")

@@ -18,8 +18,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from .claims import listed
-from .inference import ALPHA, UNDECIDED, benjamini_hochberg, checked, measurements, one_sided_p, repeat_labels, repeats_needed
+from .core import ALPHA, UNDECIDED, benjamini_hochberg, checked, measurements, one_sided_p, repeat_labels, repeats_needed
+from .phrases import listed
 
 ABOVE, BELOW = "above the floor", "below the floor"
 FLOOR_VERDICTS = (ABOVE, BELOW, UNDECIDED)

@@ -37,25 +37,28 @@ with the columns
     test_error   its test error
 
 and, for :func:`robustness_grid`, ``setup`` and ``metric``. Uncertainties come from the
-independent ensembles only. Also here: the counts and phrases that chapters glue into their
-prose (curves that rise, counterexample pairs described for a reader, intervals).
+independent ensembles only. Also here: the counts of a family of curves' verdicts. The
+sentences that report them are in ``phrases``, the grid over setups and metrics in
+``robustness``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
+from .. import validate
 from . import trends as _trends
-from . import validate
-from .decoupling import Coupling, RankCorrelation, counterexample_test, coupling, nearest_counterexample
-from .inference import ALPHA, UNDECIDED, benjamini_hochberg, checked
-from .threshold import APART, INSIDE, OUTSIDE, TOGETHER, Colocation, Extremum, WindowTest, extremum, window_p, window_test
+from .colocation import APART, TOGETHER
+from .core import ALPHA, UNDECIDED, benjamini_hochberg, checked
+from .decoupling import Coupling, RankCorrelation, _with_interval, counterexample_test, coupling, nearest_counterexample
+from .extrema import Extremum, extremum
+from .threshold import INSIDE, OUTSIDE, WindowTest, window_p, window_test
 
 # --- the vocabulary -------------------------------------------------------------------------
 
@@ -327,33 +330,6 @@ class DecouplingClaim(Claim):
         return f"{self.pairs} {'pair' if self.pairs == 1 else 'pairs'}; ρ {_with_interval(self.correlation)}"
 
 
-def _signed(value: float) -> str:
-    """'−0.97', '+0.10' (a minus sign, not a hyphen)."""
-    return f"{value:+.2f}".replace("-", "−")
-
-
-def rho_interval(rho: float, low: float = math.nan, high: float = math.nan) -> str:
-    """'−0.97 [−0.99, −0.93]'; without the brackets when there is no interval, '—' without a value."""
-    if not math.isfinite(rho):
-        return "—"
-    return _signed(rho) + (f" [{_signed(low)}, {_signed(high)}]" if math.isfinite(low) else "")
-
-
-def _with_interval(r: RankCorrelation) -> str:
-    return rho_interval(r.rho, r.low, r.high)
-
-
-COUPLED, NOT_COUPLED, NOT_MEASURED = "coupled", "not shown coupled", "not measured"  # a coupling estimate's word
-
-
-def coupling_word(r: RankCorrelation) -> str:
-    """COUPLED when the interval of ``r`` excludes 0, NOT_COUPLED when it includes it,
-    NOT_MEASURED without one (too few configurations or seeds)."""
-    if not (math.isfinite(r.low) and math.isfinite(r.high)):
-        return NOT_MEASURED
-    return COUPLED if r.low > 0 or r.high < 0 else NOT_COUPLED
-
-
 def aligned_with_generalization(coupling: Coupling) -> bool:
     """Whether the interval of the rank correlation across configurations lies below 0: the
     configurations that align more generalize better, significantly (what claim 3 denies)."""
@@ -397,44 +373,6 @@ def decoupling_claim(table: pd.DataFrame, *, alpha: float = ALPHA, boot: int = 2
                            nearest_repeats=nearest[1], found=test.pairs, configurations=test.points)
 
 
-def coupling_strength(rho: float) -> str:
-    """'strongly' (|rho| >= 0.7), 'moderately' (>= 0.4) or 'weakly' coupled."""
-    return "strongly" if abs(rho) >= 0.7 else "moderately" if abs(rho) >= 0.4 else "weakly"
-
-
-def decoupling_sentence(claim: DecouplingClaim) -> str:
-    """Claim 3 for a reader in one sentence: the counterexamples, then how strongly alignment and
-    test error go together across configurations, with N fixed, with S fixed and between the
-    seeds of one configuration, each rho with its interval (over seeds, at the claim's
-    1 - alpha); estimates that could not be measured are left out."""
-    c, across = claim.coupling, claim.coupling.across
-    if claim.pairs:
-        pairs = f"{claim.pairs} {'pair' if claim.pairs == 1 else 'pairs'} of configurations"
-        head = f"A counterexample exists ({pairs}), " + ("but" if aligned_with_generalization(c) else "and")
-    else:
-        head = f"No pair of configurations is a significant counterexample (of {claim.tests} ordered pairs), and"
-    word = coupling_word(across)
-    if not math.isfinite(across.rho):
-        body = "there are too few configurations to measure how alignment and test error go together"
-    elif word == COUPLED:
-        body = (f"across configurations alignment and test error are {coupling_strength(across.rho)} coupled, "
-                f"higher alignment going with {'lower' if across.rho < 0 else 'higher'} error "
-                f"(ρ = {_with_interval(across)})")
-    elif word == NOT_COUPLED:
-        body = ("across configurations alignment and test error are not significantly coupled "
-                f"(ρ = {_with_interval(across)})")
-    else:
-        body = (f"across configurations the rank correlation of alignment and test error is "
-                f"ρ = {_with_interval(across)}, with too few seeds for an interval")
-    parts = [f"with {COUPLING_STRATA.get(s, s)} fixed ρ = {_with_interval(r)}" for s, r in c.within.items()
-             if math.isfinite(r.rho) and not (r.n == 1 and r.rho == across.rho)]  # one stratum of them all: across
-    if math.isfinite(c.across_seeds.rho):
-        parts.append(f"between the seeds of one configuration ρ = {_with_interval(c.across_seeds)}")
-    if len(parts) > 1:
-        parts = [", ".join(parts[:-1]) + ", and " + parts[-1]]
-    return f"{head} {body}" + (f"; {parts[0]}" if parts else "") + "."
-
-
 # --- every claim, setup and metric ----------------------------------------------------------
 
 
@@ -445,71 +383,6 @@ def claim_results(table: pd.DataFrame, *, d: float, n_grid: Sequence[float] | No
     return {"snr": snr_claim(table, boot=boot, seed=seed, q=alpha),
             "min": minimum_claim(table, d=d, n_grid=n_grid, snrs=snrs, boot=boot, seed=seed, q=alpha),
             "dec": decoupling_claim(table, alpha=alpha, boot=boot, seed=seed)}
-
-
-@dataclass(frozen=True, eq=False)
-class RobustnessGrid:
-    """The claims' verdicts over setups (rows) and metrics (columns)."""
-
-    results: Mapping[tuple[str, str, str], Claim]  # (setup, claim key, metric) -> result, in grid order
-    labels: Mapping[str, str]  # metric -> column title
-    table: pd.DataFrame  # rows (setup, claim title), columns metric labels: mark and summary
-    counts: pd.DataFrame  # rows claim titles, columns verdict words: how many cells
-
-    def holds(self, key: str) -> int:
-        """Cells (setup x metric) in which claim ``key`` holds."""
-        return int(self.counts.loc[_claim_title(key)].get(HOLDS, 0))
-
-    def exceptions(self, key: str) -> list[str]:
-        """"setup with metric label" for every cell in which claim ``key`` does not hold."""
-        _claim_title(key)
-        return [f"{setup} with {self.labels[m]}" for (setup, k, m), r in self.results.items()
-                if k == key and r.verdict != HOLDS]
-
-    @property
-    def cells_per_claim(self) -> int:
-        return len({(setup, m) for setup, _, m in self.results})
-
-
-def _claim_title(key: str) -> str:
-    if key not in CLAIMS:
-        raise ValueError(f"claim must be one of {tuple(CLAIMS)}, got {key!r}")
-    return CLAIMS[key]
-
-
-def robustness_grid(table: pd.DataFrame, setups: Sequence[str], metrics: Sequence[str], *, d: float,
-                    n_grid: Sequence[float] | None = None, snrs: Sequence[float] | None = None,
-                    alpha: float = ALPHA, boot: int = 2000, seed: int = 0,
-                    labels: Mapping[str, str] | None = None) -> RobustnessGrid:
-    """Every claim on the sweep of every setup and metric of ``table`` (columns ``setup``,
-    ``metric`` and SWEEP_COLUMNS), with the same ``d``, grids, ``alpha``, ``boot`` and ``seed``.
-
-    ``labels``: metric -> column title (default: ``repalign.metrics.METRICS`` labels).
-    """
-    _require(table, ("setup", "metric", *SWEEP_COLUMNS))
-    if labels is None:
-        from .metrics import METRICS
-
-        labels = {m: METRICS[m].label for m in metrics}
-    unknown = [m for m in metrics if m not in labels]
-    if unknown:
-        raise ValueError(f"labels must name every metric, missing {unknown}")
-    per_cell = {}
-    for setup in setups:
-        for m in metrics:
-            part = table[(table.setup == setup) & (table.metric == m)]
-            if part.empty:
-                raise ValueError(f"table has no row for setup {setup!r} and metric {m!r}")
-            per_cell[(setup, m)] = claim_results(part, d=d, n_grid=n_grid, snrs=snrs, alpha=alpha, boot=boot,
-                                                 seed=seed)
-    results = {(setup, key, m): per_cell[(setup, m)][key] for setup in setups for key in CLAIMS for m in metrics}
-    cells = pd.Series({(setup, CLAIMS[key], labels[m]): r.cell for (setup, key, m), r in results.items()})
-    grid = cells.unstack()
-    grid.index.names = ["setup", "claim"]
-    verdicts = pd.Series({(setup, CLAIMS[key], m): r.verdict for (setup, key, m), r in results.items()})
-    counts = verdicts.groupby(level=1).value_counts().unstack(fill_value=0)
-    return RobustnessGrid(results=MappingProxyType(results), labels=MappingProxyType(dict(labels)), table=grid,
-                          counts=counts)
 
 
 # --- curves of alignment against S, counted ---------------------------------------------------
@@ -537,46 +410,6 @@ class CurveCounts:
     def verdict(self) -> str:
         """Claim 1 over the family (:func:`family_verdict`)."""
         return family_verdict(self.rising, self.falls, self.total)
-
-
-def listed(items: Sequence[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    items = list(items)
-    return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
-
-
-def undecided_phrase(curves: pd.DataFrame, repeats: int) -> str:
-    """How many independent ensembles per point would decide the undecided curves of ``curves``
-    (a ``trends.family_table``) at their measured rho, against the ``repeats`` used."""
-    open_ = curves[curves.verdict == UNDECIDED]
-    if open_.empty:
-        return "no curve is undecided"
-    needed = open_.repeats_needed.dropna().clip(lower=repeats + 1)  # undecided with ``repeats``: more are needed
-    which = "the undecided curve" if len(open_) == 1 else f"the {len(open_)} undecided curves"
-    if needed.empty:
-        return f"{which} measured ρ = 0, which no number of ensembles would resolve"
-    amount = (f"{needed.max():.0f}" if needed.min() == needed.max()
-              else f"a median of {needed.median():.0f} (at most {needed.max():.0f})")
-    return (f"{which} would need {amount} independent ensembles per point to be decided at their measured "
-            f"ρ (80% power in a test at 5%), against the {repeats} used here")
-
-
-def curve_phrase(counts: CurveCounts, q: float = ALPHA, what: str = "curves") -> str:
-    """'m of n curves rise (k at every step, o only overall, d with a significant drop), f fall
-    and u are undecided, at a false-discovery rate of 5%'."""
-    how = [f"{counts.every_step or 'none'} at every step"]
-    how += [f"{counts.overall} only overall"] if counts.overall else []
-    how += [f"{counts.with_drop} with a significant drop"] if counts.with_drop else []
-    if counts.rising and counts.every_step == counts.rising:
-        how_phrase = " at every step"
-    else:
-        how_phrase = f" ({', '.join(how)})" if counts.rising else ""
-    parts = [f"{counts.rising} of {counts.total} {what} rise{how_phrase}"]
-    if counts.falls:
-        parts.append(f"{counts.falls} {'falls' if counts.falls == 1 else 'fall'}")
-    if counts.undecided:
-        parts.append(f"{counts.undecided} {'is' if counts.undecided == 1 else 'are'} undecided")
-    return f"{listed(parts)}, at a false-discovery rate of {q:.0%}"
 
 
 def curve_counts(verdicts) -> CurveCounts:
@@ -608,78 +441,3 @@ def nearest_to_threshold(ratios: Sequence[float]) -> float:
     if not ratios or any(not 0 < r < math.inf for r in ratios):
         raise ValueError(f"ratios must be positive finite numbers, at least one, got {ratios!r}")
     return min(ratios, key=lambda r: abs(math.log(r)))
-
-
-def rises_with_snr_everywhere(curves) -> bool:
-    """True when each curve (rows: S ascending; columns: the x grid) is above the previous one
-    at every point: alignment rises strictly with S everywhere on the grid."""
-    curves = checked("curves", curves, "finite numbers", np.isfinite)  # NaN would read as "not ordered"
-    if curves.ndim != 2 or curves.shape[0] < 2:
-        raise ValueError(f"curves must be a 2-d array with one row per S, at least two, got shape {curves.shape}")
-    return bool(np.all(np.diff(curves, axis=0) > 0))
-
-
-# --- phrases for the prose --------------------------------------------------------------------
-
-
-def format_interval(value: float, low: float, high: float, digits: int = 2) -> str:
-    """'value [low, high]' with ``digits`` decimals."""
-    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
-
-
-def describe_configuration(point) -> str:
-    """A configuration of the decoupling chapter for a reader: its N/N_ref, S (or no noise) and,
-    when not shared, its inputs. ``point``: a row with ``ratio``, ``S`` and ``shared_inputs``."""
-    noise = f"S = {point.S:g}" if math.isfinite(point.S) else "no noise"
-    return f"N/N_ref = {point.ratio:.2f}, {noise}" + ("" if point.shared_inputs else ", independent inputs")
-
-
-def describe_pair(points: pd.DataFrame, pair) -> str:
-    """'setting, task: <better aligned> against <other>' for a row of ``decoupling.counterexamples``."""
-    better, other = points.loc[pair.better_aligned], points.loc[pair.other]
-    return f"{better.setting}, {better.task}: {describe_configuration(better)} against {describe_configuration(other)}"
-
-
-def local_peak_phrase(peak: Extremum | None, rise_from: float | None, n_star: float, n_ref: float) -> str:
-    """What ``threshold.local_peak`` found, as the end of a sentence about the test error."""
-    if peak is None:
-        return "has no local maximum"
-    return (f"has a local maximum at N/N* = {peak.location / n_star:.2f} (N/N_ref = {peak.location / n_ref:.2f}), "
-            f"where it rises to {peak.value:.3g} from {rise_from:.3g} at smaller N")
-
-
-def global_extremum_phrase(windowed: Extremum, whole: Extremum) -> str:
-    """Where the extremum of the whole grid is, against the one searched for near the threshold."""
-    if whole.grid_location == windowed.grid_location:
-        return "the same point"
-    return f"N = {whole.grid_location:.0f}" + (", the end of the grid" if whole.at_edge else "")
-
-
-def colocation_sentence(result: Colocation, x: str = "N") -> str:
-    """One sentence for a reader on ``threshold.colocation_test``: where the alignment minimum sits
-    relative to the test-error peak (their ratio, with its interval), what that decides, and its
-    p-value; for an undecided test, both p-values and the ensembles that would decide it, or
-    which extremum lies at an end of the grid (a bound, which no test places).
-    ``x``: the name of the grid variable ("N", or "P" along the width)."""
-    r = result
-    if r.reason:
-        return f"The alignment minimum and the test-error peak cannot be compared: {r.reason}."
-    def number(v: float) -> str:  # two decimals, or two significant digits where decimals would mislead
-        return f"{v:.2f}" if 0.01 <= v < 100 else f"{v:.2g}"
-
-    margin = f"the factor of {r.factor:g} that counts as together"
-    head = (f"The alignment minimum sits at {number(r.ratio)} times the error peak's {x} "
-            f"({r.level:.0%} interval {number(r.low)} to {number(r.high)})")
-    if r.at_edge:
-        which = ("both the minimum and the peak lie" if r.min_at_edge and r.peak_at_edge else
-                 "the minimum lies" if r.min_at_edge else "the peak lies")
-        return f"{head}, but {which} at an end of the grid, a bound rather than a location, so the test is undecided."
-    if r.decision == TOGETHER:
-        return f"{head}, within {margin} (p = {r.p:.2g})."
-    if r.decision == APART:
-        return f"{head}, beyond {margin}: the two lie apart (p = {r.p:.2g})."
-    needed = max(r.repeats_needed, r.repeats + 1) if math.isfinite(r.repeats_needed) else math.nan
-    more = (f"; about {needed:.0f} would decide it with 80% power at the measured spread" if math.isfinite(needed)
-            else "")
-    return (f"{head}; {r.repeats} ensembles per point do not decide whether it lies within {margin} "
-            f"(p = {r.p_together:.2g}) or beyond it (p = {r.p_apart:.2g}){more}.")

@@ -1,5 +1,5 @@
-"""The statistics behind the book's verdicts: one-sided paired tests, multiplicity control, and
-the number of repeats that would resolve an undecided verdict.
+"""The tests every verdict is built from: one-sided paired tests, multiplicity control, and the
+number of repeats that would resolve an undecided verdict.
 
     p = one_sided_p(differences)                 # H0: mean <= 0 against mean > 0, per row
     rejected = benjamini_hochberg(p, q=0.05)     # a family of curves: false-discovery rate q
@@ -17,7 +17,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from . import validate
+from .. import validate
 
 UNDECIDED = "undecided"  # the one word for a test that decided neither way, in every verdict vocabulary
 ALPHA = 0.05  # the book's error level: family-wise (Holm) or false-discovery rate (Benjamini-Hochberg)

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import validate
-from .inference import (ALPHA, UNDECIDED, benjamini_hochberg, checked, holm, measurements, one_sided_p, repeat_labels,
+from .. import validate
+from .core import (ALPHA, UNDECIDED, benjamini_hochberg, checked, holm, measurements, one_sided_p, repeat_labels,
                         repeats_needed)
 
 EVERY_STEP, RISES, WITH_DROP, FALLS = ("rises at every step", "rises overall", "rises, with a significant drop",
@@ -256,6 +256,15 @@ def family_table(table, curve: list[str], family: str | list[str], *, x: str = "
         found.loc[index, "trend"] = pd.Series(family_verdicts(found.trend[index], q), index=index)
     return found.assign(**{name: [getattr(t, name) for t in found.trend] for name in TREND_COLUMNS}).drop(
         columns="trend")
+
+
+def rises_with_snr_everywhere(curves) -> bool:
+    """True when each curve (rows: S ascending; columns: the x grid) is above the previous one
+    at every point: alignment rises strictly with S everywhere on the grid."""
+    curves = checked("curves", curves, "finite numbers", np.isfinite)  # NaN would read as "not ordered"
+    if curves.ndim != 2 or curves.shape[0] < 2:
+        raise ValueError(f"curves must be a 2-d array with one row per S, at least two, got shape {curves.shape}")
+    return bool(np.all(np.diff(curves, axis=0) > 0))
 
 
 # --- label flips as an SNR ------------------------------------------------------------------

@@ -1,8 +1,7 @@
-"""Alignment against generalization: regimes, rank correlations, counterexamples, and the exact
-ridge estimator as a reference setup.
+"""Alignment against generalization: regimes, rank correlations, the coupling of the two over
+seeds, and counterexamples (the exact ridge estimator, a reference setup: ``repalign.untrained``).
 
     points = configuration_means(table)                 # one row per configuration
-    rho = spearman_interval(points.A, points.E)         # with a bootstrap interval over the points
     c = coupling(table, keys, strata=["n_train", "snr"])  # how strongly A and E go together, over seeds
     test = counterexample_test(table, keys, within=["chapter", "task"])   # at family-wise error 5%
 
@@ -23,16 +22,16 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 from scipy import stats
-from scipy.stats import rankdata, spearmanr
+from scipy.stats import rankdata
 
-from . import inference, metrics, validate
-from .experiment import Experiment, experiment_data, split_measurement
-from .inference import (ALPHA, checked, holm, level, measurements, one_sided_p, repeat_labels, repeats_needed,
+from .. import validate
+from . import core as inference
+from .core import (ALPHA, checked, holm, level, measurements, one_sided_p, repeat_labels, repeats_needed,
                         welch_one_sided_p)
 from .trends import spearman_rows
 
 REGIMES = ("below", "near", "above")
-NEAR = (0.8, 1.25)  # N / N_ref (repalign.threshold.reference_sizes) counted as "near the threshold"
+NEAR = (0.8, 1.25)  # N / N_ref (repalign.sizes.reference_sizes) counted as "near the threshold"
 
 
 def regime(ratio) -> np.ndarray:
@@ -64,25 +63,9 @@ def configuration_means(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 @dataclass(frozen=True)
 class RankCorrelation:
     rho: float
-    low: float  # bootstrap percentile interval: over configurations (spearman_interval), over seeds (coupling)
+    low: float  # bootstrap percentile interval over the seeds (coupling)
     high: float
     n: int  # the points correlated, or (coupling's averaged estimates) the correlations averaged
-
-
-def spearman_interval(a, e, *, boot: int = 2000, level: float = 0.95, seed: int = 0) -> RankCorrelation:
-    """Spearman's rho between alignment and test error, with a bootstrap over the points (points
-    with a NaN left out; infinite values refused)."""
-    a, e = measurements("a", a), measurements("e", e)
-    keep = np.isfinite(a) & np.isfinite(e)
-    a, e = a[keep], e[keep]
-    if len(a) < 3:
-        return RankCorrelation(np.nan, np.nan, np.nan, len(a))
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(a), size=(boot, len(a)))
-    rhos = spearman_rows(a[draws], e[draws])  # a constant resample's rho is NaN, dropped below
-    tail = (1 - level) / 2
-    low, high = np.nanquantile(rhos, [tail, 1 - tail])
-    return RankCorrelation(float(spearmanr(a, e).statistic), float(low), float(high), len(a))
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -173,7 +156,7 @@ def coupling(table: pd.DataFrame, keys: list[str], *, strata: Sequence[str] = ()
     unit because it is the independent one: a seed gives every configuration the same clean data
     and initialisation (common random numbers), so configurations measured with one seed share
     its luck and are not independent, while different seeds are. A bootstrap over configurations
-    (:func:`spearman_interval`) treats them as independent and can be far too narrow. The
+    would treat them as independent and can be far too narrow. The
     configurations themselves are fixed: the interval is about these configurations' true means,
     not about others that could have been chosen. Means resampled from fewer distinct seeds are
     noisier, which pulls the resampled rho towards 0: the interval leans towards 0 (cautious
@@ -289,6 +272,23 @@ def across_configurations(a, e, *, boot: int = 2000, level: float = 0.95, seed: 
     boot = validate.integer("boot", boot, minimum=1)
     return _across(a, e, _seed_weights(a.shape[1], boot, seed), inference.level("level", level))
 
+
+def _signed(value: float) -> str:
+    """'−0.97', '+0.10' (a minus sign, not a hyphen)."""
+    return f"{value:+.2f}".replace("-", "−")
+
+
+def rho_interval(rho: float, low: float = math.nan, high: float = math.nan) -> str:
+    """'−0.97 [−0.99, −0.93]'; without the brackets when there is no interval, '—' without a value."""
+    if not math.isfinite(rho):
+        return "—"
+    return _signed(rho) + (f" [{_signed(low)}, {_signed(high)}]" if math.isfinite(low) else "")
+
+
+def _with_interval(r: RankCorrelation) -> str:
+    return rho_interval(r.rho, r.low, r.high)
+
+
 @dataclass(frozen=True, eq=False)
 class CounterexampleTest:
     """The counterexample pairs that survive Holm's correction over every ordered pair tested."""
@@ -365,26 +365,3 @@ def nearest_counterexample(table: pd.DataFrame, keys: list[str], level: float) -
         return math.nan, math.nan
     i, j = np.unravel_index(np.argmin(np.where(candidate, p, np.inf)), p.shape)
     return float(p[i, j]), max(repeats_needed(diff[i, j], alpha=level, sides=1) for diff in (da, de))
-
-
-def ridge_ensemble(exp: Experiment, ridge: float) -> tuple[dict[str, float], float]:
-    """Alignment (every metric of ``exp``) and mean test MSE of the exact ridge estimator on the
-    data of ``exp``: ``b_k = (X_k^T X_k + N ridge I)^{-1} X_k^T y_k`` for each member.
-
-    Its representation of a probe x is the rank-one hidden layer ``u (b_k . x)`` that a linear
-    network trained from a small initialisation ends with; every metric here is invariant to
-    the embedding direction u and to scale, so the one feature ``b_k . x`` stands for it.
-    """
-    if exp.model != "linear" or exp.task != "regression" or not 0 < ridge < math.inf:
-        raise ValueError("ridge_ensemble needs a linear-network regression Experiment and a finite ridge > 0, got "
-                         f"model={exp.model!r}, data={exp.data!r}, ridge={ridge!r}")
-    ens = experiment_data(exp)
-    x, y = ens.x_train.astype(float), ens.y_train.astype(float)
-    n, d = x.shape[1:]
-    gram = np.einsum("kni,knj->kij", x, x) + n * ridge * np.eye(d)
-    b = np.linalg.solve(gram, np.einsum("kni,kn->ki", x, y)[..., None])[..., 0]  # (K, D)
-    outputs = ens.x_probe @ b.T  # (n_probe, K)
-    reps = outputs.T[..., None]  # (K, n_probe, 1)
-    alignment = {name: metrics.mean_alignment(metrics.alignment_matrix(reps, split_measurement(name)[0]))[0]
-                 for name in exp.metrics}  # one feature: every layer's alignment is the same
-    return alignment, float(np.mean((outputs - ens.y_probe[:, None]) ** 2))

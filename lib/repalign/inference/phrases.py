@@ -1,0 +1,174 @@
+"""The sentences that report the statistics, for the prose the chapters glue: each built from a
+result, so that it changes with the numbers, and tested on constructed results (the
+undecided and the all-same cases included).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from .claims import COUPLING_STRATA, UNDECIDED, CurveCounts, DecouplingClaim, aligned_with_generalization
+from .colocation import APART, TOGETHER, Colocation
+from .core import ALPHA
+from .decoupling import RankCorrelation, _with_interval
+from .extrema import Extremum
+
+
+COUPLED, NOT_COUPLED, NOT_MEASURED = "coupled", "not shown coupled", "not measured"  # a coupling estimate's word
+
+
+def coupling_word(r: RankCorrelation) -> str:
+    """COUPLED when the interval of ``r`` excludes 0, NOT_COUPLED when it includes it,
+    NOT_MEASURED without one (too few configurations or seeds)."""
+    if not (math.isfinite(r.low) and math.isfinite(r.high)):
+        return NOT_MEASURED
+    return COUPLED if r.low > 0 or r.high < 0 else NOT_COUPLED
+
+
+def coupling_strength(rho: float) -> str:
+    """'strongly' (|rho| >= 0.7), 'moderately' (>= 0.4) or 'weakly' coupled."""
+    return "strongly" if abs(rho) >= 0.7 else "moderately" if abs(rho) >= 0.4 else "weakly"
+
+
+def decoupling_sentence(claim: DecouplingClaim) -> str:
+    """Claim 3 for a reader in one sentence: the counterexamples, then how strongly alignment and
+    test error go together across configurations, with N fixed, with S fixed and between the
+    seeds of one configuration, each rho with its interval (over seeds, at the claim's
+    1 - alpha); estimates that could not be measured are left out."""
+    c, across = claim.coupling, claim.coupling.across
+    if claim.pairs:
+        pairs = f"{claim.pairs} {'pair' if claim.pairs == 1 else 'pairs'} of configurations"
+        head = f"A counterexample exists ({pairs}), " + ("but" if aligned_with_generalization(c) else "and")
+    else:
+        head = f"No pair of configurations is a significant counterexample (of {claim.tests} ordered pairs), and"
+    word = coupling_word(across)
+    if not math.isfinite(across.rho):
+        body = "there are too few configurations to measure how alignment and test error go together"
+    elif word == COUPLED:
+        body = (f"across configurations alignment and test error are {coupling_strength(across.rho)} coupled, "
+                f"higher alignment going with {'lower' if across.rho < 0 else 'higher'} error "
+                f"(ρ = {_with_interval(across)})")
+    elif word == NOT_COUPLED:
+        body = ("across configurations alignment and test error are not significantly coupled "
+                f"(ρ = {_with_interval(across)})")
+    else:
+        body = (f"across configurations the rank correlation of alignment and test error is "
+                f"ρ = {_with_interval(across)}, with too few seeds for an interval")
+    parts = [f"with {COUPLING_STRATA.get(s, s)} fixed ρ = {_with_interval(r)}" for s, r in c.within.items()
+             if math.isfinite(r.rho) and not (r.n == 1 and r.rho == across.rho)]  # one stratum of them all: across
+    if math.isfinite(c.across_seeds.rho):
+        parts.append(f"between the seeds of one configuration ρ = {_with_interval(c.across_seeds)}")
+    if len(parts) > 1:
+        parts = [", ".join(parts[:-1]) + ", and " + parts[-1]]
+    return f"{head} {body}" + (f"; {parts[0]}" if parts else "") + "."
+
+
+def listed(items: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    items = list(items)
+    return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
+
+
+def undecided_phrase(curves: pd.DataFrame, repeats: int) -> str:
+    """How many independent ensembles per point would decide the undecided curves of ``curves``
+    (a ``trends.family_table``) at their measured rho, against the ``repeats`` used."""
+    open_ = curves[curves.verdict == UNDECIDED]
+    if open_.empty:
+        return "no curve is undecided"
+    needed = open_.repeats_needed.dropna().clip(lower=repeats + 1)  # undecided with ``repeats``: more are needed
+    which = "the undecided curve" if len(open_) == 1 else f"the {len(open_)} undecided curves"
+    if needed.empty:
+        return f"{which} measured ρ = 0, which no number of ensembles would resolve"
+    amount = (f"{needed.max():.0f}" if needed.min() == needed.max()
+              else f"a median of {needed.median():.0f} (at most {needed.max():.0f})")
+    return (f"{which} would need {amount} independent ensembles per point to be decided at their measured "
+            f"ρ (80% power in a test at 5%), against the {repeats} used here")
+
+
+def curve_phrase(counts: CurveCounts, q: float = ALPHA, what: str = "curves") -> str:
+    """'m of n curves rise (k at every step, o only overall, d with a significant drop), f fall
+    and u are undecided, at a false-discovery rate of 5%'."""
+    how = [f"{counts.every_step or 'none'} at every step"]
+    how += [f"{counts.overall} only overall"] if counts.overall else []
+    how += [f"{counts.with_drop} with a significant drop"] if counts.with_drop else []
+    if counts.rising and counts.every_step == counts.rising:
+        how_phrase = " at every step"
+    else:
+        how_phrase = f" ({', '.join(how)})" if counts.rising else ""
+    parts = [f"{counts.rising} of {counts.total} {what} rise{how_phrase}"]
+    if counts.falls:
+        parts.append(f"{counts.falls} {'falls' if counts.falls == 1 else 'fall'}")
+    if counts.undecided:
+        parts.append(f"{counts.undecided} {'is' if counts.undecided == 1 else 'are'} undecided")
+    return f"{listed(parts)}, at a false-discovery rate of {q:.0%}"
+
+
+# --- phrases for the prose --------------------------------------------------------------------
+
+
+def format_interval(value: float, low: float, high: float, digits: int = 2) -> str:
+    """'value [low, high]' with ``digits`` decimals."""
+    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def describe_configuration(point) -> str:
+    """A configuration of the decoupling chapter for a reader: its N/N_ref, S (or no noise) and,
+    when not shared, its inputs. ``point``: a row with ``ratio``, ``S`` and ``shared_inputs``."""
+    noise = f"S = {point.S:g}" if math.isfinite(point.S) else "no noise"
+    return f"N/N_ref = {point.ratio:.2f}, {noise}" + ("" if point.shared_inputs else ", independent inputs")
+
+
+def describe_pair(points: pd.DataFrame, pair) -> str:
+    """'setting, task: <better aligned> against <other>' for a row of ``decoupling.counterexamples``."""
+    better, other = points.loc[pair.better_aligned], points.loc[pair.other]
+    return f"{better.setting}, {better.task}: {describe_configuration(better)} against {describe_configuration(other)}"
+
+
+def local_peak_phrase(peak: Extremum | None, rise_from: float | None, n_star: float, n_ref: float) -> str:
+    """What ``threshold.local_peak`` found, as the end of a sentence about the test error."""
+    if peak is None:
+        return "has no local maximum"
+    return (f"has a local maximum at N/N* = {peak.location / n_star:.2f} (N/N_ref = {peak.location / n_ref:.2f}), "
+            f"where it rises to {peak.value:.3g} from {rise_from:.3g} at smaller N")
+
+
+def global_extremum_phrase(windowed: Extremum, whole: Extremum) -> str:
+    """Where the extremum of the whole grid is, against the one searched for near the threshold."""
+    if whole.grid_location == windowed.grid_location:
+        return "the same point"
+    return f"N = {whole.grid_location:.0f}" + (", the end of the grid" if whole.at_edge else "")
+
+
+def colocation_sentence(result: Colocation, x: str = "N") -> str:
+    """One sentence for a reader on ``threshold.colocation_test``: where the alignment minimum sits
+    relative to the test-error peak (their ratio, with its interval), what that decides, and its
+    p-value; for an undecided test, both p-values and the ensembles that would decide it, or
+    which extremum lies at an end of the grid (a bound, which no test places).
+    ``x``: the name of the grid variable ("N", or "P" along the width)."""
+    r = result
+    if r.reason:
+        return f"The alignment minimum and the test-error peak cannot be compared: {r.reason}."
+    if r.at_edge:
+        which = ("both the minimum and the peak lie" if r.min_at_edge and r.peak_at_edge else
+                 "the minimum lies" if r.min_at_edge else "the peak lies")
+        return (f"The alignment minimum and the test-error peak cannot be compared: {which} at an end of the grid, "
+                "a bound rather than a location.")
+
+    def number(v: float) -> str:  # two decimals, or two significant digits where decimals would mislead
+        return f"{v:.2f}" if 0.01 <= v < 100 else f"{v:.2g}"
+
+    margin = f"the factor of {r.factor:g} that counts as together"
+    head = (f"The alignment minimum sits at {number(r.ratio)} times the error peak's {x} "
+            f"({r.level:.0%} interval {number(r.low)} to {number(r.high)})")
+    if r.decision == TOGETHER:
+        return f"{head}, within {margin} (p = {r.p:.2g})."
+    if r.decision == APART:
+        return f"{head}, beyond {margin}: the two lie apart (p = {r.p:.2g})."
+    needed = max(r.repeats_needed, r.repeats + 1) if math.isfinite(r.repeats_needed) else math.nan
+    more = (f"; about {needed:.0f} would decide it with 80% power at the measured spread" if math.isfinite(needed)
+            else "")
+    return (f"{head}; {r.repeats} ensembles per point do not decide whether it lies within {margin} "
+            f"(p = {r.p_together:.2g}) or beyond it (p = {r.p_apart:.2g}){more}.")
