@@ -11,9 +11,9 @@ The three claims, tested on a sweep of the linear network over N and S (the book
 states the tests and their measured error rates; the chapter "Alignment is not generalization"
 applies them to every setup and metric):
 
-1. at every N, alignment rises with the SNR S: a trend test per N that permutes S within each
-   independent ensemble (``trends.snr_trend``), the N of a sweep one family at a
-   false-discovery rate of 5% (``trends.family_verdicts``);
+1. at every N, alignment rises monotonically with the SNR S: a trend test per N whose units
+   are the independent ensembles, with a paired test of every step (``trends.snr_trend``),
+   the N of a sweep one family at a false-discovery rate of 5% (``trends.family_verdicts``);
 2. at every finite S, the minimum of the mean alignment over the whole grid lies on one of the
    two grid points next to the threshold N = D: an intersection-union test against every other
    grid point (``threshold.window_test``), the S one family at a false-discovery rate of 5%;
@@ -21,11 +21,12 @@ applies them to every setup and metric):
    the higher test error, paired by seed, at a family-wise error of 5% over every pair
    (``decoupling.counterexample_test``).
 
-Claims 1 and 2 fail when any case of the family refutes them, hold when every case confirms
-them, hold partly when some do and none refutes, and are undecided otherwise
-(:func:`family_verdict`); claim 3 is undecided without a pair, and with one holds, or holds
-partly where, across configurations, higher alignment goes significantly with lower test
-error (:func:`decoupling_verdict`).
+Claims 1 and 2 fail when any case of the family refutes them (claim 1: a curve that falls),
+hold when every case confirms them (claim 1: a curve that rises at every step), hold partly
+when some do and none refutes, and are undecided otherwise (:func:`family_verdict`); claim 3
+is undecided without a pair, and with one holds, or holds partly where, across
+configurations, higher alignment goes significantly with lower test error
+(:func:`decoupling_verdict`).
 
 Input tables are tidy sweep tables (``repalign.sweep``), one row per independent ensemble,
 with the columns
@@ -170,7 +171,7 @@ class SNRClaim(Claim):
     @property
     def p(self) -> float:
         """The p-value of the verdict (:func:`family_p` over the curves' two-sided p-values)."""
-        return family_p(self.verdict, [t.p for t in self.trends if t.verdict in RISING],
+        return family_p(self.verdict, [t.p for t in self.trends if t.verdict == EVERY_STEP],
                         [t.p for t in self.trends if t.verdict == FALLS], [t.p for t in self.trends])
 
     @property
@@ -193,16 +194,16 @@ def snr_claim(table: pd.DataFrame, *, boot: int = 2000, seed: int = 0, q: float 
 
     Each N is one curve, tested by ``trends.snr_trend`` (within-repeat permutations of S,
     ``boot`` resamples for its interval, both from ``seed``); the N of one sweep are one family,
-    decided at false-discovery rate ``q`` (``trends.family_verdicts``). :func:`family_verdict`
-    turns the curves' verdicts into the claim's.
+    decided at false-discovery rate ``q`` (``trends.family_verdicts``). The claim is that
+    alignment rises monotonically: a curve confirms it when it rises significantly at every step
+    and refutes it when it falls (:func:`curve_counts`, :func:`family_verdict`).
     """
     _require(table, ("n_train", "snr", "seed", "alignment"))
     sizes, trends = zip(*[(float(n), _trends.snr_trend(rows.snr, rows.alignment, rows.seed, boot=boot, seed=seed))
                           for n, rows in table.groupby("n_train")])
     trends = _trends.family_verdicts(trends, q)
-    rising = sum(t.verdict in RISING for t in trends)
-    falling = sum(t.verdict == FALLS for t in trends)
-    return SNRClaim(verdict=family_verdict(rising, falling, len(trends)), rising=rising, falling=falling,
+    counts = curve_counts([t.verdict for t in trends])
+    return SNRClaim(verdict=counts.verdict, rising=counts.rising, falling=counts.falls,
                     sizes=sizes, trends=tuple(trends), median_rho=float(np.median([t.rho for t in trends])), q=q)
 
 
@@ -408,8 +409,10 @@ class CurveCounts:
 
     @property
     def verdict(self) -> str:
-        """Claim 1 over the family (:func:`family_verdict`)."""
-        return family_verdict(self.rising, self.falls, self.total)
+        """Claim 1, that alignment rises monotonically, over the family (:func:`family_verdict`):
+        a curve confirms it when it rises significantly at every step, refutes it when it falls;
+        a rise shown only overall (or with a significant drop) decides neither way."""
+        return family_verdict(self.every_step, self.falls, self.total)
 
 
 def curve_counts(verdicts) -> CurveCounts:
@@ -423,7 +426,9 @@ def curve_counts(verdicts) -> CurveCounts:
 
 def verdict_agreement(table: pd.DataFrame, keys: Sequence[str], *, side: str = "source",
                       pair: tuple[str, str] = ("real", "synthetic")) -> tuple[int, int]:
-    """(curves whose two sides got the same verdict, curves): e.g. real data against its teacher.
+    """(curves whose two sides got the same direction, curves): e.g. real data against its teacher.
+    The direction is the verdict with every rise as one (``trends.direction``): whether a rise
+    is significant at every step is read from the curves themselves.
 
     ``table``: one row per curve, with the ``keys`` that pair curves, ``side`` and ``verdict``.
     """
@@ -432,7 +437,8 @@ def verdict_agreement(table: pd.DataFrame, keys: Sequence[str], *, side: str = "
     missing = [p for p in pair if p not in paired.columns]
     if missing:
         raise ValueError(f"{side} must hold both of {pair}, missing {missing}")
-    return int((paired[pair[0]] == paired[pair[1]]).sum()), int(len(paired))
+    first, second = (paired[p].map(_trends.direction) for p in pair)
+    return int((first == second).sum()), int(len(paired))
 
 
 def nearest_to_threshold(ratios: Sequence[float]) -> float:

@@ -38,6 +38,12 @@ EVERY_STEP, RISES, WITH_DROP, FALLS = ("rises at every step", "rises overall", "
                                        "falls")
 VERDICTS = (EVERY_STEP, RISES, WITH_DROP, UNDECIDED, FALLS)
 RISING = (EVERY_STEP, RISES, WITH_DROP)  # a significant rise, whatever its steps do
+RISE = "rises"  # the direction of every rising verdict (:func:`direction`)
+
+
+def direction(verdict: str) -> str:
+    """A curve's verdict without how it rises: RISE for each of RISING, else the verdict itself."""
+    return RISE if verdict in RISING else verdict
 PERMUTATIONS = 4999  # random sign flips beyond EXACT_REPEATS repeats: the smallest p-value is 1 / 5000
 EXACT_REPEATS = 16  # up to here every sign pattern is enumerated (2^16 = 65,536)
 SNRS = validate.number_phrase(greater_than=0, finite=False, plural=True)  # "positive numbers (inf allowed)"
