@@ -37,11 +37,14 @@ def bound(level: float, simulations: int) -> float:
     return level + 3 * math.sqrt(level * (1 - level) / simulations)
 
 
-def curves(shape, repeats, rng, *, x=SNRS, shared=0.5, noise=1.0, heavy=False):
+def curves(shape, repeats, rng, *, x=SNRS, shared=0.5, noise=1.0, heavy=False, drift=0.0):
     """A tidy curve: ``shape`` over ``x`` plus a per-repeat shift and point noise (t with 3
-    degrees of freedom when ``heavy``)."""
+    degrees of freedom when ``heavy``), and with ``drift`` a per-repeat tilt along the grid
+    (a standard normal slope of that size from one end to the other: zero mean over repeats)."""
     draw = (lambda size: rng.standard_t(3, size)) if heavy else (lambda size: rng.normal(0, 1, size))
     values = np.asarray(shape, float)[None, :] + shared * draw((repeats, 1)) + noise * draw((repeats, x.size))
+    if drift:  # drawn only then, so that the simulations without drift keep their random numbers
+        values = values + drift * rng.normal(0, 1, (repeats, 1)) * np.linspace(-1, 1, x.size)[None, :]
     return np.tile(x, repeats), values.reshape(-1), np.repeat(np.arange(repeats), x.size)
 
 
@@ -125,12 +128,16 @@ def trough(at: float, depth: float = 1.0) -> np.ndarray:
     return depth * np.abs(np.log(GRID / at)) / np.log(2)
 
 
-def test_window_test_false_positive_rate_with_two_equal_troughs():
-    # The least favourable null for "inside": the window's best point ties with an outside one.
+@pytest.mark.parametrize("drift", [0.0, 1.0])
+def test_window_test_false_positive_rate_with_two_equal_troughs(drift):
+    # The least favourable null for "inside": the window's best point ties with an outside one;
+    # with drift, each seed tilts its whole curve its own way (which trough is lower then
+    # depends on the seed, never on average).
     rng = np.random.default_rng(3)
     sims = 400
     shape = np.minimum(trough(20.0), trough(56.0))
-    decisions = [window_test(*curves(shape, 10, rng, x=GRID, noise=0.5), WINDOW).decision for _ in range(sims)]
+    decisions = [window_test(*curves(shape, 10, rng, x=GRID, noise=0.5, drift=drift), WINDOW).decision
+                 for _ in range(sims)]
     assert decisions.count(INSIDE) / sims <= bound(0.05, sims)
     assert decisions.count(OUTSIDE) / sims <= bound(0.05, sims)
 
@@ -154,26 +161,31 @@ def window_power(depth: float, sims: int, seed: int) -> float:
 
 
 def configurations(configs: int, repeats: int, rng, *, step: float, noise: float = 1.0, shared: float = 0.5,
-                   planted: float = 0.0) -> pd.DataFrame:
+                   planted: float = 0.0, drift: float = 0.0) -> pd.DataFrame:
     """Configurations whose true alignment rises and true error falls with their index by ``step``
     noise sd (no counterexample when ``planted`` is 0); a seed shares its effect over
-    configurations. With ``planted``, the last configuration's alignment and error are both
-    raised by that many noise sd: with ``step`` 0, a counterexample against every other one."""
+    configurations, and with ``drift`` tilts alignment and error along the configurations, each
+    by its own standard normal slope of that size (zero mean). With ``planted``, the last
+    configuration's alignment and error are both raised by that many noise sd: with ``step`` 0,
+    a counterexample against every other one."""
     seed_a, seed_e = shared * rng.normal(size=repeats), shared * rng.normal(size=repeats)
     c = np.arange(configs)[:, None]
     a = step * c + seed_a + noise * rng.normal(size=(configs, repeats))
     e = -step * c + seed_e + noise * rng.normal(size=(configs, repeats)) + planted * (c == configs - 1)
+    if drift:  # drawn only then, so that the simulations without drift keep their random numbers
+        a, e = (v + drift * rng.normal(size=repeats) * np.linspace(-1, 1, configs)[:, None] for v in (a, e))
     a = a + planted * (c == configs - 1)
     return pd.DataFrame({"config": np.repeat(np.arange(configs), repeats), "seed": np.tile(np.arange(repeats), configs),
                          "alignment": a.reshape(-1), "test_error": e.reshape(-1)})
 
 
-@pytest.mark.parametrize("step", [0.0, 0.2])
-def test_counterexample_family_wise_error_when_none_exists(step):
-    # step 0: every configuration the same (each pair at the edge of its null); 0.2: ordered, as in the issue.
-    rng = np.random.default_rng(int(step * 10))
+@pytest.mark.parametrize("step,drift", [(0.0, 0.0), (0.2, 0.0), (0.0, 1.0)])
+def test_counterexample_family_wise_error_when_none_exists(step, drift):
+    # step 0: every configuration the same (each pair at the edge of its null); 0.2: ordered, as in
+    # the issue; drift: each seed tilts alignment and error along the configurations its own way.
+    rng = np.random.default_rng(int(step * 10 + drift * 100))
     sims = 200
-    found = sum(len(counterexample_test(configurations(24, 10, rng, step=step), ["config"]).pairs) > 0
+    found = sum(len(counterexample_test(configurations(24, 10, rng, step=step, drift=drift), ["config"]).pairs) > 0
                 for _ in range(sims))
     assert found / sims <= bound(0.05, sims)
 

@@ -26,12 +26,12 @@ import pandas as pd
 
 from . import paths
 from .inference import ALPHA, UNDECIDED
-from .inference.claims import (AS_PREDICATE, CLAIMS, EVERY_STEP, FALLS, HOLDS, MARKS, VERDICTS, WINDOW_VERDICTS,
-                               DecouplingClaim, MinimumClaim, SNRClaim, curve_counts, family_p, most_needed)
-from .inference.claims import COUPLING_STRATA
+from .inference.claims import (AS_PREDICATE, CLAIMS, COUPLING_STRATA, EVERY_STEP, FALLS, HOLDS, MARKS, VERDICTS,
+                               WINDOW_VERDICTS, DecouplingClaim, MinimumClaim, SNRClaim, curve_counts, family_p,
+                               family_verdict, most_needed)
 from .inference.decoupling import rho_interval
 from .inference.phrases import COUPLED, coupling_word, listed
-from .inference.threshold import window_p
+from .inference.threshold import INSIDE, OUTSIDE, window_p
 from .paths import TABLE_MARKER, VERDICT_TABLES, write_atomically
 
 COLUMNS = ("chapter", "claim", "setting", "metric", "case", "statistic", "value", "low", "high", "p",
@@ -91,20 +91,40 @@ def curve_rows(claim: str, curves: pd.DataFrame, cases, *, setting: str, metric:
 
 
 def window_record(claim: str, ext, test, decision: str, *, scale: float, setting: str, metric: str, statistic: str,
-                  control: str) -> dict:
+                  control: str, case: str = ALL) -> dict:
     """The row of one extremum placed by a window test (``threshold.window_test`` or
     ``threshold_test``): its location ``ext`` divided by ``scale`` (N*, D) with its interval,
     the verdict of ``decision`` (its family's: ``claims.WINDOW_VERDICTS``) and that decision's
     p-value; an untested window (``test.reason``) is undecided with no p-value."""
     if test.reason:
-        return record(claim, setting=setting, metric=metric, statistic=statistic, value=ext.location / scale,
-                      low=ext.low / scale, high=ext.high / scale, verdict=UNDECIDED, control="no test",
-                      summary=test.reason)
-    return record(claim, setting=setting, metric=metric, statistic=statistic, value=ext.location / scale,
+        return record(claim, setting=setting, metric=metric, case=case, statistic=statistic,
+                      value=ext.location / scale, low=ext.low / scale, high=ext.high / scale, verdict=UNDECIDED,
+                      control="no test", summary=test.reason)
+    return record(claim, setting=setting, metric=metric, case=case, statistic=statistic, value=ext.location / scale,
                   low=ext.low / scale, high=ext.high / scale, p=window_p(test, decision),
                   repeats_needed=test.repeats_needed if decision == UNDECIDED else math.nan,
                   verdict=WINDOW_VERDICTS[decision], control=control,
                   summary=f"p inside {test.p_inside:.2g}, outside {test.p_outside:.2g}")
+
+
+def window_family_rows(claim: str, cases, tests, extrema, decisions, *, scale: float, setting: str, metric: str,
+                       what: str, control: str, family: str = "SNRs", ratio: str = "N/D") -> list[dict]:
+    """A family of window tests (one per case, e.g. per S): the family's row, its verdict by
+    ``claims.family_verdict`` with the p-value of that verdict and the repeats that would decide
+    every undecided case, then one :func:`window_record` per case (locations divided by ``scale``)."""
+    decisions = list(decisions)
+    inside, outside = decisions.count(INSIDE), decisions.count(OUTSIDE)
+    verdict = family_verdict(inside, outside, len(tests))
+    found = list(zip(tests, decisions))
+    p = family_p(verdict, [t.p_inside for t, d in found if d == INSIDE], [t.p_outside for t, d in found if d == OUTSIDE],
+                 [window_p(t, d) for t, d in found])
+    family_row = record(claim, setting=setting, metric=metric, statistic=f"{family} with {what} at the threshold",
+                        value=inside, p=p, repeats_needed=most_needed([t.repeats_needed for t, d in found
+                                                                       if d == UNDECIDED]),
+                        verdict=verdict, control=control, summary=f"{inside}/{len(tests)} {family}")
+    return [family_row] + [window_record(claim, ext, test, decision, scale=scale, setting=setting, metric=metric,
+                                         case=case, statistic=f"{what} at {ratio}", control=control)
+                           for case, ext, test, decision in zip(cases, extrema, tests, decisions)]
 
 
 def paired_record(claim: str, test, *, setting: str, metric: str, statistic: str, control: str) -> dict:
@@ -127,16 +147,9 @@ def claim_record(key: str, result, *, setting: str, metric: str) -> list[dict]:
         rows += curve_rows(key, curves, [f"N = {n:g}" for n in result.sizes], setting=setting, metric=metric,
                            control=fdr_control(len(result.sizes), "curves (one per N)", result.q))
     elif isinstance(result, MinimumClaim):
-        control = fdr_control(len(result.snrs), "SNRs", result.q)
-        rows.append(record(key, setting=setting, metric=metric, statistic="SNRs with the minimum at the threshold",
-                           value=result.hits, p=result.p, repeats_needed=result.repeats_needed,
-                           verdict=result.verdict, summary=result.summary, control=control))
-        rows += [record(key, setting=setting, metric=metric, case=f"S = {s:g}", statistic="minimum at N/D",
-                        value=ext.location / result.d, low=ext.low / result.d, high=ext.high / result.d,
-                        p=window_p(test, decision), repeats_needed=test.repeats_needed,
-                        verdict=WINDOW_VERDICTS[decision], control=control,
-                        summary=f"N/D {ext.location / result.d:.2f}")
-                 for s, ext, test, decision in zip(result.snrs, result.extrema, result.tests, result.decisions)]
+        rows += window_family_rows(key, [f"S = {s:g}" for s in result.snrs], result.tests, result.extrema,
+                                   result.decisions, scale=result.d, setting=setting, metric=metric,
+                                   what="the minimum", control=fdr_control(len(result.snrs), "SNRs", result.q))
     elif isinstance(result, DecouplingClaim):
         rows.append(record(key, setting=setting, metric=metric, statistic="counterexample pairs", value=result.pairs,
                            p=result.p, repeats_needed=result.repeats_needed, verdict=result.verdict,
