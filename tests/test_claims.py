@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from repalign.inference import UNDECIDED, claims, phrases, trends
+from repalign.inference import UNDECIDED, claims, phrases, threshold, trends
 from repalign.inference.claims import (CLAIMS, FAILS, HOLDS, MARKS, PARTLY, curve_counts, decoupling_claim,
                                        family_verdict, minimum_claim, share_verdict, snr_claim)
 from repalign.inference.extrema import Extremum
@@ -223,9 +223,9 @@ def test_verdict_agreement_compares_the_directions_of_real_and_synthetic_curves(
 
 def test_nearest_to_threshold_and_theory_order():
     ratios = (0.3, 0.7, 1.6, 3.0)
-    assert claims.nearest_to_threshold(ratios) == min(ratios, key=lambda r: abs(math.log(r))) == 0.7
+    assert threshold.nearest_to_threshold(ratios) == min(ratios, key=lambda r: abs(math.log(r))) == 0.7
     with pytest.raises(ValueError, match="positive"):
-        claims.nearest_to_threshold((0.0, 1.0))
+        threshold.nearest_to_threshold((0.0, 1.0))
     alphas = np.geomspace(0.1, 10, 9)
     by_snr = np.array([alphas * 0 + s for s in (1.0, 2.0, 4.0)])
     assert trends.rises_with_snr_everywhere(by_snr) == bool(np.all(np.diff(by_snr, axis=0) > 0)) is True

@@ -13,13 +13,12 @@ import pytest
 
 from repalign import Experiment, theory
 from repalign.inference import benjamini_hochberg, holm, one_sided_p, repeats_needed, welch_one_sided_p
-from repalign.inference.claims import (decoupling_claim, minimum_claim, nearest_to_threshold, snr_claim,
-                                       threshold_neighbours)
+from repalign.inference.claims import decoupling_claim, minimum_claim, snr_claim, threshold_neighbours
 from repalign.inference.decoupling import (across_configurations, configuration_means, counterexample_test,
                                            nearest_counterexample, regime)
 from repalign.inference.extrema import Extremum, extremum, interpolation_threshold, mean_curve, repeat_matrix
-from repalign.inference.threshold import (local_peak, lower_minimum_test, near_threshold_verdict, rise_test,
-                                          threshold_test, threshold_window, window_test)
+from repalign.inference.threshold import (local_peak, lower_minimum_test, near_threshold_verdict, nearest_to_threshold,
+                                          rise_test, threshold_test, threshold_window, window_test)
 from repalign.inference.trends import equivalent_snr, paired_steps, rises_with_snr_everywhere, snr_trend
 from repalign.metrics import METRICS, alignment_matrix
 from repalign.untrained import ridge_ensemble

@@ -28,7 +28,7 @@ from . import paths
 from .inference import ALPHA, UNDECIDED
 from .inference.claims import (AS_PREDICATE, CLAIMS, COUPLING_STRATA, EVERY_STEP, FALLS, HOLDS, MARKS, VERDICTS,
                                WINDOW_VERDICTS, DecouplingClaim, MinimumClaim, SNRClaim, curve_counts, family_p,
-                               family_verdict, most_needed)
+                               family_verdict, most_needed, window_family_needed, window_family_p)
 from .inference.decoupling import rho_interval
 from .inference.phrases import COUPLED, coupling_word, listed
 from .inference.threshold import INSIDE, OUTSIDE, window_p
@@ -113,15 +113,12 @@ def window_family_rows(claim: str, cases, tests, extrema, decisions, *, scale: f
     ``claims.family_verdict`` with the p-value of that verdict and the repeats that would decide
     every undecided case, then one :func:`window_record` per case (locations divided by ``scale``)."""
     decisions = list(decisions)
-    inside, outside = decisions.count(INSIDE), decisions.count(OUTSIDE)
-    verdict = family_verdict(inside, outside, len(tests))
-    found = list(zip(tests, decisions))
-    p = family_p(verdict, [t.p_inside for t, d in found if d == INSIDE], [t.p_outside for t, d in found if d == OUTSIDE],
-                 [window_p(t, d) for t, d in found])
+    inside = decisions.count(INSIDE)
+    verdict = family_verdict(inside, decisions.count(OUTSIDE), len(tests))
     family_row = record(claim, setting=setting, metric=metric, statistic=f"{family} with {what} at the threshold",
-                        value=inside, p=p, repeats_needed=most_needed([t.repeats_needed for t, d in found
-                                                                       if d == UNDECIDED]),
-                        verdict=verdict, control=control, summary=f"{inside}/{len(tests)} {family}")
+                        value=inside, p=window_family_p(verdict, tests, decisions),
+                        repeats_needed=window_family_needed(tests, decisions), verdict=verdict, control=control,
+                        summary=f"{inside}/{len(tests)} {family}")
     return [family_row] + [window_record(claim, ext, test, decision, scale=scale, setting=setting, metric=metric,
                                          case=case, statistic=f"{what} at {ratio}", control=control)
                            for case, ext, test, decision in zip(cases, extrema, tests, decisions)]

@@ -37,10 +37,8 @@ with the columns
     alignment    the ensemble's mean pairwise alignment
     test_error   its test error
 
-and, for :func:`robustness_grid`, ``setup`` and ``metric``. Uncertainties come from the
-independent ensembles only. Also here: the counts of a family of curves' verdicts. The
-sentences that report them are in ``phrases``, the grid over setups and metrics in
-``robustness``.
+Uncertainties come from the independent ensembles only. Also here: the counts of a family of
+curves' verdicts; the sentences are in ``phrases``, the grid of setups and metrics in ``robustness``.
 """
 
 from __future__ import annotations
@@ -235,19 +233,30 @@ class MinimumClaim(Claim):
 
     @property
     def p(self) -> float:
-        """The p-value of the verdict (:func:`family_p` over the window tests of the S)."""
-        found = list(zip(self.tests, self.decisions))
-        return family_p(self.verdict, [t.p_inside for t, d in found if d == INSIDE],
-                        [t.p_outside for t, d in found if d == OUTSIDE], [window_p(t, d) for t, d in found])
+        """The p-value of the verdict (:func:`window_family_p` over the window tests of the S)."""
+        return window_family_p(self.verdict, self.tests, self.decisions)
 
     @property
     def repeats_needed(self) -> float:
         """Repeats per point that would decide every undecided S at its measured differences."""
-        return most_needed([t.repeats_needed for t, d in zip(self.tests, self.decisions) if d == UNDECIDED])
+        return window_family_needed(self.tests, self.decisions)
 
     @property
     def summary(self) -> str:
         return f"{self.hits}/{len(self.snrs)} S, N/D " + ", ".join(f"{w:g}" for w in self.locations)
+
+
+def window_family_p(verdict: str, tests: Sequence[WindowTest], decisions: Sequence[str]) -> float:
+    """The p-value of a family's ``verdict`` from its window tests and their ``decisions`` in the
+    family (:func:`family_p`: "inside" confirms, "outside" refutes)."""
+    found = list(zip(tests, decisions))
+    return family_p(verdict, [t.p_inside for t, d in found if d == INSIDE],
+                    [t.p_outside for t, d in found if d == OUTSIDE], [window_p(t, d) for t, d in found])
+
+
+def window_family_needed(tests: Sequence[WindowTest], decisions: Sequence[str]) -> float:
+    """Repeats per point that would decide every undecided window test at its measured differences."""
+    return most_needed([t.repeats_needed for t, d in zip(tests, decisions) if d == UNDECIDED])
 
 
 def window_decisions(tests: Sequence[WindowTest], q: float = ALPHA) -> tuple[str, ...]:
@@ -439,11 +448,3 @@ def verdict_agreement(table: pd.DataFrame, keys: Sequence[str], *, side: str = "
         raise ValueError(f"{side} must hold both of {pair}, missing {missing}")
     first, second = (paired[p].map(_trends.direction) for p in pair)
     return int((first == second).sum()), int(len(paired))
-
-
-def nearest_to_threshold(ratios: Sequence[float]) -> float:
-    """The ratio N/N_ref closest to 1 on a log scale: the sweep's "near the threshold" point."""
-    ratios = list(ratios)
-    if not ratios or any(not 0 < r < math.inf for r in ratios):
-        raise ValueError(f"ratios must be positive finite numbers, at least one, got {ratios!r}")
-    return min(ratios, key=lambda r: abs(math.log(r)))

@@ -7,6 +7,7 @@ lower than another's; does it rise somewhere?). The extrema themselves: ``extrem
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,14 @@ def _check_factor(factor) -> float:
     if isinstance(factor, bool) or not isinstance(factor, (int, float, np.integer, np.floating)) or not factor > 1:
         raise ValueError(f"factor must be a number > 1, got {factor!r}")
     return float(factor)
+
+
+def nearest_to_threshold(ratios: Sequence[float]) -> float:
+    """The ratio N/N_ref closest to 1 on a log scale: the sweep's "near the threshold" point."""
+    ratios = list(ratios)
+    if not ratios or any(not 0 < r < math.inf for r in ratios):
+        raise ValueError(f"ratios must be positive finite numbers, at least one, got {ratios!r}")
+    return min(ratios, key=lambda r: abs(math.log(r)))
 
 
 def threshold_window(n_star: float, factor: float = NEAR_FACTOR) -> tuple[float, float] | None:
