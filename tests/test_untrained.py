@@ -49,3 +49,13 @@ def test_linear_members_at_init_are_as_aligned_as_their_random_hidden_layers():
 def test_only_an_experiment_is_accepted():
     with pytest.raises(TypeError, match="Experiment"):
         untrained_alignment({"d": 8})
+
+
+def test_the_floors_of_a_sweep_are_each_ensembles_own():
+    from repalign.untrained import untrained_floors
+
+    bases = {("mlp", 6): MLP, ("mlp", 4): MLP.replace(width=4)}
+    floors = untrained_floors(bases, [3, 4], ["model", "width"])
+    assert list(floors.columns) == ["model", "width", "seed", "metric", "floor"] and len(floors) == 2 * 2 * 2
+    row = floors[(floors.width == 4) & (floors.seed == 4) & (floors.metric == "procrustes")].floor.item()
+    assert row == untrained_alignment(MLP.replace(width=4, seed=4))["procrustes"]

@@ -14,8 +14,11 @@ streams), and are measured on the same probe set.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from . import metrics
@@ -38,6 +41,21 @@ def untrained_alignment(exp: Experiment) -> dict[str, float]:
         layers = layer_outputs(arch, params, torch.as_tensor(ens.x_probe, dtype=torch.float64))
     matrices = alignment_matrices(layers, exp.metrics, alive=np.ones(exp.members, dtype=bool))
     return {name: metrics.mean_alignment(matrix)[0] for name, matrix in matrices.items()}
+
+
+def untrained_floors(bases: Mapping[Any, Experiment], seeds: Sequence[int], columns: Sequence[str]) -> pd.DataFrame:
+    """The floor of every ensemble of a sweep, as a table to merge with it: one row per base
+    experiment (its key in ``bases``, spread over ``columns``), seed and metric, with ``floor``,
+    the untrained alignment of that ensemble's members (:func:`untrained_alignment` of the base
+    at that seed). Merged on the key columns, ``seed`` and ``metric``, it gives each trained
+    ensemble its own untrained members, as ``repalign.inference.floor.floor_test`` reads them."""
+    rows = []
+    for key, base in bases.items():
+        named = dict(zip(columns, key if isinstance(key, tuple) else (key,)))
+        for s in seeds:
+            rows += [{**named, "seed": s, "metric": name, "floor": value}
+                     for name, value in untrained_alignment(base.replace(seed=s)).items()]
+    return pd.DataFrame(rows)
 
 
 def ridge_ensemble(exp: Experiment, ridge: float) -> tuple[dict[str, float], float]:
