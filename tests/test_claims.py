@@ -218,7 +218,7 @@ def test_verdict_agreement_compares_the_directions_of_real_and_synthetic_curves(
                            "noise_location": ["labels", "labels", "inputs", "inputs"] * 2, "ratio": [0.5] * 8,
                            "verdict": [every, every, drop, overall, undecided, undecided, undecided, falls]})
     # Every rise is one direction, however it rises; undecided against a fall is a disagreement.
-    assert claims.verdict_agreement(curves, ["task", "noise_location", "ratio"]) == (3, 4)
+    assert trends.verdict_agreement(curves, ["task", "noise_location", "ratio"]) == (3, 4)
 
 
 def test_nearest_to_threshold_and_theory_order():

@@ -26,9 +26,9 @@ import pandas as pd
 
 from . import paths
 from .inference import ALPHA, UNDECIDED
-from .inference.claims import (AS_PREDICATE, CLAIMS, COUPLING_STRATA, EVERY_STEP, FALLS, HOLDS, MARKS, VERDICTS,
-                               WINDOW_VERDICTS, DecouplingClaim, MinimumClaim, SNRClaim, curve_counts, family_p,
-                               family_verdict, most_needed, window_family_needed, window_family_p)
+from .inference.claims import (AS_PREDICATE, CLAIMS, COUPLING_STRATA, HOLDS, MARKS, VERDICTS, WINDOW_VERDICTS,
+                               DecouplingClaim, MinimumClaim, SNRClaim, curve_counts, curve_family_p, family_verdict,
+                               most_needed, window_family_needed, window_family_p)
 from .inference.decoupling import rho_interval
 from .inference.phrases import COUPLED, coupling_word, listed
 from .inference.threshold import INSIDE, OUTSIDE, window_p
@@ -77,12 +77,11 @@ def curve_rows(claim: str, curves: pd.DataFrame, cases, *, setting: str, metric:
     ``curves``: one row per curve with its verdict in the family, e.g. part of a
     ``trends.family_table``: the columns rho, low, high, p, repeats_needed, mean_falls, verdict."""
     counts = curve_counts(curves.verdict)
-    confirming, falling = curves.verdict == EVERY_STEP, curves.verdict == FALLS
     undecided = curves.repeats_needed[curves.verdict == UNDECIDED]
     summary = (f"{counts.rising}/{counts.total} rise ({counts.every_step} at every step), "
                f"median ρ {curves.rho.median():+.2f}")
     rows = [record(claim, setting=setting, metric=metric, statistic="curves rising", value=counts.rising,
-                   p=family_p(counts.verdict, curves.p[confirming], curves.p[falling], curves.p),
+                   p=curve_family_p(counts.verdict, curves.verdict, curves.p),
                    repeats_needed=most_needed(undecided), verdict=counts.verdict, control=control, summary=summary)]
     return rows + [record(claim, setting=setting, metric=metric, case=case, statistic="mean within-repeat ρ",
                           value=t.rho, low=t.low, high=t.high, p=t.p, repeats_needed=t.repeats_needed,

@@ -93,6 +93,13 @@ def family_p(verdict: str, confirming, refuting, every) -> float:
     return float(max(values) if verdict in (HOLDS, PARTLY) else min(values))
 
 
+def curve_family_p(verdict: str, verdicts, ps) -> float:
+    """:func:`family_p` of claim 1 over curves: a rise at every step confirms, a fall refutes."""
+    found = list(zip(verdicts, ps))
+    return family_p(verdict, [p for v, p in found if v == EVERY_STEP], [p for v, p in found if v == FALLS],
+                    [p for _, p in found])
+
+
 def most_needed(values) -> float:
     """The repeats that would decide every undecided case: the largest of theirs (NaN: none)."""
     values = [v for v in values if not math.isnan(v)]
@@ -169,8 +176,7 @@ class SNRClaim(Claim):
     @property
     def p(self) -> float:
         """The p-value of the verdict (:func:`family_p` over the curves' two-sided p-values)."""
-        return family_p(self.verdict, [t.p for t in self.trends if t.verdict == EVERY_STEP],
-                        [t.p for t in self.trends if t.verdict == FALLS], [t.p for t in self.trends])
+        return curve_family_p(self.verdict, [t.verdict for t in self.trends], [t.p for t in self.trends])
 
     @property
     def repeats_needed(self) -> float:
@@ -433,18 +439,3 @@ def curve_counts(verdicts) -> CurveCounts:
     return CurveCounts(*(verdicts.count(v) for v in (EVERY_STEP, OVERALL, WITH_DROP, UNDECIDED, FALLS)))
 
 
-def verdict_agreement(table: pd.DataFrame, keys: Sequence[str], *, side: str = "source",
-                      pair: tuple[str, str] = ("real", "synthetic")) -> tuple[int, int]:
-    """(curves whose two sides got the same direction, curves): e.g. real data against its teacher.
-    The direction is the verdict with every rise as one (``trends.direction``): whether a rise
-    is significant at every step is read from the curves themselves.
-
-    ``table``: one row per curve, with the ``keys`` that pair curves, ``side`` and ``verdict``.
-    """
-    _require(table, (*keys, side, "verdict"))
-    paired = table.pivot_table(index=list(keys), columns=side, values="verdict", aggfunc="first")
-    missing = [p for p in pair if p not in paired.columns]
-    if missing:
-        raise ValueError(f"{side} must hold both of {pair}, missing {missing}")
-    first, second = (paired[p].map(_trends.direction) for p in pair)
-    return int((first == second).sum()), int(len(paired))
