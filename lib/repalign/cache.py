@@ -124,6 +124,15 @@ def is_verdict_table(path: Path) -> bool:
         return f.read(len(TABLE_MARKER)) == TABLE_MARKER.encode()
 
 
+def _size(path: Path) -> int:
+    """A file's size, 0 once it is gone: a writer running beside us renames or removes its
+    temporary file between our listing and our stat."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 class ResultCache:
     """Experiment results on disk, keyed by ``experiment_key``."""
 
@@ -205,7 +214,7 @@ class ResultCache:
         owned = self.owned()
         return {"folder": str(self.folder), "entries": len(self._metas()),
                 "temporary": sum(map(is_temporary_file, owned)),  # left by a writer that was killed
-                "bytes": sum(p.stat().st_size for p in owned)}
+                "bytes": sum(map(_size, owned))}
 
     def verify(self) -> dict:
         """Check every entry's two checksums (its json's own, and the npz's) without loading it
