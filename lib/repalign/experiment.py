@@ -29,7 +29,8 @@ import torch
 from . import data as datasets
 from . import metrics, validate
 from .models import ACTIVATIONS, MODELS, Architecture, end_to_end, forward, init_params, layer_outputs
-from .training import LOSSES, OPTIMIZERS, TrainingReport, linear_gd_learning_rates, train_backprop, train_linear_gd
+from .training import (LOSSES, OPTIMIZERS, TrainingReport, linear_gd_learning_rates, train_backprop,
+                       train_levenberg_marquardt, train_linear_gd)
 
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("float32", "float64")
@@ -119,8 +120,10 @@ class Experiment:
     clean training set for all members, or one each. Model: ``model`` linear or mlp, ``width``
     H, ``depth`` hidden layers (mlp), ``activation``; ``init_scale`` multiplies LeCun's
     standard deviation 1/sqrt(fan_in) (None: 1e-3 for the linear network, 1 for the MLP);
-    ``shared_init``: all members start from the same weights. Training: ``optimizer`` gd, sgd
-    or adam, ``lr`` (``"auto"``: a stable step per member, linear network with gd only),
+    ``shared_init``: all members start from the same weights. Training: ``optimizer`` gd, sgd,
+    adam or lm (Levenberg-Marquardt: full batch, squared loss, float64, to a minimum of the
+    training loss), ``lr`` (``"auto"``: a stable step per member for the linear network with
+    gd; lm sets its own),
     ``loss`` (auto: mse for regression, cross_entropy for classification), ``batch_size``
     (None: full batch), ``weight_decay``, ``steps`` (budget of updates), ``tol`` (stop when the
     excess train loss is below tol times its initial value). Measurement: ``n_probe`` clean
@@ -201,9 +204,12 @@ class Experiment:
                         owner=_OWNER)
         if self.loss == "cross_entropy" and self.task == "regression":
             _fail("loss", self.loss, f"'mse' or 'auto' for the regression data set {self.data!r}")
-        if self.lr == "auto":
+        if self.optimizer == "lm":
+            self._validate_levenberg_marquardt()
+        elif self.lr == "auto":
             if not (self.model == "linear" and self.optimizer == "gd" and self.resolved_loss == "mse"):
-                _fail("lr", self.lr, "a positive number ('auto' needs model='linear', optimizer='gd' and squared loss)")
+                _fail("lr", self.lr, "a positive number ('auto' needs model='linear', optimizer='gd' and squared loss, "
+                                     "or optimizer='lm')")
             validate.number("init_scale", self.init_scale, at_most=AUTO_LR_INIT_MAX, allow_none=True,
                             why=AUTO_LR_INIT_WHY, owner=_OWNER)
         else:
@@ -214,6 +220,20 @@ class Experiment:
         self._validate_metrics()
         self._validate_probes()
         self._validate_size()
+
+    def _validate_levenberg_marquardt(self) -> None:
+        """Levenberg-Marquardt solves full-batch least squares in float64 and sets its own steps."""
+        why = {"loss": ("mse", "'mse' (Levenberg-Marquardt minimises a sum of squares; for classification "
+                               "it fits one-hot targets)"),
+               "lr": ("auto", "'auto' with optimizer='lm' (its damping sets the step)"),
+               "batch_size": (None, "None with optimizer='lm' (full batch)"),
+               "weight_decay": (0.0, "0 with optimizer='lm'"),
+               "dtype": ("float64", "'float64' with optimizer='lm' (interpolation is resolved to 1e-12 and "
+                                    "float32 cannot hold it)")}
+        for name, (wanted, allowed) in why.items():
+            value = self.resolved_loss if name == "loss" else getattr(self, name)
+            if value != wanted:
+                _fail(name, getattr(self, name), allowed)
 
     def _validate_probes(self) -> None:
         """Enough probes for every measurement: more than the widest layer measured has features
@@ -336,6 +356,11 @@ def resources(exp: Experiment) -> tuple[float, float]:
     inputs = (k // input_group(exp)) * n * d + k * n * n_out
     activations = 3 * k * n * (exp.width * depth + n_out)
     probes = exp.n_probe * d + k * exp.n_probe * (exp.width + n_out) + min(k * exp.n_probe**2, 2**26)
+    if exp.optimizer == "lm":  # a Jacobian of n n_out x P, and J^T J or J J^T, per member and iteration
+        p, rows = per_sample + exp.width * depth + n_out, n * n_out
+        activations += k * rows * p + k * min(rows, p) ** 2
+        memory = 8.0 * (inputs + activations + 4 * k * per_sample + probes)
+        return memory, exp.steps * k * (rows * p * min(rows, p) + min(rows, p) ** 3 / 3)
     memory = 8.0 * (inputs + activations + 4 * k * per_sample + probes)
     return memory, 3.0 * exp.steps * k * n * per_sample
 
@@ -455,10 +480,11 @@ def _draw(exp: Experiment) -> _Drawn:
     else:
         y = torch.as_tensor(ens.y_train, device=device)
         y = y.to(dtype) if ens.task == "regression" else y
-    if exp.lr == "auto":
+    if exp.lr == "auto" and exp.optimizer != "lm":
         lr = linear_gd_learning_rates(x, y)
     else:
-        lr = torch.full((exp.members,), float(exp.lr), dtype=torch.float64, device=device)
+        lr = torch.full((exp.members,), math.nan if exp.lr == "auto" else float(exp.lr), dtype=torch.float64,
+                        device=device)  # Levenberg-Marquardt has none
     return _Drawn(exp, ens, arch, params, x, y, lr, batch_seed.spawn(exp.members), time.perf_counter() - start)
 
 
@@ -470,6 +496,8 @@ def _train_stack(drawn: list[_Drawn]) -> list[tuple[list[torch.Tensor], Training
     tol = torch.cat([torch.full((d.exp.members,), d.exp.tol, dtype=torch.float64) for d in drawn]).to(x.device)
     if _linear_gd(first):
         report = train_linear_gd(params, x, y, lr=lr, steps=first.steps, tol=tol)
+    elif first.optimizer == "lm":
+        report = train_levenberg_marquardt(drawn[0].arch, params, x, y, steps=first.steps, tol=tol)
     else:
         report = train_backprop(drawn[0].arch, params, x, y, loss=first.resolved_loss, optimizer=first.optimizer,
                                 lr=lr.to(x.dtype), steps=first.steps, tol=tol, weight_decay=first.weight_decay,

@@ -147,6 +147,34 @@ def gradients(arch: Architecture, params: list[torch.Tensor], outputs: list[torc
     return grads
 
 
+# each activation's derivative from its output h = act(z)
+_ACTIVATION_DERIVATIVE = {"relu": lambda h: (h > 0).to(h.dtype), "tanh": lambda h: 1 - h * h,
+                          "identity": torch.ones_like}
+
+
+def jacobian(arch: Architecture, params: list[torch.Tensor], outputs: list[torch.Tensor]) -> torch.Tensor:
+    """Every member's Jacobian (K, n_out, n, P): ``d out_k[c, sample] / d theta_k``, with the
+    parameters in the order of ``params`` flattened (``torch.cat([p.reshape(K, -1) ...])``).
+
+    Backpropagation of each output unit without summing over samples: ``delta`` (K, n_out,
+    width, n) is each output's derivative with respect to a layer's pre-activations, and a
+    weight's column block is ``delta`` times the layer's input, sample by sample.
+    """
+    layers, derivative = _layers(arch, params), _ACTIVATION_DERIVATIVE[arch.activation]
+    k, c, n = outputs[-1].shape
+    eye = torch.eye(c, dtype=outputs[-1].dtype, device=outputs[-1].device)
+    delta = eye.view(1, c, c, 1).expand(k, c, c, n)
+    blocks = []
+    for i in range(len(layers) - 1, -1, -1):
+        w, b = layers[i]
+        h = outputs[i] if i else outputs[0].repeat_interleave(k // len(outputs[0]), dim=0)
+        block = [torch.einsum("kcjn,kin->kcnji", delta, h).reshape(k, c, n, -1)]
+        blocks = block + ([delta.transpose(2, 3)] if b is not None else []) + blocks
+        if i > 0:
+            delta = torch.einsum("kji,kcjn->kcin", w, delta) * derivative(h).unsqueeze(1)
+    return torch.cat(blocks, dim=-1)
+
+
 def _product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``a @ b`` per member; an outer product (a single output's read-out) as a broadcast
     multiply: the same numbers, about 8x faster than ``bmm`` takes it (torch 2.13, CPU)."""

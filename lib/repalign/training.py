@@ -18,6 +18,12 @@ Two engines give the same iterates:
   and float32 cannot resolve an excess loss below about 1e-7 of the total.
 - ``train_backprop``: any model, loss and optimiser (GD, minibatch SGD, Adam), by backpropagation
   written out (``models.gradients``).
+
+A third trains any model with squared loss to convergence: ``train_levenberg_marquardt``,
+full-batch Levenberg-Marquardt on every member's own Jacobian (``models.jacobian``). It also
+stops a member at a stationary point that does not interpolate (``LM_GTOL``, ``LM_FTOL``,
+``LM_XTOL``, the criteria of MINPACK's ``lmder``), so that above the interpolation threshold
+"converged" means "at a minimum of the training loss", not "out of steps".
 """
 
 from __future__ import annotations
@@ -30,9 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .models import Architecture, gradients, layer_outputs
+from .models import Architecture, gradients, jacobian, layer_outputs
 
-OPTIMIZERS = ("gd", "sgd", "adam")
+OPTIMIZERS = ("gd", "sgd", "adam", "lm")
 LOSSES = ("mse", "cross_entropy")
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults
 _SYNC_EVERY = 25  # steps between checks whether every member has stopped (a host sync)
@@ -85,8 +91,10 @@ class _Tracker:
     Members never interact, so setting some aside changes no other member's arithmetic.
     """
 
-    def __init__(self, members: int, tol: float | torch.Tensor, device: torch.device, group: int = 1):
+    def __init__(self, members: int, tol: float | torch.Tensor, device: torch.device, group: int = 1,
+                 sync_every: int = _SYNC_EVERY):
         self.group = group  # members that share their inputs leave the work set together
+        self.sync_every = sync_every
         self.rows = torch.arange(members, device=device)
         self.tol = torch.as_tensor(tol, dtype=torch.float64, device=device).expand(members).clone()
         self.active = torch.ones(members, dtype=torch.bool, device=device)
@@ -111,11 +119,17 @@ class _Tracker:
         self.converged |= done
         self.active &= ~(bad | done)
 
+    def stationary(self, which: torch.Tensor) -> None:
+        """Members at a minimum that does not interpolate: converged, and stopped."""
+        done = which & self.active
+        self.converged |= done
+        self.active &= ~done
+
     def stepped(self) -> None:
         self.steps += self.active
 
     def at_sync(self, step: int) -> bool:
-        return step % _SYNC_EVERY == 0
+        return step % self.sync_every == 0
 
     def finished(self, step: int) -> bool:
         return self.at_sync(step) and not bool(self.active.any())
@@ -393,3 +407,119 @@ class _Adam:
         state = ([m[keep] for m in self.exp_avgs], [v[keep] for v in self.exp_avg_sqs],
                  [c.clone() for c in self.counts])
         return _Adam(params, self.lr, self.weight_decay, state)
+
+
+# --- any model, squared loss, Levenberg-Marquardt ----------------------------------------
+
+# A member stops, converged, when its loss is below tol x its initial value (it interpolates),
+# or at a minimum that does not interpolate: by MINPACK lmder's criteria (no parameter's
+# Jacobian column has a cosine above LM_GTOL with the residual; a step lowered the loss, and
+# was predicted to, by a relative LM_FTOL at most; the step is below LM_XTOL of the parameters'
+# norm), or on a plateau: the loss fell by less than a relative LM_PLATEAU over the last
+# LM_WINDOW iterations. The plateau is where saturating (tanh) units drift towards a minimum at
+# infinite weights, lowering the loss by ever less; a ReLU network instead stops where a kink
+# passes through a training point and no step lowers the loss (LM_XTOL).
+LM_GTOL, LM_FTOL, LM_XTOL = 1e-8, 1e-12, 1e-12
+LM_PLATEAU, LM_WINDOW = 1e-3, 50
+LM_START_DAMPING = 1e-3  # times the largest diagonal entry of J^T J (Nielsen's tau)
+
+
+def _flat(params: list[torch.Tensor]) -> torch.Tensor:
+    return torch.cat([p.reshape(len(p), -1) for p in params], dim=1)
+
+
+def _unflat(theta: torch.Tensor, like: list[torch.Tensor]) -> list[torch.Tensor]:
+    sizes = [p[0].numel() for p in like]
+    return [t.reshape(p.shape) for t, p in zip(torch.split(theta, sizes, dim=1), like)]
+
+
+def _residuals(arch: Architecture, params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor):
+    """Layer outputs and each member's residual (K, C n) scaled by 1/sqrt(n), so that the loss
+    of ``losses_and_output_gradients`` (1/2 mean squared error) is half its squared norm."""
+    outputs = layer_outputs(arch, params, x)
+    out = outputs[-1]
+    r = out - y.reshape(len(out), out.shape[-1], -1).transpose(1, 2)
+    return outputs, r.reshape(len(out), -1) / out.shape[-1] ** 0.5
+
+
+def _damped_step(jac: torch.Tensor, r: torch.Tensor, damping: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The step ``-(J^T J + damping I)^-1 J^T r`` per member and whether its solve succeeded,
+    in the smaller of the two equivalent forms: the kernel form ``-J^T (J J^T + damping I)^-1 r``
+    when there are fewer residuals than parameters (below the threshold), else the normal equations."""
+    rows, cols = jac.shape[1:]
+    kernel = rows < cols
+    system = torch.bmm(jac, jac.transpose(1, 2)) if kernel else torch.bmm(jac.transpose(1, 2), jac)
+    system.diagonal(dim1=1, dim2=2).add_(damping.unsqueeze(-1))
+    factor, info = torch.linalg.cholesky_ex(system)
+    solved = torch.cholesky_solve((r if kernel else _transposed_times(jac, r)).unsqueeze(-1), factor).squeeze(-1)
+    return -(_transposed_times(jac, solved) if kernel else solved), info == 0
+
+
+def _transposed_times(jac: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``J^T v`` per member, (K, P), as a product and a sum: ``bmm`` takes another path for one
+    member than for several, and a member's steps would then depend on the stack it trains in."""
+    return (jac * v.unsqueeze(-1)).sum(dim=1)
+
+
+@torch.no_grad()
+def train_levenberg_marquardt(arch: Architecture, params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor, *,
+                              steps: int, tol: float | torch.Tensor) -> TrainingReport:
+    """Levenberg-Marquardt on ``1/2`` mean squared error for every member, in place, in float64.
+
+    ``x`` (K, N, D) or (G, N, D) shared by groups of consecutive members, ``y`` (K, N) targets
+    or (K, N, C) one-hot targets, ``steps`` the most iterations (rejected trial steps count),
+    ``tol`` a number or (K,). Each member keeps its own damping: it shrinks after a step that
+    lowers the loss as the linear model predicted and grows after one that does not (Nielsen's
+    rule), so a member moves between Gauss-Newton and short gradient steps on its own.
+    """
+    keep_freed_memory()
+    k = len(params[0])
+    full = [p.detach().double().clone() for p in params]
+    x, y = x.double(), y.double()
+    stack_x, stack_y = x, y  # x and y shrink with the work set
+    tracker = _Tracker(k, tol, x.device, group=k // len(x), sync_every=1)
+    work = [p.clone() for p in full]  # the work set's parameters
+    damping, growth = None, torch.full((k,), 2.0, dtype=torch.float64, device=x.device)
+    history = []  # the work set's losses of the last LM_WINDOW iterations
+    for step in range(steps + 1):
+        outputs, r = _residuals(arch, work, x, y)
+        loss = 0.5 * r.pow(2).sum(dim=1)
+        tracker.observe(loss)  # interpolation: below tol x the initial loss
+        history = (history + [loss])[-LM_WINDOW - 1:]
+        if len(history) > LM_WINDOW:
+            tracker.stationary(history[0] - loss <= LM_PLATEAU * loss)
+        jac = jacobian(arch, work, outputs).reshape(len(r), r.shape[1], -1) / outputs[-1].shape[-1] ** 0.5
+        gradient = _transposed_times(jac, r)
+        column_norms = jac.pow(2).sum(dim=1).sqrt()
+        cosine = (gradient.abs() / (column_norms * r.norm(dim=1, keepdim=True))).nan_to_num(0.0).amax(dim=1)
+        tracker.stationary(cosine <= LM_GTOL)
+        if damping is None:
+            damping = LM_START_DAMPING * column_norms.pow(2).amax(dim=1)
+        if step == steps or tracker.finished(step):
+            break
+        if tracker.worth_shrinking(step):
+            _write_back(full, work, tracker.rows)
+            keep = tracker.shrink()
+            x = x[keep.view(len(x), -1)[:, 0]]
+            work, y, jac, r, loss, gradient = ([p[keep] for p in work], *(t[keep] for t in (y, jac, r, loss, gradient)))
+            history = [h[keep] for h in history]
+            damping, growth = damping[keep], growth[keep]
+        theta = _flat(work)
+        delta, solved = _damped_step(jac, r, damping)
+        trial = _unflat(theta + delta, work)
+        new_loss = 0.5 * _residuals(arch, trial, x, y)[1].pow(2).sum(dim=1)
+        predicted = 0.5 * (damping * delta.pow(2).sum(dim=1) - (gradient * delta).sum(dim=1))
+        actual = loss - new_loss
+        ratio = actual / predicted
+        accept = solved & torch.isfinite(new_loss) & (ratio > 0) & tracker.active
+        tracker.stationary(accept & (actual <= LM_FTOL * loss) & (predicted <= LM_FTOL * loss) & (ratio <= 2))
+        tracker.stationary(solved & (delta.norm(dim=1) <= LM_XTOL * theta.norm(dim=1)))
+        shrink = torch.clamp(1 - (2 * ratio - 1) ** 3, min=1 / 3).nan_to_num(1 / 3)
+        damping = torch.where(accept, damping * shrink, damping * growth)
+        growth = torch.where(accept, torch.full_like(growth, 2.0), growth * 2)
+        work = [torch.where(_per_member(accept, new), new, old) for new, old in zip(trial, work)]
+        tracker.stepped()
+    _write_back(full, work, tracker.rows)
+    for p, new in zip(params, full):
+        p.copy_(new.to(p.dtype))
+    return tracker.report(0.5 * _residuals(arch, full, stack_x, stack_y)[1].pow(2).sum(dim=1))

@@ -1,0 +1,121 @@
+"""Levenberg-Marquardt on stacked ensembles: the Jacobian, the least-squares minimum, the
+stopping criteria, the members' independence, and the Experiment fields it accepts."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from repalign import Experiment, run_experiment
+from repalign.experiment import UnfinishedTraining
+from repalign.models import Architecture, end_to_end, init_params, jacobian, layer_outputs
+from repalign.training import train_levenberg_marquardt
+
+F64 = dict(dtype=torch.float64, device=torch.device("cpu"))
+
+
+def _params(arch, k, seed=0, scale=1.0):
+    return init_params(arch, np.random.SeedSequence(seed).spawn(k), scale, **F64)
+
+
+@pytest.mark.parametrize("model, activation, depth, n_out, groups", [
+    ("mlp", "relu", 1, 1, 1), ("mlp", "tanh", 2, 3, 2), ("mlp", "relu", 2, 2, 4), ("linear", "identity", 1, 2, 4)])
+def test_jacobian_is_autograds_for_every_member(model, activation, depth, n_out, groups):
+    """models.jacobian against torch.autograd, member by member, with inputs shared by groups."""
+    k, n, d = 4, 9, 5
+    rng = np.random.default_rng(depth + n_out)
+    arch = Architecture.of(model, d_in=d, width=6, depth=depth, n_out=n_out, activation=activation)
+    params = [p + 0.3 * torch.as_tensor(rng.standard_normal(p.shape)) for p in _params(arch, k)]
+    x = torch.as_tensor(rng.standard_normal((groups, n, d)))
+    jac = jacobian(arch, params, layer_outputs(arch, params, x))
+    assert jac.shape == (k, n_out, n, arch.n_parameters)
+    for member in range(k):
+        def out(theta):
+            ps, start = [], 0
+            for p in params:
+                size = p[member].numel()
+                ps.append(torch.cat([p[:member], theta[start:start + size].reshape(1, *p.shape[1:]), p[member + 1:]]))
+                start += size
+            return layer_outputs(arch, ps, x)[-1][member]
+        theta = torch.cat([p[member].reshape(-1) for p in params])
+        assert torch.allclose(jac[member], torch.autograd.functional.jacobian(out, theta), rtol=0, atol=1e-12)
+
+
+def test_the_linear_network_reaches_the_least_squares_fit():
+    """More samples than inputs: the minimum of the linear network's loss is the least-squares
+    end-to-end vector (no interpolation), which LM reaches to 1e-12 of the loss (so the vector to
+    about the square root of that); with fewer samples it interpolates."""
+    rng = np.random.default_rng(3)
+    arch = Architecture.of("linear", d_in=6, width=4, depth=1, n_out=1, activation="relu")
+    for n in (40, 4):
+        x = torch.as_tensor(rng.standard_normal((1, n, 6)))
+        y = torch.as_tensor(rng.standard_normal((3, n)))
+        params = _params(arch, 3, scale=1.0)
+        report = train_levenberg_marquardt(arch, params, x, y, steps=500, tol=1e-14)
+        assert report.converged.all() and (report.steps < 500).all()
+        if n == 40:
+            least_squares, residual, *_ = np.linalg.lstsq(x[0].numpy(), y.numpy().T, rcond=None)
+            assert np.allclose(report.train_loss, 0.5 * residual / n, rtol=1e-12, atol=0)
+            assert np.allclose(end_to_end(arch, params)[..., 0].numpy(), least_squares.T, rtol=0, atol=1e-5)
+        else:
+            assert (report.train_loss <= 1e-14 * 0.5 * y.pow(2).mean(dim=1).numpy() * 10).all()
+
+
+def test_members_follow_their_own_path_in_a_stack_to_rounding():
+    """Every member has its own damping and stopping, so a stack gives each member its path alone,
+    up to rounding: torch sums a lone member's rows in another order than a stack's. Over the first
+    iterations the two paths agree to 1e-12; a ReLU network's path later turns at kinks, where
+    rounding can choose another end (the sweep tests compare the ensembles' means instead)."""
+    rng = np.random.default_rng(4)
+    arch = Architecture.of("mlp", d_in=5, width=6, depth=1, n_out=1, activation="relu")
+    x = torch.as_tensor(rng.standard_normal((4, 30, 5)))
+    y = torch.as_tensor(rng.standard_normal((4, 30)))
+    params = _params(arch, 4, seed=2)
+    stacked = [p.clone() for p in params]
+    train_levenberg_marquardt(arch, stacked, x, y, steps=8, tol=1e-12)
+    for k in range(4):
+        alone = [p[k:k + 1].clone() for p in params]
+        train_levenberg_marquardt(arch, alone, x[k:k + 1], y[k:k + 1], steps=8, tol=1e-12)
+        for a, s in zip(alone, stacked):
+            assert torch.allclose(a[0], s[k], rtol=0, atol=1e-12)
+
+
+def test_stopping_says_interpolated_at_a_minimum_or_out_of_steps():
+    """Below the threshold members interpolate (loss below tol x the initial loss); far above it
+    they stop at a minimum of a positive loss; a budget of 3 steps leaves them unconverged, and
+    says so."""
+    rng = np.random.default_rng(5)
+    arch = Architecture.of("mlp", d_in=4, width=8, depth=1, n_out=1, activation="relu")
+    for n, interpolates in ((5, True), (200, False)):
+        x = torch.as_tensor(rng.standard_normal((1, n, 4)))
+        y = torch.as_tensor(rng.standard_normal((3, n)))
+        params = _params(arch, 3, seed=n)
+        initial = 0.5 * (layer_outputs(arch, params, x)[-1][:, 0] - y).pow(2).mean(dim=1).numpy()
+        report = train_levenberg_marquardt(arch, params, x, y, steps=2000, tol=1e-12)
+        assert report.converged.all() and not report.diverged.any()
+        assert ((report.train_loss <= 1e-12 * initial) == interpolates).all()
+        short = train_levenberg_marquardt(arch, _params(arch, 3, seed=n), x, y, steps=3, tol=1e-12)
+        assert not short.converged.any() and (short.steps == 3).all()
+
+
+def test_an_experiment_trains_with_lm_and_reports_members_out_of_steps():
+    exp = Experiment(data="teacher-mlp", d=4, n_train=12, snr=4.0, model="mlp", width=8, members=4,
+                     optimizer="lm", dtype="float64", steps=200, tol=1e-10, n_probe=40, seed=1)
+    res = run_experiment(exp)
+    assert res.converged.all() and np.isfinite(res.alignment["cka"]) and (res.train_error < 1e-6).all()
+    assert res.alignment == run_experiment(exp).alignment  # reproducible
+    with pytest.warns(UnfinishedTraining, match="did not reach"):
+        assert not run_experiment(exp.replace(steps=2)).converged.any()
+
+
+@pytest.mark.parametrize("changes, field", [
+    (dict(lr=0.01), "lr"), (dict(batch_size=4), "batch_size"), (dict(dtype="float32"), "dtype"),
+    (dict(weight_decay=1e-3), "weight_decay"), (dict(data="teacher-mlp-class", n_classes=3), "loss")])
+def test_lm_refuses_what_it_would_ignore_naming_the_field(changes, field):
+    base = dict(data="teacher-mlp", d=4, n_train=12, model="mlp", width=8, optimizer="lm", dtype="float64")
+    with pytest.raises(ValueError, match=f"Experiment.{field}"):
+        Experiment(**{**base, **changes})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Experiment(**{**base, "data": "teacher-mlp-class", "n_classes": 3, "loss": "mse"})  # one-hot targets: fine
