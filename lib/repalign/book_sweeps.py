@@ -15,7 +15,8 @@ from .data import native_shape, real_split
 from .experiment import Experiment, limits_lifted, resources
 from .inference.trends import flip_for_snr
 from .metrics import METRICS
-from .presets import DecouplingConfig, DipConfig, LinearConfig, RealDataConfig, SampleSizeConfig, SNRConfig
+from .presets import (DecouplingConfig, DipConfig, LinearConfig, RealDataConfig, SampleSizeConfig, SNRConfig,
+                      TrackingConfig)
 from .sizes import n_parameters, network, network_name, reference_size
 from .sweep import Job
 
@@ -305,10 +306,48 @@ def dip_jobs(cfg: DipConfig) -> list[Job]:
     return jobs
 
 
+# --- threshold tracking -----------------------------------------------------------------------------
+
+TRACKING_DATA = {"linear teacher": "teacher-linear", "two-layer teacher": "teacher-mlp",
+                 "classification": "teacher-mlp-class"}
+
+
+def tracking_task(setting: str) -> str:
+    return "classification" if setting == "classification" else "regression"
+
+
+def tracking_base(cfg: TrackingConfig, setting: str, width: int) -> Experiment:
+    """A tanh MLP of one hidden layer trained to convergence by Levenberg-Marquardt (squared loss,
+    one-hot targets for classification), with the hidden layer's and the outputs' alignment."""
+    noise = (dict(flip=flip_for_snr(cfg.snr, cfg.n_classes)) if tracking_task(setting) == "classification"
+             else dict(snr=cfg.snr))
+    return Experiment(data=TRACKING_DATA[setting], d=cfg.d, noise="labels", n_classes=cfg.n_classes, model="mlp",
+                      width=width, activation="tanh", members=cfg.members, optimizer="lm", loss="mse",
+                      dtype="float64", steps=cfg.steps, tol=cfg.tol, n_probe=cfg.n_probe,
+                      metrics=("cka", "cka@output"), **noise)
+
+
+def tracking_reference(cfg: TrackingConfig, setting: str, width: int) -> float:
+    """N_ref of one width: P for regression, P / C for classification."""
+    classification = tracking_task(setting) == "classification"
+    return reference_size("mlp1", d=cfg.d, width=width, n_classes=cfg.n_classes if classification else None)
+
+
+def tracking_sizes(cfg: TrackingConfig, setting: str, width: int) -> list[int]:
+    return ratio_sizes(cfg.n_ratios, tracking_reference(cfg, setting, width), f"width {width} ({setting})")
+
+
+def tracking_jobs(cfg: TrackingConfig) -> list[Job]:
+    """Per setting and width, N through that width's threshold, on every repeat's seed."""
+    return [({"chapter": "tracking", "setting": setting}, tracking_base(cfg, setting, width),
+             {"n_train": tracking_sizes(cfg, setting, width), "seed": repeat_seeds(cfg)})
+            for setting in cfg.settings for width in cfg.widths]
+
+
 # Chapter -> its sweeps, for checking every experiment before a chapter runs (``repalign.book``).
 # The decoupling chapter's own sweep is its robustness grid (it reads every other chapter's back).
 CHAPTER_JOBS = {"linear": linear_jobs, "snr": snr_jobs, "sample_size": sample_size_jobs, "dip": dip_jobs,
-                "real_data": real_data_jobs, "decoupling": robustness_jobs}
+                "real_data": real_data_jobs, "decoupling": robustness_jobs, "tracking": tracking_jobs}
 
 
 # --- what a chapter may ask of a machine ------------------------------------------------------------
@@ -391,6 +430,7 @@ DIVERGENCE_DRIVERS = {
     "dip": {"lr": "lr or gd_lr", "init_scale": "init_scales"},
     "real_data": {"lr": "lr"},
     "decoupling": {"init_scale": "large_init"},
+    "tracking": {},
 }
 
 

@@ -346,6 +346,49 @@ class DecouplingConfig(ChapterConfig):
         _check_maximum("ridge", self.ridge, RIDGE_MAX, _RIDGE_WHY)
 
 
+TRACKING_SETTINGS = ("linear teacher", "two-layer teacher", "classification")  # the chapter's three settings
+
+
+@dataclass(frozen=True)
+class TrackingConfig(ChapterConfig):
+    """The threshold-tracking chapter: tanh MLPs of several widths, each trained to convergence by
+    Levenberg-Marquardt and swept in N through its own threshold. Sample sizes are ``n_ratios``
+    times N_ref of each width: P for regression, P / C for classification."""
+
+    d: int = 2  # input dimension D
+    widths: tuple[int, ...] = (2, 4, 8, 16, 32)  # hidden widths H
+    settings: tuple[str, ...] = TRACKING_SETTINGS[:2]  # teachers and tasks swept (classification: widths >= 4)
+    members: int = 4  # ensemble size K
+    n_classes: int = 3  # classes C of the classification teacher
+    snr: float = 4.0  # SNR S of the label noise (classification: flips at the equivalent S)
+    n_ratios: tuple[float, ...] = (0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.6, 2.5)  # sample sizes N/N_ref
+    repeats: int = 4  # independent ensembles per point
+    steps: int = 10000  # Levenberg-Marquardt iterations at most (members that reach it are reported)
+    tol: float = 1e-10  # a member interpolated: train loss below tol times its initial value
+    n_probe: int = 300  # clean probe inputs on which alignment is measured
+    workers: int = 2  # worker processes of the sweep (1: serial)
+    seed: int = 0  # seed of the first repeat (then seed + 1, ...)
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper": {},
+        "smoke": {"widths": (2, 4, 8), "settings": ("two-layer teacher",), "members": 3, "repeats": 2,
+                  "n_ratios": (0.5, 1.0, 2.0), "n_probe": 60, "workers": 1},
+    }
+
+    def __post_init__(self) -> None:
+        _check_minimums(self, {"members": _JACKKNIFE, "repeats": _SPREAD}, d=1, members=3, repeats=2, n_classes=2,
+                        steps=1, seed=0)
+        _check_workers(self)
+        validate.number("tol", self.tol, greater_than=0)
+        validate.snr("snr", self.snr)
+        _check_ratios("n_ratios", self.n_ratios, 3)
+        _check_choices("settings", self.settings, TRACKING_SETTINGS)
+        widths_ok = len(self.widths) >= 3 and len(set(self.widths)) == len(self.widths)
+        if not widths_ok or not all(validate.is_integer(w) and w >= 1 for w in self.widths):
+            validate.fail("widths", self.widths, "at least three distinct integers >= 1 (a slope across widths)")
+        _check_probes(self, ("cka", "cka@output"), max(*self.widths, self.n_classes))
+
+
 @dataclass(frozen=True)
 class ConclusionConfig(ChapterConfig):
     """The conclusion: reads the verdict tables the other chapters saved at the same preset; no parameters."""
@@ -360,6 +403,7 @@ CHAPTERS: dict[str, type[ChapterConfig]] = {
     "dip": DipConfig,
     "decoupling": DecouplingConfig,
     "real_data": RealDataConfig,
+    "tracking": TrackingConfig,
     "verdicts": ConclusionConfig,
 }
 CONCLUSION = "verdicts"  # the chapter that reads every other chapter's verdict table (same preset)

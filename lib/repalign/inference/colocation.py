@@ -110,25 +110,52 @@ def colocation_test(x, alignment, error, groups, *, factor: float = NEAR_FACTOR,
                           math.nan, **common,
                           reason=f"{repeats} repeat(s) with both whole curves; the test needs two or more")
     diff = _locations(lgrid, a, "min", every) - _locations(lgrid, e, "max", every)  # log10 N_min - log10 N_peak
-    mean = float(diff.mean())
-    half = float(stats.t.ppf(1 - alpha / 2, repeats - 1) * diff.std(ddof=1) / math.sqrt(repeats))
+    test = margin_test(diff, margin, alpha, decide=not (min_edge or peak_edge))
+    decision = {INSIDE: TOGETHER, BEYOND: APART}.get(test.decision, UNDECIDED)
+    return Colocation(ratio=10**test.mean, low=10**test.low, high=10**test.high, p_together=test.p_inside,
+                      p_apart=test.p_beyond, p=test.p, decision=decision, repeats=repeats,
+                      repeats_needed=test.repeats_needed, **common)
+
+
+INSIDE, BEYOND = "inside", "beyond"  # margin_test's decisions (UNDECIDED: neither shown)
+
+
+@dataclass(frozen=True)
+class MarginTest:
+    """Is the mean of independent per-repeat values within a margin of 0, or beyond it?"""
+
+    mean: float
+    low: float  # t interval at level 1 - alpha
+    high: float
+    p_inside: float  # two one-sided t-tests (TOST): the larger p
+    p_beyond: float  # beyond the margin on the estimate's side, doubled (the side is read from the data)
+    p: float  # of the decision (undecided: the smaller of the two; NaN when not decided by design)
+    decision: str  # INSIDE, BEYOND or UNDECIDED
+    repeats_needed: float  # repeats that would decide the nearer side with 80% power (NaN when not decided)
+
+
+def margin_test(values: np.ndarray, margin: float, alpha: float, *, decide: bool = True) -> MarginTest:
+    """Within [-margin, margin] by TOST, or beyond it on the estimate's side, from per-repeat
+    ``values`` (at least two), each at error ``alpha`` when false. ``decide=False`` (the values
+    are bounds, not locations) computes the numbers and decides nothing."""
+    values = np.asarray(values, dtype=float)
+    repeats, mean = values.size, float(values.mean())
+    half = float(stats.t.ppf(1 - alpha / 2, repeats - 1) * values.std(ddof=1) / math.sqrt(repeats))
     side = 1 if mean >= 0 else -1  # the estimate's side of 0
-    # Each row's mean > 0 is a one-sided alternative: above -L, below L (TOST), and beyond the margin on the
-    # estimate's side.
-    shifted = np.stack([diff + margin, margin - diff, side * diff - margin])
+    # Each row's mean > 0 is a one-sided alternative: above -margin, below margin (TOST), and beyond
+    # the margin on the estimate's side.
+    shifted = np.stack([values + margin, margin - values, side * values - margin])
     p_above, p_below, p_beyond = (float(v) for v in one_sided_p(shifted))
-    p_together, p_apart = max(p_above, p_below), min(1.0, 2 * p_beyond)
-    located = not (min_edge or peak_edge)
-    if located and p_together <= alpha:
-        decision, p = TOGETHER, p_together
-    elif located and p_apart <= alpha:
-        decision, p = APART, p_apart
+    p_inside, p_beyond = max(p_above, p_below), min(1.0, 2 * p_beyond)
+    if decide and p_inside <= alpha:
+        decision, p = INSIDE, p_inside
+    elif decide and p_beyond <= alpha:
+        decision, p = BEYOND, p_beyond
     else:
-        decision, p = UNDECIDED, min(p_together, p_apart) if located else math.nan
-    if p_together <= p_apart:  # the nearer side: the TOST side that binds
+        decision, p = UNDECIDED, min(p_inside, p_beyond) if decide else math.nan
+    if p_inside <= p_beyond:  # the nearer side: the TOST side that binds
         effects, level_used = shifted[0 if p_above >= p_below else 1], alpha
     else:
         effects, level_used = shifted[2], alpha / 2
-    needed = repeats_needed(effects, alpha=level_used, sides=1) if located else math.nan
-    return Colocation(ratio=10**mean, low=10 ** (mean - half), high=10 ** (mean + half), p_together=p_together,
-                      p_apart=p_apart, p=float(p), decision=decision, repeats=repeats, repeats_needed=needed, **common)
+    needed = repeats_needed(effects, alpha=level_used, sides=1) if decide else math.nan
+    return MarginTest(mean, mean - half, mean + half, p_inside, p_beyond, float(p), decision, needed)

@@ -1,0 +1,77 @@
+"""The tracking test: does an extremum move with the threshold across widths? Its decisions on
+constructed sweeps, and its error rates at the margin, measured by simulation."""
+
+import math
+
+import numpy as np
+import pytest
+
+from repalign.inference import UNDECIDED
+from repalign.inference.threshold import NEAR_FACTOR
+from repalign.inference.tracking import DRIFTS, TRACKS, Located, locate, tracking_test
+
+THRESHOLDS = {2: 9.0, 4: 17.0, 8: 33.0, 16: 65.0, 32: 129.0}  # N* of five widths, about 14x apart
+
+
+def _sweep(slope: float, repeats: int, rng, spread: float = 0.05, edge: tuple = ()):
+    """Per width, each repeat's threshold and extremum location: N_x = N*^slope x lognormal noise."""
+    stars, located = {}, {}
+    for w, star in THRESHOLDS.items():
+        per_star = {r: star * math.exp(0.02 * rng.standard_normal()) for r in range(repeats)}
+        stars[w] = per_star
+        located[w] = Located({r: per_star[r] ** slope * math.exp(spread * rng.standard_normal())
+                              for r in range(repeats)}, at_edge=w in edge)
+    return stars, located
+
+
+def test_a_minimum_at_the_threshold_tracks_it_and_one_fixed_in_n_drifts():
+    rng = np.random.default_rng(0)
+    tracks = tracking_test(*_sweep(1.0, 6, rng))
+    assert tracks.decision == TRACKS and tracks.low < 1 < tracks.high and tracks.widths == 5
+    assert tracks.margin == pytest.approx(math.log(NEAR_FACTOR) / math.log(tracks.span))
+    fixed = tracking_test(*_sweep(0.0, 6, rng))
+    assert fixed.decision == DRIFTS and fixed.high < 1 - fixed.margin
+
+
+def test_widths_at_a_grid_end_are_left_out_and_too_few_decide_nothing():
+    rng = np.random.default_rng(1)
+    result = tracking_test(*_sweep(1.0, 6, rng, edge=(2, 4)))
+    assert result.widths == 3 and result.decision == TRACKS
+    none = tracking_test(*_sweep(1.0, 6, rng, edge=(2, 4, 8)))
+    assert none.decision == UNDECIDED and "2 width(s)" in none.reason and math.isnan(none.p)
+    one = tracking_test(*_sweep(1.0, 1, rng))
+    assert one.decision == UNDECIDED and "1 repeat(s)" in one.reason
+
+
+def test_a_noisy_slope_with_two_repeats_is_undecided_and_says_how_many_would_decide():
+    result = tracking_test(*_sweep(1.0, 2, np.random.default_rng(2), spread=0.6))
+    assert result.decision == UNDECIDED and result.repeats_needed > 2
+
+
+@pytest.mark.parametrize("inside", [True, False])
+def test_error_rates_at_the_margin_are_at_most_alpha(inside):
+    """At the margin's edge (slope 1 + margin, seen from outside), TRACKS is a false positive;
+    just inside it (slope 1 + margin / 2 with the noise set so that it is hard), DRIFTS is. Each
+    at most alpha = 0.05 plus three Monte-Carlo standard errors over 600 simulated sweeps."""
+    rng = np.random.default_rng(3)
+    span = THRESHOLDS[32] / THRESHOLDS[2]
+    margin = math.log(NEAR_FACTOR) / math.log(span)
+    slope = 1 + (margin / 2 if inside else margin)
+    wrong = DRIFTS if inside else TRACKS
+    runs = 600
+    hits = sum(tracking_test(*_sweep(slope, 5, rng, spread=0.3)).decision == wrong for _ in range(runs))
+    assert hits / runs <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / runs)
+
+
+def test_locate_finds_each_repeats_minimum_and_flags_a_grid_end():
+    grid = np.array([10.0, 20.0, 40.0, 80.0, 160.0])
+    x = np.tile(grid, 3)
+    groups = np.repeat([0, 1, 2], grid.size)
+    centres = {0: 40.0, 1: 30.0, 2: 50.0}
+    values = np.concatenate([(np.log10(grid) - math.log10(centres[g])) ** 2 for g in (0, 1, 2)])
+    found = locate(x, values, groups, kind="min")
+    assert not found.at_edge
+    for g, centre in centres.items():  # a parabola in log x is refined exactly
+        assert found.per_repeat[g] == pytest.approx(centre, rel=1e-9)
+    falling = locate(x, -np.log(x), groups, kind="min")
+    assert falling.at_edge
