@@ -42,7 +42,8 @@ Analysis: from sweep tables to the book's statements
   1's trend test; label flips as an SNR), ``repalign.inference.extrema`` (the interpolation
   threshold and the extrema of curves), ``repalign.inference.threshold`` (window tests: where
   an extremum lies relative to the threshold), ``repalign.inference.colocation`` (does the
-  alignment minimum sit at the error peak), ``repalign.inference.decoupling`` (regimes, the
+  alignment minimum sit at the error peak), ``repalign.inference.tracking`` (does an extremum
+  move with the threshold across widths), ``repalign.inference.decoupling`` (regimes, the
   coupling of alignment and error, counterexamples), ``repalign.inference.floor`` (trained
   against untrained alignment), ``repalign.inference.claims`` (the three claims and their
   words), ``repalign.inference.robustness`` (every claim on every setup and metric) and

@@ -514,8 +514,8 @@ def train_levenberg_marquardt(arch: Architecture, params: list[torch.Tensor], x:
         accept = solved & torch.isfinite(new_loss) & (ratio > 0) & tracker.active
         tracker.stationary(accept & (actual <= LM_FTOL * loss) & (predicted <= LM_FTOL * loss) & (ratio <= 2))
         tracker.stationary(solved & (delta.norm(dim=1) <= LM_XTOL * theta.norm(dim=1)))
-        shrink = torch.clamp(1 - (2 * ratio - 1) ** 3, min=1 / 3).nan_to_num(1 / 3)
-        damping = torch.where(accept, damping * shrink, damping * growth)
+        lower = torch.clamp(1 - (2 * ratio - 1) ** 3, min=1 / 3).nan_to_num(1 / 3)  # Nielsen's factor
+        damping = torch.where(accept, damping * lower, damping * growth)
         growth = torch.where(accept, torch.full_like(growth, 2.0), growth * 2)
         work = [torch.where(_per_member(accept, new), new, old) for new, old in zip(trial, work)]
         tracker.stepped()

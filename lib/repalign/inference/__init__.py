@@ -8,6 +8,7 @@ builds a model or touches the result cache.
 - ``extrema``: the interpolation threshold and the extrema of a sweep, located;
 - ``threshold``: where an extremum lies relative to the threshold, by window tests (claim 2);
 - ``colocation``: does the alignment minimum sit at the test-error peak;
+- ``tracking``: does an extremum move with the threshold as the network grows;
 - ``decoupling``: regimes, the coupling of alignment and error, counterexamples (claim 3);
 - ``floor``: trained alignment against the untrained ensemble's;
 - ``claims``: the three claims decided on a sweep, and their vocabulary;
