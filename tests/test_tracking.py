@@ -8,7 +8,8 @@ import pytest
 
 from repalign.inference import UNDECIDED
 from repalign.inference.threshold import NEAR_FACTOR
-from repalign.inference.tracking import DRIFTS, TRACKS, Located, locate, tracking_test
+from repalign.inference.phrases import tracking_sentence
+from repalign.inference.tracking import DRIFTS, TRACKS, Located, geometric_interval, locate, tracking_test
 
 THRESHOLDS = {2: 9.0, 4: 17.0, 8: 33.0, 16: 65.0, 32: 129.0}  # N* of five widths, about 14x apart
 
@@ -75,3 +76,23 @@ def test_locate_finds_each_repeats_minimum_and_flags_a_grid_end():
         assert found.per_repeat[g] == pytest.approx(centre, rel=1e-9)
     falling = locate(x, -np.log(x), groups, kind="min")
     assert falling.at_edge
+
+
+def test_geometric_interval_is_the_t_interval_of_the_logs():
+    centre, low, high = geometric_interval([10.0, 20.0, 40.0])
+    assert centre == pytest.approx(20.0)
+    half = 4.302652729911275 * math.log(2) / math.sqrt(3)  # t(0.975, 2) x sd of the logs / sqrt(3)
+    assert (low, high) == pytest.approx((20 * math.exp(-half), 20 * math.exp(half)))
+    assert math.isnan(geometric_interval([5.0])[1])
+
+
+@pytest.mark.parametrize("decisions, expected", [
+    ([TRACKS, TRACKS], "The minimum tracks the threshold in every setting."),
+    ([DRIFTS], "The minimum drifts away from the threshold in this setting."),
+    ([UNDECIDED] * 10, "Whether the minimum tracks the threshold is undecided with 4 ensembles per point."),
+    ([TRACKS, UNDECIDED], "The minimum tracks the threshold in 1 of 2 settings and is undecided in 1 of 2 settings."),
+    ([DRIFTS, TRACKS, DRIFTS], "The minimum tracks the threshold in 1 of 3 settings and drifts away from the "
+                               "threshold in 2 of 3 settings."),
+])
+def test_the_tracking_sentence_reads_as_one_sentence_and_leaves_zero_counts_unsaid(decisions, expected):
+    assert tracking_sentence(decisions, "minimum", 4) == expected

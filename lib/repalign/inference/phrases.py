@@ -15,6 +15,7 @@ from .colocation import APART, TOGETHER, Colocation
 from .core import ALPHA
 from .decoupling import RankCorrelation, _with_interval
 from .extrema import Extremum
+from .tracking import DRIFTS, TRACKS
 
 
 COUPLED, NOT_COUPLED, NOT_MEASURED = "coupled", "not shown coupled", "not measured"  # a coupling estimate's word
@@ -172,3 +173,21 @@ def colocation_sentence(result: Colocation, x: str = "N") -> str:
             else "")
     return (f"{head}; {r.repeats} ensembles per point do not decide whether it lies within {margin} "
             f"(p = {r.p_together:.2g}) or beyond it (p = {r.p_apart:.2g}){more}.")
+
+
+def tracking_sentence(decisions: Sequence[str], what: str, repeats: int) -> str:
+    """How many settings ``what`` (e.g. "outputs' alignment minimum") tracks the threshold in, from
+    one ``tracking_test`` decision per setting, in one sentence; counts of zero are not said."""
+    counts = {d: sum(1 for v in decisions if v == d) for d in (TRACKS, DRIFTS, UNDECIDED)}
+    total = len(decisions)
+    every = "every setting" if total > 1 else "this setting"
+    if counts[TRACKS] == total:
+        return f"The {what} tracks the threshold in {every}."
+    if counts[DRIFTS] == total:
+        return f"The {what} drifts away from the threshold in {every}."
+    if counts[UNDECIDED] == total:
+        return f"Whether the {what} tracks the threshold is undecided with {repeats} ensembles per point."
+    parts = [f"{verb} in {counts[d]} of {total} settings" for d, verb in
+             ((TRACKS, "tracks the threshold"), (DRIFTS, "drifts away from the threshold"),
+              (UNDECIDED, "is undecided")) if counts[d]]
+    return f"The {what} {' and '.join(parts)}."

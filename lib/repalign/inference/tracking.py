@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from .colocation import BEYOND, INSIDE, margin_test
 from .core import UNDECIDED, level
@@ -112,3 +113,14 @@ def tracking_test(stars: dict, located: dict, *, factor: float = NEAR_FACTOR, al
     decision = {INSIDE: TRACKS, BEYOND: DRIFTS}.get(test.decision, UNDECIDED)
     return Tracking(1 + test.mean, 1 + test.low, 1 + test.high, margin, span, test.p_inside, test.p_beyond, test.p,
                     decision, int(star.shape[0]), len(widths), test.repeats_needed)
+
+
+def geometric_interval(values, *, alpha: float = 0.05) -> tuple[float, float, float]:
+    """The geometric mean of positive per-repeat values (thresholds, locations) and its t
+    interval at level 1 - ``alpha`` over the repeats (NaN bounds with fewer than two)."""
+    logs = np.log(np.asarray(values, dtype=float))
+    centre = float(np.exp(logs.mean()))
+    if logs.size < 2:
+        return centre, math.nan, math.nan
+    half = stats.t.ppf(1 - alpha / 2, logs.size - 1) * logs.std(ddof=1) / math.sqrt(logs.size)
+    return centre, float(np.exp(logs.mean() - half)), float(np.exp(logs.mean() + half))
