@@ -521,3 +521,35 @@ def test_the_readme_states_the_counts():
     for pattern, count in counts.items():
         stated = re.search(pattern, readme)
         assert stated and int(stated.group(1)) == count, pattern
+
+
+def test_an_interrupted_command_says_one_line_even_with_a_failed_task_left_behind():
+    """Ctrl-C can leave the kernel client's asyncio tasks holding errors nobody retrieves (a dead
+    kernel); asyncio would print each with its traceback at exit, after the runner's one line
+    (it once failed the Ctrl-C test above). Here a task fails, is never awaited, and the command
+    is interrupted: stderr holds the one line only."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import asyncio, sys
+        from repalign.book import command
+
+        @command
+        def main(argv):
+            async def dies():
+                raise RuntimeError("Kernel died")
+            loop = asyncio.new_event_loop()
+            task = loop.create_task(dies())
+            loop.run_until_complete(asyncio.sleep(0.01))  # the task has failed; nobody retrieves it
+            main.kept = (loop, task)
+            raise KeyboardInterrupt
+
+        code = main([])
+        del main.kept  # collected now, as at exit
+        sys.exit(code)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == book.INTERRUPTED
+    assert done.stderr.splitlines() == [_error_line(done.stderr)], done.stderr

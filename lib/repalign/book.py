@@ -21,6 +21,7 @@ import functools
 import hashlib
 import json
 import os
+import logging
 import re
 import shutil
 import signal
@@ -453,6 +454,9 @@ def command(main):
         except KeyboardInterrupt:
             print("error: interrupted; the results stored so far are kept and the same command resumes from them",
                   file=sys.stderr)
+            # The interrupted kernel client's tasks end with errors nobody retrieves; asyncio would log each
+            # with its traceback when it is collected at exit, after the one line above.
+            logging.getLogger("asyncio").setLevel(logging.CRITICAL)
             return INTERRUPTED
     return wrapped
 
