@@ -1,3 +1,4 @@
+import fcntl
 import os
 import shutil
 import subprocess
@@ -7,9 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from data_helpers import MYST_HEADER
 
-from repalign import Experiment, paths
+# Under pytest-xdist each worker gets its share of the cores, it and the kernels and processes it
+# starts: torch's threads, oversubscribed, spin and wait (set before anything imports torch).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
+
+from data_helpers import MYST_HEADER  # noqa: E402
+
+from repalign import Experiment, paths  # noqa: E402
 
 BROKEN_CHAPTER = MYST_HEADER + textwrap.dedent('''\
 
@@ -26,6 +34,25 @@ BROKEN_CHAPTER = MYST_HEADER + textwrap.dedent('''\
     raise RuntimeError("broken on purpose")
     ```
     ''')
+
+
+@pytest.fixture(scope="session")
+def smoke_html(tmp_path_factory) -> Path:
+    """The smoke book, built once per test run: the first xdist worker to ask builds it while the
+    others wait on a lock. It has a result cache of its own, because tests on other workers write
+    smoke verdict tables to the default cache, which the book's conclusion reads."""
+    from repalign import book
+
+    base = tmp_path_factory.getbasetemp()
+    run = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # this run's, shared by its workers
+    built = run / "smoke-book.built"
+    with open(run / "smoke-book.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.exists():
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv(paths.CACHE_VARIABLE, str(run / "smoke-cache"))
+                built.write_text(str(book.build_smoke()))
+    return Path(built.read_text())
 
 
 @pytest.fixture

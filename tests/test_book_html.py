@@ -32,11 +32,6 @@ def toc_pages() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def smoke_html() -> Path:
-    return book.build_smoke()
-
-
-@pytest.fixture(scope="module")
 def site(smoke_html):
     html = smoke_html
     handler = functools.partial(QuietHandler, directory=str(html))

@@ -49,7 +49,7 @@ def chapter_pages(reader) -> dict[str, range]:
 
 
 @pytest.fixture(scope="module")
-def smoke_pdf():
+def smoke_pdf(smoke_html):
     return pdf.build_smoke_pdf()
 
 
