@@ -8,7 +8,7 @@ import pytest
 
 from repalign import Experiment
 from repalign.inference.extrema import extremum, interpolation_threshold, mean_curve
-from repalign.sizes import n_parameters, network, network_name, reference_size, reference_sizes
+from repalign.sizes import n_parameters, network, network_name, one_hot_reference_size, reference_size, reference_sizes
 
 
 def test_threshold_is_the_largest_interpolated_size_per_repeat():
@@ -112,6 +112,17 @@ def test_reference_sizes_follow_the_parameter_count():
         reference_size("cnn", d=16, width=8)
     with pytest.raises(ValueError, match="n_classes"):
         reference_size("mlp1", d=16, width=8, n_classes=1)
+
+
+def test_one_hot_reference_size_counts_the_independent_equations():
+    # C one-hot targets sum to one: N (C - 1) equations for P - (H + 1) parameters
+    p = n_parameters("mlp1", d=2, width=8, n_outputs=3)
+    assert one_hot_reference_size("mlp1", d=2, width=8, n_classes=3) == (p - 9) / 2 == 21
+    assert one_hot_reference_size("mlp1", d=2, width=8, n_classes=2) == reference_size("mlp1", d=2, width=8)
+    with pytest.raises(ValueError, match="network must be an MLP"):
+        one_hot_reference_size("linear", d=2, width=8, n_classes=3)
+    with pytest.raises(ValueError, match="n_classes"):
+        one_hot_reference_size("mlp1", d=2, width=8, n_classes=1)
 
 
 def test_network_names_read_both_ways():

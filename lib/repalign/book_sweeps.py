@@ -17,7 +17,7 @@ from .inference.trends import flip_for_snr
 from .metrics import METRICS
 from .presets import (DecouplingConfig, DipConfig, LinearConfig, RealDataConfig, SampleSizeConfig, SNRConfig,
                       TrackingConfig)
-from .sizes import n_parameters, network, network_name, reference_size
+from .sizes import n_parameters, network, network_name, one_hot_reference_size, reference_size
 from .sweep import Job
 
 TEACHERS = {"regression": "teacher-linear", "classification": "teacher-linear-class"}
@@ -328,9 +328,11 @@ def tracking_base(cfg: TrackingConfig, setting: str, width: int) -> Experiment:
 
 
 def tracking_reference(cfg: TrackingConfig, setting: str, width: int) -> float:
-    """N_ref of one width: P for regression, P / C for classification."""
-    classification = tracking_task(setting) == "classification"
-    return reference_size("mlp1", d=cfg.d, width=width, n_classes=cfg.n_classes if classification else None)
+    """N_ref of one width: P for regression, (P - H - 1) / (C - 1) for classification (its
+    one-hot targets sum to one: ``sizes.one_hot_reference_size``)."""
+    if tracking_task(setting) == "classification":
+        return one_hot_reference_size("mlp1", d=cfg.d, width=width, n_classes=cfg.n_classes)
+    return reference_size("mlp1", d=cfg.d, width=width)
 
 
 def tracking_sizes(cfg: TrackingConfig, setting: str, width: int) -> list[int]:

@@ -353,17 +353,17 @@ TRACKING_SETTINGS = ("linear teacher", "two-layer teacher", "classification")  #
 class TrackingConfig(ChapterConfig):
     """The threshold-tracking chapter: tanh MLPs of several widths, each trained to convergence by
     Levenberg-Marquardt and swept in N through its own threshold. Sample sizes are ``n_ratios``
-    times N_ref of each width: P for regression, P / C for classification."""
+    times N_ref of each width: P for regression, (P - H - 1) / (C - 1) for classification."""
 
     d: int = 2  # input dimension D
     widths: tuple[int, ...] = (2, 4, 8, 16, 32)  # hidden widths H
-    settings: tuple[str, ...] = TRACKING_SETTINGS[:2]  # teachers and tasks swept (classification: widths >= 4)
+    settings: tuple[str, ...] = TRACKING_SETTINGS[:2]  # teachers and tasks swept
     members: int = 4  # ensemble size K
-    n_classes: int = 3  # classes C of the classification teacher
+    n_classes: int = 2  # classes C of the classification teacher
     snr: float = 4.0  # SNR S of the label noise (classification: flips at the equivalent S)
     n_ratios: tuple[float, ...] = (0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.6, 2.5)  # sample sizes N/N_ref
     repeats: int = 4  # independent ensembles per point
-    steps: int = 10000  # Levenberg-Marquardt iterations at most (members that reach it are reported)
+    steps: int = 100000  # Levenberg-Marquardt iterations at most (members that reach it are reported)
     tol: float = 1e-10  # a member interpolated: train loss below tol times its initial value
     n_probe: int = 300  # clean probe inputs on which alignment is measured
     workers: int = 2  # worker processes of the sweep (1: serial)
@@ -371,8 +371,8 @@ class TrackingConfig(ChapterConfig):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {},
-        "smoke": {"widths": (2, 4, 8), "settings": ("two-layer teacher",), "members": 3, "repeats": 2,
-                  "n_ratios": (0.5, 1.0, 2.0), "n_probe": 60, "workers": 1},
+        "smoke": {"widths": (2, 4, 8), "settings": ("two-layer teacher", "classification"), "members": 3,
+                  "repeats": 2, "n_ratios": (0.5, 1.0, 2.0), "n_probe": 60, "workers": 1},
     }
 
     def __post_init__(self) -> None:

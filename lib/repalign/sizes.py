@@ -6,6 +6,7 @@ N = P samples for a scalar output and N C = P for C outputs fitted with the squa
 The linear network is the exception: its end-to-end map has D parameters per output, so it
 interpolates up to N = D whatever its width. ``reference_size`` is the one place this rule
 is written; ``reference_sizes(table)`` applies it to every row of a sweep table.
+``one_hot_reference_size`` counts one-hot targets more closely (they sum to one).
 """
 
 from __future__ import annotations
@@ -60,6 +61,19 @@ def reference_size(name: str, *, d: int, width: int, n_classes: int | None = Non
         return float(validate.integer("d", d, minimum=1))
     outputs = 1 if n_classes is None else n_classes
     return n_parameters(name, d=d, width=width, n_outputs=outputs) / outputs
+
+
+def one_hot_reference_size(name: str, *, d: int, width: int, n_classes: int) -> float:
+    """N_ref of an MLP fitted with the squared loss on C one-hot targets, counting only the
+    independent equations: a sample's targets sum to one, and so can the outputs (the last output
+    unit one minus the others), which leaves N (C - 1) equations for the P - (H + 1) parameters of
+    the rest. For C = 2 this is P of the same network with one output. ``reference_size``'s N C = P
+    ignores that constraint and places the threshold lower."""
+    if network(name)[0] == "linear":
+        validate.fail("network", name, "an MLP ('mlp1', 'mlp2' or 'mlp<depth>')")
+    n_classes = validate.integer("n_classes", n_classes, minimum=2)
+    total = n_parameters(name, d=d, width=width, n_outputs=n_classes)
+    return (total - (width + 1)) / (n_classes - 1)
 
 
 def _is_missing(value) -> bool:

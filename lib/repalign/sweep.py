@@ -305,6 +305,7 @@ def results_table(results: list[tuple[ExperimentResult, bool]], grid_fields: lis
         config = {k: v for k, v in res.experiment.to_dict().items() if k != "metrics"}
         (train, train_std), (test, test_std) = _mean_and_std(res.train_error), _mean_and_std(res.test_error)
         summary = {"train_error": train, "train_error_std": train_std, "test_error": test, "test_error_std": test_std,
+                   "train_loss": _mean_and_std(res.train_loss)[0],
                    "converged_fraction": float(np.mean(res.converged)),
                    "diverged_fraction": float(np.mean(res.diverged)), "steps_mean": float(np.mean(res.steps)),
                    "n_parameters": res.n_parameters, "wall_time": res.wall_time, "cached": cached}
