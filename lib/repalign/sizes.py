@@ -68,7 +68,8 @@ def one_hot_reference_size(name: str, *, d: int, width: int, n_classes: int) -> 
     independent equations: a sample's targets sum to one, and so can the outputs (the last output
     unit one minus the others), which leaves N (C - 1) equations for the P - (H + 1) parameters of
     the rest. For C = 2 this is P of the same network with one output. ``reference_size``'s N C = P
-    ignores that constraint and places the threshold lower."""
+    ignores that constraint and places the threshold lower. A count, not a bound: saturating units
+    can fit 0/1 targets beyond it as their weights grow without limit."""
     if network(name)[0] == "linear":
         validate.fail("network", name, "an MLP ('mlp1', 'mlp2' or 'mlp<depth>')")
     n_classes = validate.integer("n_classes", n_classes, minimum=2)
