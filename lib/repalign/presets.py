@@ -362,12 +362,12 @@ class TrackingConfig(ChapterConfig):
     n_classes: int = 2  # classes C of the classification teacher
     snr: float = 4.0  # SNR S of the label noise (classification: flips at the equivalent S)
     n_ratios: tuple[float, ...] = (0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.6, 2.5)  # sample sizes N/N_ref
-    repeats: int = 4  # independent ensembles per point
+    repeats: int = 10  # independent ensembles per point (a pilot's 4 said about 10 decide the minima)
     steps: int = 100000  # Levenberg-Marquardt iterations at most (members that reach it are reported)
     tol: float = 1e-10  # a member interpolated: train loss below tol times its initial value
     n_probe: int = 300  # clean probe inputs on which alignment is measured
     workers: int = 2  # worker processes of the sweep (1: serial)
-    seed: int = 0  # seed of the first repeat (then seed + 1, ...)
+    seed: int = 4  # seed of the first repeat (then seed + 1, ...); seeds 0-3 were the pilot
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {},

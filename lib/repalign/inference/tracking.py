@@ -76,6 +76,10 @@ def _slopes(stars: np.ndarray, locations: np.ndarray) -> np.ndarray:
     return (cx * cy).sum(axis=1) / (cx * cx).sum(axis=1)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def tracking_test(stars: dict, located: dict, *, factor: float = NEAR_FACTOR, alpha: float = 0.05) -> Tracking:
     """Does the extremum track the threshold across widths?
 
@@ -99,9 +103,10 @@ def tracking_test(stars: dict, located: dict, *, factor: float = NEAR_FACTOR, al
     span = float(np.nanmax(star.mean(axis=0)) / np.nanmin(star.mean(axis=0))) if star.size else math.nan
     reason = ""
     if len(widths) < MIN_WIDTHS:
-        reason = f"{len(widths)} width(s) with a located extremum; the slope needs {MIN_WIDTHS} or more"
+        reason = f"only {_count(len(widths), 'width')} with a located extremum, and a slope needs {MIN_WIDTHS}"
     elif star.shape[0] < 2:
-        reason = f"{star.shape[0]} repeat(s) with a threshold and a location at every width; the test needs two"
+        reason = (f"only {_count(star.shape[0], 'repeat')} with a threshold and a location at every width, and the "
+                  "test needs two")
     elif not span > 1:
         reason = "the thresholds do not change across the widths"
     if reason:
