@@ -110,9 +110,15 @@ def curve_phrase(counts: CurveCounts, q: float = ALPHA, what: str = "curves") ->
 # --- phrases for the prose --------------------------------------------------------------------
 
 
-def format_interval(value: float, low: float, high: float, digits: int = 2) -> str:
-    """'value [low, high]' with ``digits`` decimals."""
-    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+def format_interval(value: float, low: float, high: float, digits: int = 2, kind: str = "f") -> str:
+    """'value [low, high]' with ``digits`` decimals (``kind`` "g": significant digits); the value
+    alone when its interval is not finite, and '—' when the value is not."""
+    if not math.isfinite(value):
+        return "—"
+    shown = f"{value:.{digits}{kind}}"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return shown
+    return f"{shown} [{low:.{digits}{kind}}, {high:.{digits}{kind}}]"
 
 
 def describe_configuration(point) -> str:
