@@ -2,10 +2,11 @@
 
     python benchmarks/convergence.py [--quick]
 
-Two networks of the book, each at sample sizes through its threshold, each point one stack of
+Three networks of the book, each at sample sizes through its threshold, each point one stack of
 8 members as the sweeps run it (linear teacher, label noise at SNR 4, shared clean inputs):
 (1) the threshold-tracking chapter's tanh network (D = 2, H = 16, P = 65); (2) the sample-size
-chapter's ReLU network (D = 16, H = 8, P = 145). Levenberg-Marquardt (float64) trains every
+chapter's tanh network (D = 16, H = 8, P = 145); (3) the nonlinear-regimes chapter's ReLU network
+of the same size, which Levenberg-Marquardt does not suit (it stops at ReLU kinks). Levenberg-Marquardt (float64) trains every
 member to its own convergence (``repalign.training``: interpolation at tol = 1e-6 of the
 initial loss, or a minimum). Adam, the book's recipe (lr 0.01, full batch, float32), then trains
 the same members from the same weights until each reaches the same criterion: a loss at most
@@ -45,7 +46,8 @@ def best_time(fn, repeats: int) -> tuple[float, object]:
 
 
 NETWORKS = {"tanh, D = 2, H = 16 (threshold tracking)": dict(d=2, width=16, activation="tanh"),
-            "ReLU, D = 16, H = 8 (sample size)": dict(d=16, width=8, activation="relu")}
+            "tanh, D = 16, H = 8 (sample size)": dict(d=16, width=8, activation="tanh"),
+            "ReLU, D = 16, H = 8 (nonlinear regimes)": dict(d=16, width=8, activation="relu")}
 
 
 def point(network: dict, n: int, members: int):

@@ -43,9 +43,10 @@ def test_snr_sample_sizes_are_the_ratios_times_the_reference_size(net, task):
 
 def test_sample_size_grid_follows_the_parameter_count_of_the_chapter_mlp():
     cfg = SampleSizeConfig()
-    # one hidden layer with biases: P = H (D + 1) + C (H + 1), N_ref = P / C
+    # one hidden layer with biases: P = H (D + 1) + C (H + 1); trained to convergence on one-hot
+    # targets, N_ref = (P - H - 1) / (C - 1)
     assert book_sweeps.sample_size_parameters(cfg, cfg.width, "classification") == 8 * 17 + 3 * 9
-    assert book_sweeps.sample_size_reference(cfg, "classification") == pytest.approx((8 * 17 + 3 * 9) / 3)
+    assert book_sweeps.sample_size_reference(cfg, "classification") == pytest.approx((8 * 17 + 2 * 9) / 2)
     assert book_sweeps.sample_size_reference(cfg, "regression") == 8 * 17 + 9
     deeper = SampleSizeConfig(depth=3)  # any depth: "mlp3" is read as three hidden layers
     assert book_sweeps.sample_size_parameters(deeper, 8, "regression") == 8 * 17 + 2 * 8 * 9 + 9

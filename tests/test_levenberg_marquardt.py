@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from repalign import Experiment, run_experiment
-from repalign.experiment import UnfinishedTraining
+from repalign.experiment import UnfinishedTraining, run_stack
 from repalign.models import Architecture, end_to_end, init_params, jacobian, layer_outputs
+from repalign.sweep import grid_experiments
 from repalign.training import train_levenberg_marquardt
 
 F64 = dict(dtype=torch.float64, device=torch.device("cpu"))
@@ -119,3 +120,19 @@ def test_lm_refuses_what_it_would_ignore_naming_the_field(changes, field):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Experiment(**{**base, "data": "teacher-mlp-class", "n_classes": 3, "loss": "mse"})  # one-hot targets: fine
+
+
+def test_long_runs_in_a_stack_agree_with_runs_alone_within_their_monte_carlo_error():
+    """Tanh members trained to convergence just above the threshold (hundreds of iterations, the
+    plateau criterion): a stack of ten seeds' ensembles against each trained alone. Rounding may
+    turn a member's path late in training, so single ensembles can differ; the means over the
+    independent ensembles agree within their Monte-Carlo standard error."""
+    base = Experiment(data="teacher-mlp", d=4, n_train=30, snr=4.0, model="mlp", width=4, activation="tanh",
+                      members=3, optimizer="lm", loss="mse", dtype="float64", steps=100000, tol=1e-10, n_probe=40)
+    points = grid_experiments(base, {"seed": list(range(10))})
+    stacked, alone = run_stack(points), [run_experiment(exp) for exp in points]
+    assert all(res.converged.all() for res in stacked + alone)
+    assert np.median([res.steps.mean() for res in alone]) > 100  # long runs, not a few Gauss-Newton steps
+    for measure in (lambda res: res.alignment["cka"], lambda res: res.test_error.mean()):
+        a, b = np.array([measure(r) for r in stacked]), np.array([measure(r) for r in alone])
+        assert abs(a.mean() - b.mean()) < b.std(ddof=1) / np.sqrt(len(b))

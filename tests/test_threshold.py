@@ -136,16 +136,21 @@ def test_network_names_read_both_ways():
 
 
 def test_reference_sizes_apply_the_one_formula_to_every_row():
-    """A sweep table's rows: linear network, MLPs of depth 1 and 2, classification, and real data
-    whose ``d`` is None (its native dimension) or a number of principal components."""
+    """A sweep table's rows: linear network, MLPs of depth 1 and 2, classification, real data
+    whose ``d`` is None (its native dimension) or a number of principal components, and MLPs
+    trained to convergence by Levenberg-Marquardt (classification counted for one-hot targets)."""
     rows = [Experiment(d=50), Experiment(d=16, model="mlp", width=8, lr=0.1, optimizer="adam"),
             Experiment(data="teacher-linear-class", d=16, n_classes=3, model="mlp", depth=2, width=8, lr=0.1),
             Experiment(data="diabetes", d=None, model="mlp", width=4, lr=0.1),
-            Experiment(data="digits", d=10, model="mlp", width=8, lr=0.1)]
+            Experiment(data="digits", d=10, model="mlp", width=8, lr=0.1),
+            Experiment(data="teacher-linear-class", d=16, n_classes=3, model="mlp", width=8, activation="tanh", loss="mse",
+                       optimizer="lm", dtype="float64"),
+            Experiment(d=16, model="mlp", width=8, activation="tanh", optimizer="lm", loss="mse", dtype="float64")]
     table = pd.DataFrame([exp.to_dict() for exp in rows])
     assert reference_sizes(table).tolist() == [
         50.0, 145.0, reference_size("mlp2", d=16, width=8, n_classes=3), reference_size("mlp1", d=10, width=4),
-        reference_size("mlp1", d=10, width=8, n_classes=10)]
+        reference_size("mlp1", d=10, width=8, n_classes=10),
+        one_hot_reference_size("mlp1", d=16, width=8, n_classes=3), 145.0]  # trained to convergence: the one-hot count
     assert reference_sizes(table)[2] == pytest.approx((8 * 17 + 8 * 9 + 3 * 9) / 3)
     with pytest.raises(ValueError, match="missing.*'width'"):
         reference_sizes(table.drop(columns="width"))

@@ -3,7 +3,8 @@
 Each chapter runs its own sweeps from here, and the decoupling chapter reads all of them back
 (from the result cache: the same Experiments are cache hits). A sweep is a ``Job`` of
 ``repalign.sweep``: ``(labels, base experiment, grid)``; every label set names its
-chapter. Sample sizes are ratios of N_ref, always from ``repalign.sizes.reference_size``.
+chapter. Sample sizes are ratios of N_ref, always from ``repalign.sizes``: ``reference_size`` for
+the budget-trained chapters, ``converged_reference_size`` for those trained to convergence.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from .inference.trends import flip_for_snr
 from .metrics import METRICS
 from .presets import (DecouplingConfig, DipConfig, LinearConfig, RealDataConfig, SampleSizeConfig, SNRConfig,
                       TrackingConfig)
-from .sizes import n_parameters, network, network_name, one_hot_reference_size, reference_size
+from .sizes import converged_reference_size, n_parameters, network, network_name, reference_size
 from .sweep import Job
 
 TEACHERS = {"regression": "teacher-linear", "classification": "teacher-linear-class"}
@@ -129,17 +130,21 @@ def sample_size_outputs(cfg: SampleSizeConfig, task: str) -> int:
     return 1 if task == "regression" else cfg.n_classes
 
 
-def teacher_mlp(cfg: SampleSizeConfig | DipConfig, task: str, depth: int, metrics: tuple[str, ...]) -> Experiment:
+def label_noise(cfg, task: str) -> dict:
+    """The label noise at ``cfg.snr``: Gaussian for regression, flips at the equivalent S for classification."""
+    return dict(snr=cfg.snr) if task == "regression" else dict(flip=flip_for_snr(cfg.snr, cfg.n_classes))
+
+
+def teacher_mlp(cfg: DipConfig, task: str, depth: int, metrics: tuple[str, ...]) -> Experiment:
     """A ReLU MLP on the linear teacher (label noise at ``cfg.snr``; flips at the equivalent S for
-    classification), fitted with the squared loss by constant-rate full-batch Adam: the
-    sample-size chapter's network, and the reference of the nonlinear-regimes chapter."""
-    noise = dict(snr=cfg.snr) if task == "regression" else dict(flip=flip_for_snr(cfg.snr, cfg.n_classes))
+    classification), fitted with the squared loss by constant-rate full-batch Adam to a step
+    budget: the reference of the nonlinear-regimes chapter."""
     return Experiment(data=TEACHERS[task], d=cfg.d, noise="labels", n_classes=cfg.n_classes, model="mlp",
                       depth=depth, width=cfg.width, members=cfg.members, optimizer="adam", lr=cfg.lr, loss="mse",
-                      steps=cfg.steps, tol=cfg.tol, n_probe=cfg.n_probe, metrics=metrics, **noise)
+                      steps=cfg.steps, tol=cfg.tol, n_probe=cfg.n_probe, metrics=metrics, **label_noise(cfg, task))
 
 
-def mlp_reference_size(cfg: SampleSizeConfig | DipConfig, task: str, depth: int) -> float:
+def mlp_reference_size(cfg: DipConfig, task: str, depth: int) -> float:
     """N_ref of that MLP: P for regression, P / C for classification (N C = P)."""
     return reference_size(network_name("mlp", depth), d=cfg.d, width=cfg.width,
                           n_classes=cfg.n_classes if task == "classification" else None)
@@ -150,8 +155,23 @@ def ratio_sizes(ratios, n_ref: float, where: str = "the network") -> list[int]:
     return sorted(sizes_of("n_ratios", ratios, n_ref, where))
 
 
+def converged_mlp(cfg: SampleSizeConfig | TrackingConfig, data: str, task: str, width: int, depth: int,
+                  metrics: tuple[str, ...]) -> Experiment:
+    """A tanh MLP trained to convergence by Levenberg-Marquardt (squared loss, one-hot targets
+    for classification, float64): the networks of the sample-size and tracking chapters."""
+    return Experiment(data=data, d=cfg.d, noise="labels", n_classes=cfg.n_classes, model="mlp", width=width,
+                      depth=depth, activation="tanh", members=cfg.members, optimizer="lm", loss="mse",
+                      dtype="float64", steps=cfg.steps, tol=cfg.tol, n_probe=cfg.n_probe, metrics=metrics,
+                      **label_noise(cfg, task))
+
+
+def sample_size_measurements(cfg: SampleSizeConfig) -> tuple[str, str]:
+    """The metric on the hidden layer (the last, for deeper networks) and on the outputs."""
+    return cfg.metric, f"{cfg.metric}@output"
+
+
 def sample_size_base(cfg: SampleSizeConfig, task: str) -> Experiment:
-    return teacher_mlp(cfg, task, cfg.depth, (cfg.metric,))
+    return converged_mlp(cfg, TEACHERS[task], task, cfg.width, cfg.depth, sample_size_measurements(cfg))
 
 
 def sample_size_parameters(cfg: SampleSizeConfig, width: int, task: str) -> int:
@@ -161,8 +181,10 @@ def sample_size_parameters(cfg: SampleSizeConfig, width: int, task: str) -> int:
 
 
 def sample_size_reference(cfg: SampleSizeConfig, task: str) -> float:
-    """N_ref of the chapter's MLP: P for regression, P / C for classification (N C = P)."""
-    return mlp_reference_size(cfg, task, cfg.depth)
+    """N_ref of the chapter's MLP, trained to convergence: P for regression, (P - H - 1) / (C - 1)
+    for classification (``sizes.one_hot_reference_size``)."""
+    return converged_reference_size(network_name("mlp", cfg.depth), d=cfg.d, width=cfg.width,
+                                    n_classes=cfg.n_classes if task == "classification" else None)
 
 
 def sample_size_sizes(cfg: SampleSizeConfig, task: str) -> list[int]:
@@ -317,22 +339,15 @@ def tracking_task(setting: str) -> str:
 
 
 def tracking_base(cfg: TrackingConfig, setting: str, width: int) -> Experiment:
-    """A tanh MLP of one hidden layer trained to convergence by Levenberg-Marquardt (squared loss,
-    one-hot targets for classification), with the hidden layer's and the outputs' alignment."""
-    noise = (dict(flip=flip_for_snr(cfg.snr, cfg.n_classes)) if tracking_task(setting) == "classification"
-             else dict(snr=cfg.snr))
-    return Experiment(data=TRACKING_DATA[setting], d=cfg.d, noise="labels", n_classes=cfg.n_classes, model="mlp",
-                      width=width, activation="tanh", members=cfg.members, optimizer="lm", loss="mse",
-                      dtype="float64", steps=cfg.steps, tol=cfg.tol, n_probe=cfg.n_probe,
-                      metrics=("cka", "cka@output"), **noise)
+    """A tanh MLP of one hidden layer trained to convergence, with the hidden layer's and the outputs' alignment."""
+    return converged_mlp(cfg, TRACKING_DATA[setting], tracking_task(setting), width, 1, ("cka", "cka@output"))
 
 
 def tracking_reference(cfg: TrackingConfig, setting: str, width: int) -> float:
     """N_ref of one width: P for regression, (P - H - 1) / (C - 1) for classification (its
     one-hot targets sum to one: ``sizes.one_hot_reference_size``)."""
-    if tracking_task(setting) == "classification":
-        return one_hot_reference_size("mlp1", d=cfg.d, width=width, n_classes=cfg.n_classes)
-    return reference_size("mlp1", d=cfg.d, width=width)
+    classes = cfg.n_classes if tracking_task(setting) == "classification" else None
+    return converged_reference_size("mlp1", d=cfg.d, width=width, n_classes=classes)
 
 
 def tracking_sizes(cfg: TrackingConfig, setting: str, width: int) -> list[int]:
@@ -428,7 +443,7 @@ def check_verdict_tables(preset: str) -> None:
 DIVERGENCE_DRIVERS = {
     "linear": {"init_scale": "init_scales"},
     "snr": {"lr": "lr"},
-    "sample_size": {"lr": "lr"},
+    "sample_size": {},
     "dip": {"lr": "lr or gd_lr", "init_scale": "init_scales"},
     "real_data": {"lr": "lr"},
     "decoupling": {"init_scale": "large_init"},

@@ -200,7 +200,7 @@ def _check_training(cfg) -> None:
 
 
 def _check_common(cfg) -> None:
-    """Checks shared by the SNR and sample-size chapters (the fields both have)."""
+    """Checks shared by the SNR and nonlinear-dip chapters (the fields both have)."""
     _check_minimums(cfg, {"members": _JACKKNIFE, "repeats": _SPREAD}, d=2, width=1, members=3, repeats=2,
                     n_classes=2)
     validate.integer("n_classes", cfg.n_classes, maximum=cfg.d, why="teacher-linear-class has at most d classes")

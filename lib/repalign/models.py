@@ -152,27 +152,35 @@ _ACTIVATION_DERIVATIVE = {"relu": lambda h: (h > 0).to(h.dtype), "tanh": lambda 
                           "identity": torch.ones_like}
 
 
-def jacobian(arch: Architecture, params: list[torch.Tensor], outputs: list[torch.Tensor]) -> torch.Tensor:
-    """Every member's Jacobian (K, n_out, n, P): ``d out_k[c, sample] / d theta_k``, with the
-    parameters in the order of ``params`` flattened (``torch.cat([p.reshape(K, -1) ...])``).
+def jacobian(arch: Architecture, params: list[torch.Tensor], outputs: list[torch.Tensor],
+             scale: float = 1.0) -> torch.Tensor:
+    """Every member's Jacobian (K, n_out, n, P), times ``scale``: ``d out_k[c, sample] / d theta_k``,
+    with the parameters in the order of ``params`` flattened (``torch.cat([p.reshape(K, -1) ...])``).
 
     Backpropagation of each output unit without summing over samples: ``delta`` (K, n_out,
     width, n) is each output's derivative with respect to a layer's pre-activations, and a
-    weight's column block is ``delta`` times the layer's input, sample by sample.
+    weight's column block is ``delta`` times the layer's input, sample by sample, written in
+    place into the one (K, n_out, n, P) tensor (it is the largest of a Levenberg-Marquardt step).
     """
     layers, derivative = _layers(arch, params), _ACTIVATION_DERIVATIVE[arch.activation]
     k, c, n = outputs[-1].shape
-    eye = torch.eye(c, dtype=outputs[-1].dtype, device=outputs[-1].device)
+    jac = outputs[-1].new_empty(k, c, n, arch.n_parameters)
+    eye = scale * torch.eye(c, dtype=outputs[-1].dtype, device=outputs[-1].device)
     delta = eye.view(1, c, c, 1).expand(k, c, c, n)
-    blocks = []
+    end = arch.n_parameters  # the blocks are filled from the last layer's backwards
     for i in range(len(layers) - 1, -1, -1):
         w, b = layers[i]
         h = outputs[i] if i else outputs[0].repeat_interleave(k // len(outputs[0]), dim=0)
-        block = [torch.einsum("kcjn,kin->kcnji", delta, h).reshape(k, c, n, -1)]
-        blocks = block + ([delta.transpose(2, 3)] if b is not None else []) + blocks
+        if b is not None:
+            jac[..., end - b.shape[-1]:end] = delta.transpose(2, 3)
+            end -= b.shape[-1]
+        rows, cols = w.shape[1:]
+        block = jac[..., end - rows * cols:end].unflatten(-1, (rows, cols))  # (K, c, n, rows, cols)
+        torch.mul(delta.transpose(2, 3).unsqueeze(-1), h.transpose(1, 2).unsqueeze(1).unsqueeze(3), out=block)
+        end -= rows * cols
         if i > 0:
             delta = torch.einsum("kji,kcjn->kcin", w, delta) * derivative(h).unsqueeze(1)
-    return torch.cat(blocks, dim=-1)
+    return jac
 
 
 def _product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,9 @@ N = P samples for a scalar output and N C = P for C outputs fitted with the squa
 The linear network is the exception: its end-to-end map has D parameters per output, so it
 interpolates up to N = D whatever its width. ``reference_size`` is the one place this rule
 is written; ``reference_sizes(table)`` applies it to every row of a sweep table.
-``one_hot_reference_size`` counts one-hot targets more closely (they sum to one).
+``one_hot_reference_size`` counts one-hot targets more closely (they sum to one); the chapters
+that train to convergence (Levenberg-Marquardt) use it, the budget-trained chapters keep N C = P,
+on which their grids are drawn.
 """
 
 from __future__ import annotations
@@ -81,20 +83,31 @@ def _is_missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _row_reference_size(model: str, depth, data: str, d, width, n_classes) -> float:
-    """:func:`reference_size` of one experiment's fields (``d`` None: the data set's native dimension)."""
+def converged_reference_size(name: str, *, d: int, width: int, n_classes: int | None = None) -> float:
+    """N_ref of an MLP trained to convergence on the squared loss: P for regression
+    (``n_classes=None``), :func:`one_hot_reference_size` for C-class classification."""
+    if n_classes is None:
+        return reference_size(name, d=d, width=width)
+    return one_hot_reference_size(name, d=d, width=width, n_classes=n_classes)
+
+
+def _row_reference_size(model: str, depth, data: str, d, width, n_classes, optimizer: str) -> float:
+    """N_ref of one experiment's fields (``d`` None: the data set's native dimension):
+    :func:`converged_reference_size` for an MLP trained to convergence, else :func:`reference_size`."""
     native_d, classes = datasets.native_shape(data, int(n_classes))
-    classification = datasets.task_of(data) == "classification"
-    return reference_size(network_name(model, int(depth)), d=int(native_d if _is_missing(d) else d),
-                          width=int(width), n_classes=classes if classification else None)
+    name = network_name(model, int(depth))
+    count = converged_reference_size if optimizer == "lm" and model != "linear" else reference_size
+    return count(name, d=int(native_d if _is_missing(d) else d), width=int(width),
+                 n_classes=classes if datasets.task_of(data) == "classification" else None)
 
 
 def reference_sizes(table) -> np.ndarray:
-    """N_ref per row of a sweep table (``repalign.sweep``), each by :func:`reference_size`.
+    """N_ref per row of a sweep table (``repalign.sweep``): :func:`converged_reference_size` for
+    MLPs trained by Levenberg-Marquardt, :func:`reference_size` for the others.
 
-    Reads the columns ``model``, ``depth``, ``data``, ``d``, ``width`` and ``n_classes``.
+    Reads the columns ``model``, ``depth``, ``data``, ``d``, ``width``, ``n_classes`` and ``optimizer``.
     """
-    columns = ("model", "depth", "data", "d", "width", "n_classes")
+    columns = ("model", "depth", "data", "d", "width", "n_classes", "optimizer")
     missing = [c for c in columns if c not in table]
     if missing:
         raise ValueError(f"table must have the columns {columns} of a sweep table; missing {missing}")

@@ -326,13 +326,16 @@ class MemberCounts:
     diverged: int
 
 
+def stopped_on_budget(table: pd.DataFrame) -> pd.Series:
+    """Per row of a sweep table, the members stopped by the step budget before they converged."""
+    return ((1 - table.converged_fraction - table.diverged_fraction) * table.members).round().astype(int)
+
+
 def member_counts(table: pd.DataFrame) -> MemberCounts:
     """Members trained, stopped on the step budget, and diverged, summed over ``table``'s rows."""
-    def count(fraction) -> int:
-        return int((fraction * table.members).round().sum())
-
-    return MemberCounts(trained=int(table.members.sum()), diverged=count(table.diverged_fraction),
-                        on_budget=count(1 - table.converged_fraction - table.diverged_fraction))
+    return MemberCounts(trained=int(table.members.sum()),
+                        diverged=int((table.diverged_fraction * table.members).round().sum()),
+                        on_budget=int(stopped_on_budget(table).sum()))
 
 
 # --- several sweeps as one table ------------------------------------------------------------

@@ -442,16 +442,18 @@ def _residuals(arch: Architecture, params: list[torch.Tensor], x: torch.Tensor, 
     return outputs, r.reshape(len(out), -1) / out.shape[-1] ** 0.5
 
 
-def _damped_step(jac: torch.Tensor, r: torch.Tensor, damping: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The step ``-(J^T J + damping I)^-1 J^T r`` per member and whether its solve succeeded,
-    in the smaller of the two equivalent forms: the kernel form ``-J^T (J J^T + damping I)^-1 r``
-    when there are fewer residuals than parameters (below the threshold), else the normal equations."""
+def _damped_step(jac: torch.Tensor, r: torch.Tensor, gradient: torch.Tensor,
+                 damping: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The step ``-(J^T J + damping I)^-1 J^T r`` per member (``gradient`` = ``J^T r``) and whether
+    its solve succeeded, in the smaller of the two equivalent forms: the kernel form
+    ``-J^T (J J^T + damping I)^-1 r`` when there are fewer residuals than parameters (below the
+    threshold), else the normal equations."""
     rows, cols = jac.shape[1:]
     kernel = rows < cols
     system = torch.bmm(jac, jac.transpose(1, 2)) if kernel else torch.bmm(jac.transpose(1, 2), jac)
     system.diagonal(dim1=1, dim2=2).add_(damping.unsqueeze(-1))
     factor, info = torch.linalg.cholesky_ex(system)
-    solved = torch.cholesky_solve((r if kernel else _transposed_times(jac, r)).unsqueeze(-1), factor).squeeze(-1)
+    solved = torch.cholesky_solve((r if kernel else gradient).unsqueeze(-1), factor).squeeze(-1)
     return -(_transposed_times(jac, solved) if kernel else solved), info == 0
 
 
@@ -488,9 +490,9 @@ def train_levenberg_marquardt(arch: Architecture, params: list[torch.Tensor], x:
         history = (history + [loss])[-LM_WINDOW - 1:]
         if len(history) > LM_WINDOW:
             tracker.stationary(history[0] - loss <= LM_PLATEAU * loss)
-        jac = jacobian(arch, work, outputs).reshape(len(r), r.shape[1], -1) / outputs[-1].shape[-1] ** 0.5
+        jac = jacobian(arch, work, outputs, scale=outputs[-1].shape[-1] ** -0.5).flatten(1, 2)  # as r is scaled
         gradient = _transposed_times(jac, r)
-        column_norms = jac.pow(2).sum(dim=1).sqrt()
+        column_norms = torch.linalg.vector_norm(jac, dim=1)
         cosine = (gradient.abs() / (column_norms * r.norm(dim=1, keepdim=True))).nan_to_num(0.0).amax(dim=1)
         tracker.stationary(cosine <= LM_GTOL)
         if damping is None:
@@ -505,7 +507,7 @@ def train_levenberg_marquardt(arch: Architecture, params: list[torch.Tensor], x:
             history = [h[keep] for h in history]
             damping, growth = damping[keep], growth[keep]
         theta = _flat(work)
-        delta, solved = _damped_step(jac, r, damping)
+        delta, solved = _damped_step(jac, r, gradient, damping)
         trial = _unflat(theta + delta, work)
         new_loss = 0.5 * _residuals(arch, trial, x, y)[1].pow(2).sum(dim=1)
         predicted = 0.5 * (damping * delta.pow(2).sum(dim=1) - (gradient * delta).sum(dim=1))

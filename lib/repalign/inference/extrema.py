@@ -23,6 +23,10 @@ from .. import validate
 from .core import checked, measurements, repeat_labels
 
 KINDS = ("min", "max")
+# An ensemble trained to convergence interpolated when its mean training loss (half the mean squared
+# error; one-hot targets for classification) is numerically zero: targets have variance of order one,
+# and Levenberg-Marquardt takes an interpolating member below 1e-10 within a few steps.
+INTERPOLATED_LOSS = 1e-8
 
 
 def _columns(x, values, groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
