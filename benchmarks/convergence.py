@@ -84,6 +84,11 @@ def compare(network: dict, n: int, members: int, repeats: int) -> dict:
                 adam_steps=adam_report.steps, adam_reached=int(adam_report.converged.sum()), members=members)
 
 
+def ratio(value: float) -> str:
+    """A speed ratio for the table: whole numbers from 10, two significant digits below."""
+    return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two sample sizes per network, one repeat")
@@ -109,10 +114,10 @@ def main() -> None:
                 print(f"| {n} | {n / parameters:.2f} | {r['lm']:.3f} | {int(np.median(r['lm_steps']))}, "
                       f"{r['lm_steps'].max()} | {r['lm_converged']}/{r['members']} | {r['interpolated']} | "
                       f"{r['adam']:.2f} | {int(np.median(r['adam_steps']))}, {r['adam_steps'].max()} | "
-                      f"{r['adam_reached']}/{r['members']} | {bound}{r['adam'] / r['lm']:.0f}x |", flush=True)
+                      f"{r['adam_reached']}/{r['members']} | {bound}{ratio(r['adam'] / r['lm'])}x |", flush=True)
             bound = ">" if short else ""
             print(f"all points: LM {total_lm:.2f} s, Adam {total_adam:.1f} s ({short} members short of the "
-                  f"criterion after {ADAM_BUDGET} steps): {bound}{total_adam / total_lm:.0f}x")
+                  f"criterion after {ADAM_BUDGET} steps): {bound}{ratio(total_adam / total_lm)}x")
 
 
 if __name__ == "__main__":

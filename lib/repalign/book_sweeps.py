@@ -370,10 +370,12 @@ CHAPTER_JOBS = {"linear": linear_jobs, "snr": snr_jobs, "sample_size": sample_si
 # --- what a chapter may ask of a machine ------------------------------------------------------------
 
 # The budget of one chapter's sweeps, as ``experiment.resources`` estimates each experiment. The whole
-# paper book trains about 5,800 ensembles, an estimated 1.5e14 multiply-adds, in about 14 minutes on
-# two cores; its largest chapters hold 1,620 ensembles (snr) and 1.1e14 multiply-adds (linear). A
-# chapter of 50,000 ensembles is nine times the whole book, and 1e16 multiply-adds seventy times its
-# work: hours to days on such a machine, past any working session; REPALIGN_LIMITS=off lifts both.
+# paper book trains about 6,400 ensembles; its largest chapter holds 1,620 (snr). An estimate counts
+# every step a member may take, so for the chapters trained to convergence, whose iteration cap is a
+# safety net, it is an upper bound: 5.4e14 multiply-adds for the sample-size chapter, which trains in
+# about 8 minutes on two cores. A chapter of 50,000 ensembles is eight times the whole book, and 1e16
+# multiply-adds twenty times that bound: hours to days on such a machine, past any working session;
+# REPALIGN_LIMITS=off lifts both.
 CHAPTER_ENSEMBLES = 50_000
 CHAPTER_WORK = 1e16
 
