@@ -199,6 +199,24 @@ def _check_training(cfg) -> None:
     _check_workers(cfg)
 
 
+def _check_converged_sweep(cfg, ratios_needed: int) -> None:
+    """Checks shared by the chapters trained to convergence: tolerance, iteration cap, seed,
+    workers, label noise and the N/N_ref grid."""
+    validate.number("tol", cfg.tol, greater_than=0)
+    _check_minimums(cfg, steps=1, seed=0)
+    _check_workers(cfg)
+    validate.snr("snr", cfg.snr)
+    _check_ratios("n_ratios", cfg.n_ratios, ratios_needed)
+
+
+def _check_widths(widths, count: int, why: str = "") -> None:
+    """At least ``count`` distinct integer widths >= 1."""
+    if len(widths) < count or len(set(widths)) != len(widths) or not all(
+            validate.is_integer(w) and w >= 1 for w in widths):
+        words = {2: "two", 3: "three"}.get(count, str(count))
+        validate.fail("widths", widths, f"at least {words} distinct integers >= 1{why}")
+
+
 def _check_common(cfg) -> None:
     """Checks shared by the SNR and nonlinear-dip chapters (the fields both have)."""
     _check_minimums(cfg, {"members": _JACKKNIFE, "repeats": _SPREAD}, d=2, width=1, members=3, repeats=2,

@@ -17,9 +17,10 @@ from typing import Any, ClassVar, Literal
 
 from . import validate
 from .config import (DEFAULT_WORKERS, PRESET_NAMES, RIDGE_MAX, SPREAD_MAX, ChapterConfig, _check_alphas,  # noqa: F401
-                     _check_choices, _check_common, _check_maximum, _check_minimums, _check_probes, _check_ratios,
-                     _check_snrs, _check_threshold_grid, _check_training, _check_workers, _INIT_WHY, _JACKKNIFE,
-                     _METRIC_NAMES, _NETWORKS, _NOISES, _RIDGE_WHY, _SPREAD, _SPREAD_WHY, _TASKS, max_workers)
+                     _check_choices, _check_common, _check_converged_sweep, _check_maximum, _check_minimums,
+                     _check_probes, _check_ratios, _check_snrs, _check_threshold_grid, _check_training, _check_widths,
+                     _check_workers, _INIT_WHY, _JACKKNIFE, _METRIC_NAMES, _NETWORKS, _NOISES, _RIDGE_WHY, _SPREAD,
+                     _SPREAD_WHY, _TASKS, max_workers)
 from .data.registry import dataset, names
 from .experiment import AUTO_LR_INIT_MAX, AUTO_LR_INIT_WHY, INIT_SCALE_MAX
 from .metrics import METRICS
@@ -191,15 +192,10 @@ class SampleSizeConfig(ChapterConfig):
 
     def __post_init__(self) -> None:
         _check_minimums(self, {"members": _JACKKNIFE, "repeats": _SPREAD}, d=2, width=1, members=3, repeats=2,
-                        n_classes=2, depth=1, boot=10, width_sweep_n=1, steps=1, seed=0)
+                        n_classes=2, depth=1, boot=10, width_sweep_n=1)
         validate.integer("n_classes", self.n_classes, maximum=self.d, why="teacher-linear-class has at most d classes")
-        validate.number("tol", self.tol, greater_than=0)
-        _check_workers(self)
-        _check_ratios("n_ratios", self.n_ratios, 3)
-        validate.snr("snr", self.snr)
-        widths_ok = len(self.widths) >= 2 and len(set(self.widths)) == len(self.widths)
-        if not widths_ok or not all(validate.is_integer(w) and w >= 1 for w in self.widths):
-            validate.fail("widths", self.widths, "at least two distinct integers >= 1")
+        _check_converged_sweep(self, 3)
+        _check_widths(self.widths, 2)
         _check_probes(self, (self.metric, f"{self.metric}@output"), max(self.width, *self.widths, self.n_classes))
 
 
@@ -380,16 +376,10 @@ class TrackingConfig(ChapterConfig):
     }
 
     def __post_init__(self) -> None:
-        _check_minimums(self, {"members": _JACKKNIFE, "repeats": _SPREAD}, d=1, members=3, repeats=2, n_classes=2,
-                        steps=1, seed=0)
-        _check_workers(self)
-        validate.number("tol", self.tol, greater_than=0)
-        validate.snr("snr", self.snr)
-        _check_ratios("n_ratios", self.n_ratios, 3)
+        _check_minimums(self, {"members": _JACKKNIFE, "repeats": _SPREAD}, d=1, members=3, repeats=2, n_classes=2)
+        _check_converged_sweep(self, 3)
         _check_choices("settings", self.settings, TRACKING_SETTINGS)
-        widths_ok = len(self.widths) >= 3 and len(set(self.widths)) == len(self.widths)
-        if not widths_ok or not all(validate.is_integer(w) and w >= 1 for w in self.widths):
-            validate.fail("widths", self.widths, "at least three distinct integers >= 1 (a slope across widths)")
+        _check_widths(self.widths, 3, " (a slope across widths)")
         _check_probes(self, ("cka", "cka@output"), max(*self.widths, self.n_classes))
 
 
