@@ -457,6 +457,11 @@ def _damped_step(jac: torch.Tensor, r: torch.Tensor, gradient: torch.Tensor,
     return -(_transposed_times(jac, solved) if kernel else solved), info == 0
 
 
+def _chosen(accept: torch.Tensor, new: list[torch.Tensor], old: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Per member, the new tensors where the step was accepted, else the old ones."""
+    return [torch.where(_per_member(accept, a), a, b) for a, b in zip(new, old)]
+
+
 def _transposed_times(jac: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """``J^T v`` per member, (K, P), as a product and a sum: ``bmm`` takes another path for one
     member than for several, and a member's steps would then depend on the stack it trains in."""
@@ -483,8 +488,8 @@ def train_levenberg_marquardt(arch: Architecture, params: list[torch.Tensor], x:
     work = [p.clone() for p in full]  # the work set's parameters
     damping, growth = None, torch.full((k,), 2.0, dtype=torch.float64, device=x.device)
     history = []  # the work set's losses of the last LM_WINDOW iterations
+    outputs, r = _residuals(arch, work, x, y)  # then carried over from each accepted trial
     for step in range(steps + 1):
-        outputs, r = _residuals(arch, work, x, y)
         loss = 0.5 * r.pow(2).sum(dim=1)
         tracker.observe(loss)  # interpolation: below tol x the initial loss
         history = (history + [loss])[-LM_WINDOW - 1:]
@@ -504,12 +509,14 @@ def train_levenberg_marquardt(arch: Architecture, params: list[torch.Tensor], x:
             keep = tracker.shrink()
             x = x[keep.view(len(x), -1)[:, 0]]
             work, y, jac, r, loss, gradient = ([p[keep] for p in work], *(t[keep] for t in (y, jac, r, loss, gradient)))
+            outputs = [x.transpose(1, 2)] + [o[keep] for o in outputs[1:]]
             history = [h[keep] for h in history]
             damping, growth = damping[keep], growth[keep]
         theta = _flat(work)
         delta, solved = _damped_step(jac, r, gradient, damping)
         trial = _unflat(theta + delta, work)
-        new_loss = 0.5 * _residuals(arch, trial, x, y)[1].pow(2).sum(dim=1)
+        trial_outputs, trial_r = _residuals(arch, trial, x, y)
+        new_loss = 0.5 * trial_r.pow(2).sum(dim=1)
         predicted = 0.5 * (damping * delta.pow(2).sum(dim=1) - (gradient * delta).sum(dim=1))
         actual = loss - new_loss
         ratio = actual / predicted
@@ -519,7 +526,8 @@ def train_levenberg_marquardt(arch: Architecture, params: list[torch.Tensor], x:
         lower = torch.clamp(1 - (2 * ratio - 1) ** 3, min=1 / 3).nan_to_num(1 / 3)  # Nielsen's factor
         damping = torch.where(accept, damping * lower, damping * growth)
         growth = torch.where(accept, torch.full_like(growth, 2.0), growth * 2)
-        work = [torch.where(_per_member(accept, new), new, old) for new, old in zip(trial, work)]
+        work, outputs[1:], (r,) = (_chosen(accept, new, old) for new, old in
+                                   ((trial, work), (trial_outputs[1:], outputs[1:]), ((trial_r,), (r,))))
         tracker.stepped()
     _write_back(full, work, tracker.rows)
     for p, new in zip(params, full):
