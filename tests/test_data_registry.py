@@ -30,9 +30,9 @@ def test_names_tasks_and_native_shapes():
 def test_the_names_are_the_registry_in_its_order():
     assert data.DATASETS == tuple(data.REGISTRY) == data.names()
     assert data.SYNTHETIC == ("teacher-linear", "teacher-mlp", "teacher-linear-class", "teacher-mlp-class")
-    assert data.REAL == ("digits", "diabetes", "fashion-mnist", "concrete", "mnist")
+    assert data.REAL == ("digits", "diabetes", "fashion-mnist", "concrete", "mnist", "diamonds")
     assert data.SYNTHETIC == data.names(synthetic=True) and data.REAL == data.names(synthetic=False)
-    assert data.names(task="regression", synthetic=False) == ("diabetes", "concrete")
+    assert data.names(task="regression", synthetic=False) == ("diabetes", "concrete", "diamonds")
     assert data.names(task="classification", synthetic=False) == ("digits", "fashion-mnist", "mnist")
     for name in data.DATASETS:
         entry = data.dataset(name)

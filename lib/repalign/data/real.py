@@ -69,6 +69,8 @@ def _raw_table(name: str) -> tuple[np.ndarray, np.ndarray]:
         return files.load_sklearn(name)
     if name == "concrete":
         return files.load_concrete()
+    if name == "diamonds":
+        return files.load_diamonds()
     if name == "mnist":
         return files.load_mnist()  # already in [0, 1]
     raise ValueError(f"data must be one of the real data sets {REAL}, got {name!r}")

