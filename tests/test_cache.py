@@ -8,8 +8,8 @@ import pytest
 from data_helpers import assert_same_result
 
 from repalign import Experiment, run_experiment
-from repalign.cache import (SCHEMA_VERSION, ResultCache, data_identity, default_folder,
-                            experiment_key, from_entry, to_entry)
+from repalign.cache import (KEYED_WHEN_SET, SCHEMA_VERSION, ResultCache, _meta_checksum, data_identity,
+                            default_folder, experiment_key, from_entry, to_entry)
 
 BASE = Experiment(d=30, members=3, n_probe=200, metrics=("cka", "procrustes"))
 
@@ -32,6 +32,21 @@ def test_an_entry_round_trips_exactly(result, cache):
     npz, meta_path = cache.paths(result.experiment)
     assert cache.store(result) == meta_path and npz.exists()
     assert json.loads(meta_path.read_text())["schema"] == SCHEMA_VERSION
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_same_result(cache.load(result.experiment), result)
+
+
+def test_an_entry_written_before_a_field_was_added_is_read_back(result, cache):
+    """An entry of an earlier version lacks the later fields (``plateau``): at their defaults it
+    is the same experiment, read back without a warning, not recomputed."""
+    npz, meta_path = cache.paths(result.experiment)
+    cache.store(result)
+    meta = json.loads(meta_path.read_text())
+    for name in KEYED_WHEN_SET:
+        del meta["experiment"][name]
+    meta["meta_sha256"] = _meta_checksum(meta)
+    meta_path.write_text(json.dumps(meta))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert_same_result(cache.load(result.experiment), result)

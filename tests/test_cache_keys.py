@@ -12,7 +12,7 @@ import math
 import pytest
 
 from repalign import Experiment
-from repalign.cache import experiment_key
+from repalign.cache import KEYED_WHEN_SET, experiment_key
 from repalign.data import DataUnavailable
 
 CASES = {
@@ -73,3 +73,13 @@ def test_every_field_is_part_of_the_key():
                    dtype="float64", teacher_width=50, n_classes=3, noise="inputs", lr=0.1, weight_decay=0.1)
     keys = {experiment_key(base.replace(**{name: value})) for name, value in changes.items()}
     assert len(keys) == len(changes) and experiment_key(base) not in keys
+
+
+def test_a_field_added_later_enters_the_key_only_when_set():
+    """``plateau`` came after results were cached: at its default every earlier key holds (the
+    literals above), and any other value is a key of its own."""
+    base = Experiment(data="teacher-mlp", d=4, n_train=12, model="mlp", width=8, optimizer="lm", dtype="float64",
+                      device="cpu")
+    assert base.plateau == KEYED_WHEN_SET["plateau"]
+    keys = {experiment_key(base.replace(plateau=p)) for p in (base.plateau, 1e-2, 1e-4)}
+    assert len(keys) == 3 and experiment_key(base) in keys

@@ -122,6 +122,22 @@ def test_lm_refuses_what_it_would_ignore_naming_the_field(changes, field):
         Experiment(**{**base, "data": "teacher-mlp-class", "n_classes": 3, "loss": "mse"})  # one-hot targets: fine
 
 
+def test_a_looser_plateau_stops_each_member_no_later_and_is_lms_alone():
+    """Above the threshold a tanh member stops on the plateau rule: with a looser one at the same
+    step or earlier, never at a lower loss; the rule is refused for the other optimisers."""
+    exp = Experiment(data="teacher-linear", d=4, n_train=60, snr=4.0, model="mlp", width=4, activation="tanh",
+                     members=4, optimizer="lm", dtype="float64", steps=5000, tol=1e-10, n_probe=40, seed=2)
+    strict, loose = run_experiment(exp), run_experiment(exp.replace(plateau=3e-2))
+    assert strict.converged.all() and loose.converged.all()
+    assert (loose.steps <= strict.steps).all() and (loose.steps < strict.steps).any()
+    assert (loose.train_loss >= strict.train_loss).all()
+    with pytest.raises(ValueError, match="Experiment.plateau"):
+        exp.replace(optimizer="adam", lr=0.01, dtype="float32", plateau=1e-2)
+    for bad in (0, 1, -1e-3, float("nan")):
+        with pytest.raises(ValueError, match="Experiment.plateau"):
+            exp.replace(plateau=bad)
+
+
 def test_long_runs_in_a_stack_agree_with_runs_alone_within_their_monte_carlo_error():
     """Tanh members trained to convergence just above the threshold (hundreds of iterations, the
     plateau criterion): a stack of ten seeds' ensembles against each trained alone. Rounding may

@@ -9,6 +9,7 @@ import pytest
 from repalign.inference import UNDECIDED
 from repalign.inference.threshold import NEAR_FACTOR
 from repalign.inference.phrases import tracking_sentence
+from repalign.inference import mean_interval
 from repalign.inference.tracking import DRIFTS, TRACKS, Located, geometric_interval, locate, tracking_test
 
 THRESHOLDS = {2: 9.0, 4: 17.0, 8: 33.0, 16: 65.0, 32: 129.0}  # N* of five widths, about 14x apart
@@ -84,6 +85,17 @@ def test_geometric_interval_is_the_t_interval_of_the_logs():
     half = 4.302652729911275 * math.log(2) / math.sqrt(3)  # t(0.975, 2) x sd of the logs / sqrt(3)
     assert (low, high) == pytest.approx((20 * math.exp(-half), 20 * math.exp(half)))
     assert math.isnan(geometric_interval([5.0])[1])
+
+
+def test_mean_interval_is_the_t_interval_and_covers_at_its_level():
+    mean, low, high = mean_interval([1.0, 2.0, 3.0])
+    assert (mean, low, high) == pytest.approx((2.0, 2.0 - 4.302652729911275 / math.sqrt(3),
+                                               2.0 + 4.302652729911275 / math.sqrt(3)))
+    assert math.isnan(mean_interval([5.0])[2])
+    rng = np.random.default_rng(4)
+    sims = 2000  # normal samples of 8: the 95% interval misses the true mean at about 5%
+    misses = sum(not (low <= 0.0 <= high) for _, low, high in (mean_interval(rng.normal(0, 1, 8)) for _ in range(sims)))
+    assert abs(misses / sims - 0.05) <= 3 * math.sqrt(0.05 * 0.95 / sims)
 
 
 @pytest.mark.parametrize("decisions, expected", [

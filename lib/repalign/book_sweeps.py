@@ -202,6 +202,22 @@ def sample_size_jobs(cfg: SampleSizeConfig) -> list[Job]:
     return jobs
 
 
+def stopping_rule_jobs(cfg: SampleSizeConfig) -> list[Job]:
+    """The stopping rule checked on the same seeds: the regression N sweep with the plateau rule
+    looser, and the point N/N_ref = ``stricter_ratio`` with it stricter."""
+    looser, stricter = cfg.plateaus
+    sizes = dict(zip(cfg.n_ratios, sample_size_sizes(cfg, "regression")))
+    base = sample_size_base(cfg, "regression")
+    return [({"chapter": "sample_size", "task": "regression", "sweep": "stopping rule"},
+             base.replace(plateau=plateau), {"n_train": n_train, "seed": repeat_seeds(cfg)})
+            for plateau, n_train in ((looser, list(sizes.values())), (stricter, [sizes[cfg.stricter_ratio]]))]
+
+
+def sample_size_chapter_jobs(cfg: SampleSizeConfig) -> list[Job]:
+    """Everything the sample-size chapter trains (the decoupling chapter reads ``sample_size_jobs``)."""
+    return sample_size_jobs(cfg) + stopping_rule_jobs(cfg)
+
+
 # --- real data -------------------------------------------------------------------------------------
 
 REAL_TASKS = ("classification", "regression")
@@ -363,7 +379,7 @@ def tracking_jobs(cfg: TrackingConfig) -> list[Job]:
 
 # Chapter -> its sweeps, for checking every experiment before a chapter runs (``repalign.book``).
 # The decoupling chapter's own sweep is its robustness grid (it reads every other chapter's back).
-CHAPTER_JOBS = {"linear": linear_jobs, "snr": snr_jobs, "sample_size": sample_size_jobs, "dip": dip_jobs,
+CHAPTER_JOBS = {"linear": linear_jobs, "snr": snr_jobs, "sample_size": sample_size_chapter_jobs, "dip": dip_jobs,
                 "real_data": real_data_jobs, "decoupling": robustness_jobs, "tracking": tracking_jobs}
 
 

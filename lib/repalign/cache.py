@@ -62,9 +62,19 @@ def data_identity(name: str) -> str:
     return f"{name}:{digest.hexdigest()}"
 
 
+# Fields added to Experiment after results were cached: they identify an experiment only when
+# they differ from their default, so that every earlier key and entry stays valid.
+KEYED_WHEN_SET = {"plateau": Experiment.__dataclass_fields__["plateau"].default}
+
+
+def identifying_fields(config: dict) -> dict:
+    """An experiment's fields (``to_dict``) as they identify it: a field added later counts only when set."""
+    return {k: v for k, v in config.items() if k not in KEYED_WHEN_SET or v != KEYED_WHEN_SET[k]}
+
+
 def experiment_key(exp: Experiment) -> str:
     # device "auto" is keyed as the device it resolves to here: CPU and GPU numbers differ.
-    config = {**exp.to_dict(), "device": resolve_device(exp.device).type}
+    config = {**identifying_fields(exp.to_dict()), "device": resolve_device(exp.device).type}
     identity = {"experiment": config, "schema": SCHEMA_VERSION, "repalign": __version__,
                 "data": data_identity(exp.data)}
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
@@ -165,7 +175,8 @@ class ResultCache:
         try:
             meta = json.loads(meta_path.read_text())
             payload = npz.read_bytes()
-            if meta.get("schema") != SCHEMA_VERSION or meta["experiment"] != json.loads(json.dumps(exp.to_dict())):
+            if meta.get("schema") != SCHEMA_VERSION or (identifying_fields(meta["experiment"])
+                                                        != identifying_fields(json.loads(json.dumps(exp.to_dict())))):
                 raise ValueError("the entry describes another experiment or schema")
             if _meta_checksum(meta) != meta["meta_sha256"]:
                 raise ValueError("checksum mismatch (edited or corrupted json)")

@@ -29,7 +29,7 @@ import torch
 from . import data as datasets
 from . import metrics, validate
 from .models import ACTIVATIONS, MODELS, Architecture, end_to_end, forward, init_params, layer_outputs
-from .training import (LOSSES, OPTIMIZERS, TrainingReport, linear_gd_learning_rates, train_backprop,
+from .training import (LM_PLATEAU, LOSSES, OPTIMIZERS, TrainingReport, linear_gd_learning_rates, train_backprop,
                        train_levenberg_marquardt, train_linear_gd)
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -126,8 +126,10 @@ class Experiment:
     gd; lm sets its own),
     ``loss`` (auto: mse for regression, cross_entropy for classification), ``batch_size``
     (None: full batch), ``weight_decay``, ``steps`` (budget of updates), ``tol`` (stop when the
-    excess train loss is below tol times its initial value). Measurement: ``n_probe`` clean
-    probe inputs, ``metrics`` (names in ``repalign.metrics.METRICS``).
+    excess train loss is below tol times its initial value), ``plateau`` (lm: a member that
+    does not interpolate stops once its loss fell by less than this fraction over the last 50
+    iterations). Measurement: ``n_probe`` clean probe inputs, ``metrics`` (names in
+    ``repalign.metrics.METRICS``).
     """
 
     data: str = "teacher-linear"
@@ -158,6 +160,7 @@ class Experiment:
     seed: int = 0
     device: str = "auto"
     dtype: str = "float32"
+    plateau: float = LM_PLATEAU
 
     def __post_init__(self) -> None:
         if isinstance(self.metrics, (list, str)):
@@ -204,8 +207,11 @@ class Experiment:
                         owner=_OWNER)
         if self.loss == "cross_entropy" and self.task == "regression":
             _fail("loss", self.loss, f"'mse' or 'auto' for the regression data set {self.data!r}")
+        validate.number("plateau", self.plateau, greater_than=0, less_than=1, owner=_OWNER)
         if self.optimizer == "lm":
             self._validate_levenberg_marquardt()
+        elif self.plateau != LM_PLATEAU:
+            _fail("plateau", self.plateau, f"{LM_PLATEAU:g} (the plateau rule is Levenberg-Marquardt's: optimizer='lm')")
         elif self.lr == "auto":
             if not (self.model == "linear" and self.optimizer == "gd" and self.resolved_loss == "mse"):
                 _fail("lr", self.lr, "a positive number ('auto' needs model='linear', optimizer='gd' and squared loss, "
@@ -446,7 +452,7 @@ def stack_key(exp: Experiment) -> tuple:
     labels = exp.task == "classification" and exp.resolved_loss == "cross_entropy"  # targets are class indices
     return (exp.model, exp.d or native_d, exp.width, exp.depth, exp.activation, n_out, exp.n_train, labels,
             exp.resolved_loss, exp.optimizer, exp.lr if exp.optimizer == "adam" else None, exp.batch_size,
-            exp.weight_decay, exp.steps, exp.dtype, resolve_device(exp.device).type, input_group(exp))
+            exp.weight_decay, exp.steps, exp.plateau, exp.dtype, resolve_device(exp.device).type, input_group(exp))
 
 
 @dataclass(frozen=True)
@@ -497,7 +503,8 @@ def _train_stack(drawn: list[_Drawn]) -> list[tuple[list[torch.Tensor], Training
     if _linear_gd(first):
         report = train_linear_gd(params, x, y, lr=lr, steps=first.steps, tol=tol)
     elif first.optimizer == "lm":
-        report = train_levenberg_marquardt(drawn[0].arch, params, x, y, steps=first.steps, tol=tol)
+        report = train_levenberg_marquardt(drawn[0].arch, params, x, y, steps=first.steps, tol=tol,
+                                           plateau=first.plateau)
     else:
         report = train_backprop(drawn[0].arch, params, x, y, loss=first.resolved_loss, optimizer=first.optimizer,
                                 lr=lr.to(x.dtype), steps=first.steps, tol=tol, weight_decay=first.weight_decay,

@@ -23,6 +23,7 @@ from .config import (DEFAULT_WORKERS, PRESET_NAMES, RIDGE_MAX, SPREAD_MAX, Chapt
                      _SPREAD_WHY, _TASKS, max_workers)
 from .data.registry import dataset, names
 from .experiment import AUTO_LR_INIT_MAX, AUTO_LR_INIT_WHY, INIT_SCALE_MAX
+from .training import LM_PLATEAU
 from .metrics import METRICS
 
 
@@ -179,6 +180,10 @@ class SampleSizeConfig(ChapterConfig):
     repeats: int = 8  # independent ensembles per point (a pilot's 2, seeds 100-101, said 4 to 7 decide)
     steps: int = 100000  # Levenberg-Marquardt iterations at most (members that reach it are reported)
     tol: float = 1e-10  # a member interpolated: train loss below tol times its initial value
+    # the stopping rule checked: the regression N sweep again with the plateau rule looser, and
+    # the point N/N_ref = stricter_ratio with it stricter (the book's rule: the training module's)
+    plateaus: tuple[float, float] = (1e-2, 1e-4)  # (looser, stricter) relative fall over 50 iterations
+    stricter_ratio: float = 1.2  # N/N_ref of the stricter check, one of n_ratios (just above the threshold)
     n_probe: int = 500  # clean probe inputs on which alignment is measured
     boot: int = 2000  # bootstrap resamples of the ensembles (intervals of the extrema)
     workers: int = 2  # worker processes of the sweep (1: serial)
@@ -186,7 +191,7 @@ class SampleSizeConfig(ChapterConfig):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {},
-        "smoke": {"d": 8, "width": 4, "members": 3, "n_ratios": (0.3, 1.0, 3.0), "widths": (2, 8),
+        "smoke": {"d": 8, "width": 4, "members": 3, "n_ratios": (0.3, 1.0, 3.0), "stricter_ratio": 1.0, "widths": (2, 8),
                   "width_sweep_n": 30, "repeats": 2, "n_probe": 60, "boot": 100, "workers": 1},
     }
 
@@ -197,6 +202,13 @@ class SampleSizeConfig(ChapterConfig):
         _check_converged_sweep(self, 3)
         _check_widths(self.widths, 2)
         _check_probes(self, (self.metric, f"{self.metric}@output"), max(self.width, *self.widths, self.n_classes))
+        looser_and_stricter = (len(self.plateaus) == 2 and all(validate.is_number(p) for p in self.plateaus)
+                               and 1 > self.plateaus[0] > LM_PLATEAU > self.plateaus[1] > 0)
+        if not looser_and_stricter:
+            validate.fail("plateaus", self.plateaus, f"two numbers (looser, stricter) with 1 > looser > {LM_PLATEAU:g} "
+                                                     "(the book's plateau rule) > stricter > 0")
+        if self.stricter_ratio not in self.n_ratios:
+            validate.fail("stricter_ratio", self.stricter_ratio, f"one of n_ratios {self.n_ratios}")
 
 
 @dataclass(frozen=True)

@@ -470,12 +470,13 @@ def _transposed_times(jac: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def train_levenberg_marquardt(arch: Architecture, params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor, *,
-                              steps: int, tol: float | torch.Tensor) -> TrainingReport:
+                              steps: int, tol: float | torch.Tensor, plateau: float = LM_PLATEAU) -> TrainingReport:
     """Levenberg-Marquardt on ``1/2`` mean squared error for every member, in place, in float64.
 
     ``x`` (K, N, D) or (G, N, D) shared by groups of consecutive members, ``y`` (K, N) targets
     or (K, N, C) one-hot targets, ``steps`` the most iterations (rejected trial steps count),
-    ``tol`` a number or (K,). Each member keeps its own damping: it shrinks after a step that
+    ``tol`` a number or (K,), ``plateau`` the relative fall of the loss over LM_WINDOW iterations
+    below which a member that does not interpolate stops. Each member keeps its own damping: it shrinks after a step that
     lowers the loss as the linear model predicted and grows after one that does not (Nielsen's
     rule), so a member moves between Gauss-Newton and short gradient steps on its own.
     """
@@ -494,7 +495,7 @@ def train_levenberg_marquardt(arch: Architecture, params: list[torch.Tensor], x:
         tracker.observe(loss)  # interpolation: below tol x the initial loss
         history = (history + [loss])[-LM_WINDOW - 1:]
         if len(history) > LM_WINDOW:
-            tracker.stationary(history[0] - loss <= LM_PLATEAU * loss)
+            tracker.stationary(history[0] - loss <= plateau * loss)
         jac = jacobian(arch, work, outputs, scale=outputs[-1].shape[-1] ** -0.5).flatten(1, 2)  # as r is scaled
         gradient = _transposed_times(jac, r)
         column_norms = torch.linalg.vector_norm(jac, dim=1)

@@ -137,6 +137,17 @@ def holm(p, alpha: float = ALPHA) -> np.ndarray:
     return rejected
 
 
+def mean_interval(values, *, alpha: float = ALPHA) -> tuple[float, float, float]:
+    """The mean of per-repeat ``values`` and its t interval at level 1 - ``alpha`` over the
+    repeats (NaN bounds with fewer than two)."""
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if values.size < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(1 - alpha / 2, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
+    return mean, mean - half, mean + half
+
+
 def t_power(repeats, effect_size: float, alpha: float = ALPHA, sides: int = 2) -> np.ndarray:
     """Power of the one-sample t-test (``sides`` 1 or 2) at level ``alpha`` with ``repeats``
     independent ensembles, when the true mean is ``effect_size`` standard deviations from 0:

@@ -17,10 +17,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from .colocation import BEYOND, INSIDE, margin_test
-from .core import UNDECIDED, level
+from .core import ALPHA, UNDECIDED, level, mean_interval
 from .extrema import _locations, _pick, repeat_matrix
 from .threshold import NEAR_FACTOR, _check_factor
 
@@ -120,12 +119,7 @@ def tracking_test(stars: dict, located: dict, *, factor: float = NEAR_FACTOR, al
                     decision, int(star.shape[0]), len(widths), test.repeats_needed)
 
 
-def geometric_interval(values, *, alpha: float = 0.05) -> tuple[float, float, float]:
+def geometric_interval(values, *, alpha: float = ALPHA) -> tuple[float, float, float]:
     """The geometric mean of positive per-repeat values (thresholds, locations) and its t
     interval at level 1 - ``alpha`` over the repeats (NaN bounds with fewer than two)."""
-    logs = np.log(np.asarray(values, dtype=float))
-    centre = float(np.exp(logs.mean()))
-    if logs.size < 2:
-        return centre, math.nan, math.nan
-    half = stats.t.ppf(1 - alpha / 2, logs.size - 1) * logs.std(ddof=1) / math.sqrt(logs.size)
-    return centre, float(np.exp(logs.mean() - half)), float(np.exp(logs.mean() + half))
+    return tuple(float(np.exp(v)) for v in mean_interval(np.log(np.asarray(values, dtype=float)), alpha=alpha))
