@@ -211,7 +211,8 @@ class Experiment:
         if self.optimizer == "lm":
             self._validate_levenberg_marquardt()
         elif self.plateau != LM_PLATEAU:
-            _fail("plateau", self.plateau, f"{LM_PLATEAU:g} (the plateau rule is Levenberg-Marquardt's: optimizer='lm')")
+            _fail("plateau", self.plateau,
+                  f"{LM_PLATEAU:g} (the plateau rule is Levenberg-Marquardt's: optimizer='lm')")
         elif self.lr == "auto":
             if not (self.model == "linear" and self.optimizer == "gd" and self.resolved_loss == "mse"):
                 _fail("lr", self.lr, "a positive number ('auto' needs model='linear', optimizer='gd' and squared loss, "

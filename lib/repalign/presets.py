@@ -191,7 +191,8 @@ class SampleSizeConfig(ChapterConfig):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {},
-        "smoke": {"d": 8, "width": 4, "members": 3, "n_ratios": (0.3, 1.0, 3.0), "stricter_ratio": 1.0, "widths": (2, 8),
+        "smoke": {"d": 8, "width": 4, "members": 3, "n_ratios": (0.3, 1.0, 3.0), "stricter_ratio": 1.0,
+                  "widths": (2, 8),
                   "width_sweep_n": 30, "repeats": 2, "n_probe": 60, "boot": 100, "workers": 1},
     }
 

