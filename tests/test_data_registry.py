@@ -30,10 +30,12 @@ def test_names_tasks_and_native_shapes():
 def test_the_names_are_the_registry_in_its_order():
     assert data.DATASETS == tuple(data.REGISTRY) == data.names()
     assert data.SYNTHETIC == ("teacher-linear", "teacher-mlp", "teacher-linear-class", "teacher-mlp-class")
-    assert data.REAL == ("digits", "diabetes", "fashion-mnist", "concrete", "mnist", "diamonds")
+    assert data.REAL == ("digits", "diabetes", "fashion-mnist", "concrete", "mnist", "diamonds", "mnist-3-5",
+                         "fashion-mnist-0-6")
     assert data.SYNTHETIC == data.names(synthetic=True) and data.REAL == data.names(synthetic=False)
     assert data.names(task="regression", synthetic=False) == ("diabetes", "concrete", "diamonds")
-    assert data.names(task="classification", synthetic=False) == ("digits", "fashion-mnist", "mnist")
+    assert data.names(task="classification", synthetic=False) == ("digits", "fashion-mnist", "mnist", "mnist-3-5",
+                                                                     "fashion-mnist-0-6")
     for name in data.DATASETS:
         entry = data.dataset(name)
         assert entry.name == name and entry.synthetic == data.is_synthetic(name) == (entry.input_dim is None)

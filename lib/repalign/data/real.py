@@ -16,7 +16,7 @@ import numpy as np
 
 from . import files
 from .checks import as_int, read_only
-from .registry import REAL, native_shape, task_of
+from .registry import REAL, dataset, native_shape, task_of
 
 # Share of each real data set kept as the training pool when it has no official split.
 _POOL_FRACTION = 0.8
@@ -50,14 +50,27 @@ def _split_fixed(name: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, .
 def raw_split(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Unstandardised (x_pool, y_pool, x_heldout, y_heldout); image pixels in [0, 1].
 
-    The held-out set is permuted too (fixed), so its first n points are a random subset.
+    The held-out set is permuted too (fixed), so its first n points are a random subset. A
+    subset of classes (``DataSet.subset_of``) keeps its parent's split.
     """
+    entry = dataset(name)
+    if entry.subset_of:
+        x_pool, y_pool, x_held, y_held = raw_split(entry.subset_of)
+        return (*_keep_classes(x_pool, y_pool, entry.classes), *_keep_classes(x_held, y_held, entry.classes))
     if name == "fashion-mnist":  # the official split
         x_pool, y_pool, x_held, y_held = files.load_fashion_mnist()
         order = _fixed_permutation(name, len(x_held))
         return (x_pool.reshape(len(x_pool), -1).astype(np.float64) / 255.0, y_pool,
                 x_held.reshape(len(x_held), -1)[order].astype(np.float64) / 255.0, y_held[order])
     return _split_fixed(name, *_raw_table(name))
+
+
+def _keep_classes(x: np.ndarray, y: np.ndarray, classes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The points of ``classes``, relabelled by their position in it."""
+    keep = np.isin(y, classes)
+    relabel = np.zeros(int(max(classes)) + 1, dtype=np.int64)
+    relabel[list(classes)] = np.arange(len(classes))
+    return x[keep], relabel[y[keep]]
 
 
 def _raw_table(name: str) -> tuple[np.ndarray, np.ndarray]:
