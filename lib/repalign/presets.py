@@ -23,8 +23,8 @@ from .config import (DEFAULT_WORKERS, PRESET_NAMES, RIDGE_MAX, SPREAD_MAX, Chapt
                      _SPREAD_WHY, _TASKS, max_workers)
 from .data.registry import dataset, names
 from .experiment import AUTO_LR_INIT_MAX, AUTO_LR_INIT_WHY, INIT_SCALE_MAX
-from .training import LM_PLATEAU
 from .metrics import METRICS
+from .training import LM_PLATEAU
 
 
 @dataclass(frozen=True)
@@ -192,8 +192,7 @@ class SampleSizeConfig(ChapterConfig):
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {},
         "smoke": {"d": 8, "width": 4, "members": 3, "n_ratios": (0.3, 1.0, 3.0), "stricter_ratio": 1.0,
-                  "widths": (2, 8),
-                  "width_sweep_n": 30, "repeats": 2, "n_probe": 60, "boot": 100, "workers": 1},
+                  "widths": (2, 8), "width_sweep_n": 30, "repeats": 2, "n_probe": 60, "boot": 100, "workers": 1},
     }
 
     def __post_init__(self) -> None:
