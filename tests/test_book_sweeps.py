@@ -8,7 +8,7 @@ from repalign import book_sweeps
 from repalign.data import native_shape, real_split
 from repalign.inference.trends import snr_for_flip
 from repalign.presets import LinearConfig, RealDataConfig, SampleSizeConfig, SNRConfig
-from repalign.sizes import reference_size
+from repalign.sizes import converged_reference_size, reference_size
 from repalign.sweep import grid_experiments
 
 
@@ -64,20 +64,32 @@ def test_the_clean_point_is_computed_once_under_label_noise():
     assert [snr_for_flip(f, cfg.n_classes) for f in flips] == pytest.approx(list(cfg.snrs))
 
 
-def test_smoke_sample_grid_fits_the_training_pools():
-    """Every N of the smoke preset's sample-size sweep exists in the scikit-learn pools."""
-    cfg = RealDataConfig.from_preset("smoke")
-    for data, d, width, classes in ((cfg.class_data, cfg.class_d, cfg.class_width, 10),
-                                    (cfg.reg_data, native_shape(cfg.reg_data)[0], cfg.reg_width, None)):
-        ref = reference_size("mlp1", d=d, width=width, n_classes=classes)
-        pool = len(real_split(data, d).x_pool)
-        assert max(cfg.n_ratios) * ref <= pool
-
-
-def test_real_data_sets_carry_their_reference_size():
-    cfg = RealDataConfig.from_preset("smoke")
+@pytest.mark.parametrize("preset", ["paper", "smoke"])
+def test_real_data_grids_fit_the_training_pools_and_count_parameters_as_trained(preset):
+    """Every N of both sweeps exists in the data set's pool, and N_ref is the count for networks
+    trained to convergence (P, or the one-hot count for images)."""
+    cfg = RealDataConfig.from_preset(preset)
     sets = book_sweeps.real_data_sets(cfg)
-    assert sets["classification"]["n_ref"] == reference_size("mlp1", d=cfg.class_d, width=cfg.class_width,
-                                                             n_classes=10)
-    sizes = book_sweeps.real_data_sizes(sets, "regression", cfg.n_ratios)
-    assert max(sizes) <= sets["regression"]["pool"] and min(sizes) >= 2
+    assert list(sets) == [*cfg.class_sets, *cfg.reg_sets]
+    for name, s in sets.items():
+        d = cfg.class_d if name in cfg.class_sets else native_shape(name)[0]
+        assert s["d"] == d and s["pool"] == len(real_split(name, d).x_pool)
+        assert s["n_ref"] == converged_reference_size("mlp1", d=d, width=s["width"], n_classes=s["classes"])
+        for ratios, parameter in ((cfg.n_ratios, "n_ratios"), (cfg.snr_ratios, "snr_ratios")):
+            sizes = book_sweeps.real_data_sizes(sets, name, ratios, parameter)
+            assert max(sizes) <= s["pool"] and min(sizes) >= 2
+
+
+def test_real_data_jobs_share_the_clean_run_and_use_the_snr_repeats():
+    cfg = RealDataConfig.from_preset("paper")
+    jobs = book_sweeps.real_data_jobs(cfg)
+    for labels, base, grid in jobs:
+        assert base.optimizer == "lm" and base.activation == "tanh"
+        if labels["sweep"] == "samples":
+            assert grid["seed"] == book_sweeps.repeat_seeds(cfg)
+            assert (base.flip, base.snr) == ((cfg.flip, math.inf) if labels["task"] == "classification"
+                                             else (0.0, cfg.snr))
+        else:
+            assert grid["seed"] == book_sweeps.repeat_seeds(cfg)[:cfg.snr_repeats]
+            levels = grid.get("flip") or grid["snr"]
+            assert len(levels) == (len(cfg.snrs) - (labels["noise_location"] == "inputs"))

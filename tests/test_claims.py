@@ -212,15 +212,6 @@ def test_curve_counts_and_the_family_verdict():
         curve_counts(["rises"])
 
 
-def test_verdict_agreement_compares_the_directions_of_real_and_synthetic_curves():
-    every, overall, drop, undecided, falls = VERDICTS
-    curves = pd.DataFrame({"source": ["real", "synthetic"] * 4, "task": ["classification"] * 4 + ["regression"] * 4,
-                           "noise_location": ["labels", "labels", "inputs", "inputs"] * 2, "ratio": [0.5] * 8,
-                           "verdict": [every, every, drop, overall, undecided, undecided, undecided, falls]})
-    # Every rise is one direction, however it rises; undecided against a fall is a disagreement.
-    assert trends.verdict_agreement(curves, ["task", "noise_location", "ratio"]) == (3, 4)
-
-
 def test_nearest_to_threshold_and_theory_order():
     ratios = (0.3, 0.7, 1.6, 3.0)
     assert threshold.nearest_to_threshold(ratios) == min(ratios, key=lambda r: abs(math.log(r))) == 0.7
@@ -257,13 +248,7 @@ def test_phrases_equal_the_chapters():
     assert phrases.describe_pair(points, best) == old_best
     assert describe(9) == "N/N_ref = 1.50, S = 4, independent inputs"
 
-    # chapters/real_data.md: the local peak's sentence and the interval format
-    n_star, n_ref, local, bump = 120.0, 100.0, _extremum(150.0, value=0.4), 0.25
-    old = ("has no local maximum" if local is None else
-           f"has a local maximum at N/N* = {local.location / n_star:.2f} (N/N_ref = "
-           f"{local.location / n_ref:.2f}), where it rises to {local.value:.3g} from {bump:.3g} at smaller N")
-    assert phrases.local_peak_phrase(local, bump, n_star, n_ref) == old
-    assert phrases.local_peak_phrase(None, None, n_star, n_ref) == "has no local maximum"
+    # the interval format
     assert phrases.format_interval(0.123, -0.5, 1.0) == "0.12 [-0.50, 1.00]"
     assert phrases.format_interval(0.5, 0.25, 0.75, digits=1) == "0.5 [0.2, 0.8]"
     assert phrases.format_interval(101.2, 88.0, 117.4, digits=3, kind="g") == "101 [88, 117]"

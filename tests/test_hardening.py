@@ -28,7 +28,7 @@ BAD_PARAMETERS = [
     ("sample_size", "width_sweep_n", "0"), ("sample_size", "boot", "1"),
     ("dip", "budgets", "[5000]"), ("dip", "gd_lr", "-0.5"), ("dip", "init_scales", "[]"), ("dip", "snr", "-1"),
     ("dip", "repeats", "1"),
-    ("real_data", "class_data", "cifar"), ("real_data", "reg_data", "digits"), ("real_data", "class_d", "1000"),
+    ("real_data", "class_sets", "[cifar]"), ("real_data", "reg_sets", "[digits]"), ("real_data", "class_d", "1000"),
     ("real_data", "snr_ratios", "[]"), ("real_data", "noises", "[everywhere]"),
     ("decoupling", "seed", "-1"), ("decoupling", "large_init", "-1"), ("decoupling", "ridge", "0"),
     ("decoupling", "alphas", "[1.0, 2.0]"),

@@ -23,7 +23,7 @@ MORE_BAD_PARAMETERS = [
     ("question", "n_alpha", "1000000"), ("snr", "n_probe", "10"),
     # no more probes than the widest layer measured has features (or fewer than a metric needs)
     ("linear", "n_probe", "4"), ("linear", "n_probe", "20"), ("decoupling", "n_probe", "20"),
-    ("sample_size", "n_probe", "24"), ("real_data", "n_probe", "40"),
+    ("sample_size", "n_probe", "24"), ("real_data", "n_probe", "5"),
     # ratios that round (or are capped by the training pool) to one N
     ("snr", "n_ratios", "[0.5, 0.51]"), ("sample_size", "n_ratios", "[0.3, 0.301, 1.0]"),
     ("dip", "n_ratios", "[0.3, 0.301, 1.0]"), ("real_data", "snr_ratios", "[10, 20]"),

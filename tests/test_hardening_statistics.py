@@ -16,9 +16,9 @@ from repalign.inference import benjamini_hochberg, holm, one_sided_p, repeats_ne
 from repalign.inference.claims import decoupling_claim, minimum_claim, snr_claim, threshold_neighbours
 from repalign.inference.decoupling import (across_configurations, configuration_means, counterexample_test,
                                            nearest_counterexample, regime)
-from repalign.inference.extrema import Extremum, extremum, interpolation_threshold, mean_curve, repeat_matrix
-from repalign.inference.threshold import (local_peak, lower_minimum_test, near_threshold_verdict, nearest_to_threshold,
-                                          rise_test, threshold_test, threshold_window, window_test)
+from repalign.inference.extrema import extremum, interpolation_threshold, mean_curve, repeat_matrix
+from repalign.inference.threshold import (lower_minimum_test, nearest_to_threshold, rise_test, threshold_test,
+                                          threshold_window, window_test)
 from repalign.inference.trends import equivalent_snr, paired_steps, rises_with_snr_everywhere, snr_trend
 from repalign.metrics import METRICS, alignment_matrix
 from repalign.untrained import ridge_ensemble
@@ -87,11 +87,6 @@ def _infinite(table, column, value=math.inf):
     return out
 
 
-def _at(location=20.0):
-    return Extremum(location=location, grid_location=location, value=0.0, low=location, high=location, log_sd=0.0,
-                    level=0.68, below=10.0, above=40.0, at_edge=False)
-
-
 def _sweep_with(column, value):
     table = _sweep()
     table.loc[0, column] = value
@@ -113,7 +108,6 @@ BAD_STATISTICS = [
     (rise_test, (XD, VD, GD), DUPLICATE),
     (lower_minimum_test, (XD, VD, VD, GD), DUPLICATE),
     (threshold_test, (XD, VD, GD, 1000.0), DUPLICATE),  # refused even where no window test is made
-    (local_peak, (XD, -VD, GD, 20.0), DUPLICATE),
     (window_test, (_replaced(X, 0, math.nan), V, G, (15.0, 25.0)), "x must be finite numbers (grid values), got nan"),
     (interpolation_threshold, (_replaced(X, 0, math.nan), V < 0.5, G),
      "x must be finite numbers (grid values), got nan"),
@@ -125,8 +119,7 @@ BAD_STATISTICS = [
     (threshold_test, (X, V, G, math.inf), "star must be a positive finite number or NaN (no threshold), got inf"),
     (threshold_test, (X, V, G, -20.0), "star must be a positive finite number or NaN (no threshold), got -20.0"),
     (threshold_window, (math.inf,), "n_star must be a positive finite number or NaN (no threshold), got inf"),
-    (near_threshold_verdict, (_at(), 0.0), "n_star must be a positive finite number or NaN (no threshold), got 0.0"),
-    (local_peak, (X, -V, G, -20.0), "n_star must be a positive finite number or NaN (no threshold), got -20.0"),
+    (threshold_window, (0.0,), "n_star must be a positive finite number or NaN (no threshold), got 0.0"),
     # trends: S positive (inf: no noise); no infinite value
     (snr_trend, (S_BELOW_ZERO, A, SG), f"snr {SNRS} -2.0"),
     (snr_trend, (_replaced(S, 0, 0.0), A, SG), f"snr {SNRS} 0.0"),

@@ -51,6 +51,8 @@ def test_threshold_mark_and_ratio_axis():
     lo, hi = ax.get_xlim()
     ticks = ax.xaxis.get_major_locator()()
     assert np.all((ticks >= lo) & (ticks <= hi)) and 100 not in ticks  # only the ticks inside the axis
+    fig.canvas.draw()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.2", "1", "5"]  # plain numbers, no padding zeros
     plt.close(fig)
 
 

@@ -64,7 +64,7 @@ def test_axis_equals_the_snr_chapter(snrs):
 
 def test_axis_without_break_equals_the_real_data_chapter():
     snrs = (0.25, 1.0, 10.0, 100.0, 1000.0, math.inf)  # five finite values: powers of ten only
-    # chapters/real_data.md, verbatim
+    # the real-data chapter's code before snr_axis took it over, verbatim
     finite = [s for s in snrs if math.isfinite(s)]
     top = max(finite) if finite else 1.0
     INF_AT = top * 10 ** 1.2

@@ -101,17 +101,18 @@ def test_refusals_name_the_field_and_what_it_allows(config, kwargs, message):
 def test_real_data_is_registered_and_smoke_uses_the_scikit_learn_sets():
     assert CHAPTERS["real_data"] is RealDataConfig
     smoke = RealDataConfig.from_preset("smoke")
-    assert (smoke.class_data, smoke.reg_data) == ("digits", "diabetes")
+    assert (smoke.class_sets, smoke.reg_sets) == (("digits",), ("diabetes",))
     assert RealDataConfig.from_preset("paper") == RealDataConfig()
-    assert (RealDataConfig().class_data, RealDataConfig().reg_data) == ("fashion-mnist", "concrete")
+    assert (RealDataConfig().class_sets, RealDataConfig().reg_sets) == (("mnist-3-5",), ("concrete", "diamonds"))
 
 
 @pytest.mark.parametrize("kwargs, name", [
-    ({"class_d": 1}, "class_d"), ({"class_d": 785}, "class_d"), ({"class_data": "digits", "class_d": 65}, "class_d"),
+    ({"class_d": 1}, "class_d"), ({"class_d": 785}, "class_d"), ({"class_sets": ("digits",), "class_d": 65}, "class_d"),
     ({"members": 2}, "members"), ({"repeats": 1}, "repeats"), ({"reg_width": 0}, "reg_width"),
     ({"n_ratios": (0.5, 1.0)}, "n_ratios"), ({"snr_ratios": ()}, "snr_ratios"), ({"snrs": (1.0,)}, "snrs"),
     ({"noises": ("labels", "labels")}, "noises"), ({"snr": 0.0}, "snr"), ({"boot": 5}, "boot"),
-    ({"lr": math.inf}, "lr"), ({"n_probe": 5}, "n_probe"),
+    ({"flip": 0.5}, "flip"), ({"snr_repeats": 1}, "snr_repeats"), ({"tol": 0.0}, "tol"), ({"n_probe": 5}, "n_probe"),
+    ({"class_sets": ()}, "class_sets"), ({"reg_sets": ("concrete", "concrete")}, "reg_sets"),
 ])
 def test_real_data_bad_values_are_refused(kwargs, name):
     with pytest.raises(ValueError, match=name):
@@ -119,8 +120,8 @@ def test_real_data_bad_values_are_refused(kwargs, name):
 
 
 def test_an_unknown_real_data_set_is_a_type_error():
-    with pytest.raises(TypeError, match="class_data"):
-        RealDataConfig.from_preset("paper", class_data="cifar10")
+    with pytest.raises(TypeError, match="class_sets"):
+        RealDataConfig.from_preset("paper", class_sets=("cifar10",))
 
 
 def test_the_chapters_metric_parameter_allows_every_registered_metric():

@@ -8,6 +8,7 @@ import pytest
 
 from repalign import Experiment
 from repalign.inference.extrema import extremum, interpolation_threshold, mean_curve
+from repalign.inference.threshold import NEAR_FACTOR, threshold_window
 from repalign.sizes import n_parameters, network, network_name, one_hot_reference_size, reference_size, reference_sizes
 
 
@@ -186,3 +187,11 @@ def test_vectorised_locations_equal_one_curve_at_a_time_and_polyfit(kind):
         if np.isfinite(c[i - 1:i + 2]).all() and ((a > 0) if kind == "min" else (a < 0)):
             expected = np.clip(-b / (2 * a), lx[i - 1], lx[i + 1])
             assert _location(lx, c, kind, allowed) == pytest.approx(expected, abs=1e-12)
+
+
+def test_threshold_window():
+    assert NEAR_FACTOR == 2.0
+    assert threshold_window(40.0) == (20.0, 80.0)
+    assert threshold_window(math.nan) is None
+    with pytest.raises(ValueError, match="factor"):
+        threshold_window(40.0, factor=0.5)

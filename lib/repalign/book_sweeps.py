@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import get_origin
 
-from .data import native_shape, real_split
+from .data import native_shape, real_split, task_of
 from .experiment import Experiment, limits_lifted, resources
 from .inference.trends import flip_for_snr
 from .metrics import METRICS
@@ -220,68 +220,68 @@ def sample_size_chapter_jobs(cfg: SampleSizeConfig) -> list[Job]:
 
 # --- real data -------------------------------------------------------------------------------------
 
-REAL_TASKS = ("classification", "regression")
-REAL_SOURCES = ("real", "synthetic")  # the real data set, and the teacher with the same D, H and grids
-
 
 def real_data_sets(cfg: RealDataConfig) -> dict[str, dict]:
-    """Per task: the real and synthetic data names, D, H, classes, the training pool's size and the
-    probe count (the held-out split can hold fewer points than ``n_probe``)."""
-    classes = native_shape(cfg.class_data)[1]
-    sets = {"classification": {"real": cfg.class_data, "synthetic": "teacher-linear-class", "d": cfg.class_d,
-                               "width": cfg.class_width, "classes": classes},
-            "regression": {"real": cfg.reg_data, "synthetic": "teacher-linear", "d": native_shape(cfg.reg_data)[0],
-                           "width": cfg.reg_width, "classes": None}}
-    for s in sets.values():
-        split = real_split(s["real"], s["d"])
-        s["pool"], s["probes"] = len(split.x_pool), min(cfg.n_probe, len(split.x_heldout))
-        s["n_ref"] = reference_size("mlp1", d=s["d"], width=s["width"], n_classes=s["classes"])
+    """Per data set, classification sets first: its task, D, H, classes (None for regression),
+    the training pool's size, the probe count (the held-out split can hold fewer points than
+    ``n_probe``) and N_ref."""
+    sets = {}
+    for name in cfg.class_sets + cfg.reg_sets:
+        native_d, classes = native_shape(name)
+        task = task_of(name)
+        d, width = (cfg.class_d, cfg.class_width) if task == "classification" else (native_d, cfg.reg_width)
+        split = real_split(name, d)
+        classes = classes if task == "classification" else None
+        sets[name] = {"task": task, "d": d, "width": width, "classes": classes, "pool": len(split.x_pool),
+                      "probes": min(cfg.n_probe, len(split.x_heldout)),
+                      "n_ref": converged_reference_size("mlp1", d=d, width=width, n_classes=classes)}
     return sets
 
 
-def real_data_base(cfg: RealDataConfig, sets: dict, task: str, source: str, noise: str = "labels") -> Experiment:
-    s = sets[task]
-    d = None if (source == "real" and task == "regression") else s["d"]  # real regression: native features
-    return Experiment(data=s[source], d=d, noise=noise, n_classes=sets["classification"]["classes"], model="mlp",
-                      depth=1, width=s["width"], members=cfg.members, optimizer="adam", lr=cfg.lr, loss="mse",
-                      steps=cfg.steps, tol=cfg.tol, n_probe=s["probes"], metrics=(cfg.metric,))
+def real_data_base(cfg: RealDataConfig, sets: dict, name: str, noise: str = "labels") -> Experiment:
+    """The converged tanh MLP of the sample-size chapter on one real data set (images: their
+    first ``class_d`` principal components; regression: the native features)."""
+    s = sets[name]
+    return Experiment(data=name, d=s["d"] if s["task"] == "classification" else None, noise=noise,
+                      n_classes=s["classes"] or 2, model="mlp", width=s["width"], depth=1, activation="tanh",
+                      members=cfg.members, optimizer="lm", loss="mse", dtype="float64", steps=cfg.steps, tol=cfg.tol,
+                      n_probe=s["probes"], metrics=(cfg.metric, f"{cfg.metric}@output"))
 
 
-def real_data_sizes(sets: dict, task: str, ratios, name: str = "n_ratios") -> dict[int, float]:
-    """N -> N / N_ref, N >= 2 and at most the training pool, in increasing order (``name``: the
-    parameter the ratios come from)."""
+def real_data_sizes(sets: dict, name: str, ratios, parameter: str = "n_ratios") -> dict[int, float]:
+    """N -> N / N_ref, N >= 2 and at most the training pool, in increasing order (``parameter``: the
+    one the ratios come from)."""
     ratios = sorted(ratios)
-    s = sets[task]
-    return dict(zip(sizes_of(name, ratios, s["n_ref"], f"{s['real']} ({task})", pool=s["pool"]), ratios))
+    s = sets[name]
+    return dict(zip(sizes_of(parameter, ratios, s["n_ref"], f"{name} ({s['task']})", pool=s["pool"]), ratios))
 
 
 def real_data_jobs(cfg: RealDataConfig, sets: dict | None = None) -> list[Job]:
-    """Per source and task: a sample-size sweep with label noise at ``cfg.snr``, and an SNR sweep
-    at ``cfg.snr_ratios`` for each noise location (S = inf computed once, under label noise)."""
+    """Per data set: a sample-size sweep with label noise (``cfg.flip`` flipped labels, or target
+    noise at ``cfg.snr``), and an SNR sweep at ``cfg.snr_ratios`` for each noise location (label
+    flips at the equivalent S; S = inf computed once, under label noise)."""
     sets = sets or real_data_sets(cfg)
-    classes = sets["classification"]["classes"]
-    flip = flip_for_snr(cfg.snr, classes)
-    share_clean = "labels" in cfg.noises and float("inf") in cfg.snrs
-    finite = [s for s in cfg.snrs if s != float("inf")]
+    share_clean = "labels" in cfg.noises and math.inf in cfg.snrs
+    finite = [s for s in cfg.snrs if s != math.inf]
+    seeds = repeat_seeds(cfg)
     jobs = []
-    for source in REAL_SOURCES:
-        for task in REAL_TASKS:
-            knob = {"snr": cfg.snr} if task == "regression" else {"flip": flip}
-            jobs.append(({"chapter": "real_data", "source": source, "task": task, "sweep": "samples",
-                          "noise_location": "labels"},
-                         real_data_base(cfg, sets, task, source).replace(**knob),
-                         {"n_train": list(real_data_sizes(sets, task, cfg.n_ratios)), "seed": repeat_seeds(cfg)}))
-            for noise in cfg.noises:
-                levels = finite if (noise == "inputs" and share_clean) else list(cfg.snrs)
-                if not levels:
-                    continue
-                knob = ({"flip": [flip_for_snr(s, classes) for s in levels]}
-                        if (task, noise) == ("classification", "labels") else {"snr": levels})
-                jobs.append(({"chapter": "real_data", "source": source, "task": task, "sweep": "snr",
-                              "noise_location": noise},
-                             real_data_base(cfg, sets, task, source, noise),
-                             {"n_train": list(real_data_sizes(sets, task, cfg.snr_ratios, "snr_ratios")), **knob,
-                              "seed": repeat_seeds(cfg)}))
+    for name, s in sets.items():
+        classification = s["task"] == "classification"
+        labels = {"chapter": "real_data", "task": s["task"]}
+        jobs.append(({**labels, "sweep": "samples", "noise_location": "labels"},
+                     real_data_base(cfg, sets, name).replace(**({"flip": cfg.flip} if classification else
+                                                                  {"snr": cfg.snr})),
+                     {"n_train": list(real_data_sizes(sets, name, cfg.n_ratios)), "seed": seeds}))
+        for noise in cfg.noises:
+            levels = finite if (noise == "inputs" and share_clean) else list(cfg.snrs)
+            if not levels:
+                continue
+            knob = ({"flip": [flip_for_snr(v, s["classes"]) for v in levels]}
+                    if (classification and noise == "labels") else {"snr": levels})
+            jobs.append(({**labels, "sweep": "snr", "noise_location": noise},
+                         real_data_base(cfg, sets, name, noise),
+                         {"n_train": list(real_data_sizes(sets, name, cfg.snr_ratios, "snr_ratios")), **knob,
+                          "seed": seeds[:cfg.snr_repeats]}))
     return jobs
 
 
@@ -399,7 +399,7 @@ CHAPTER_WORK = 1e16
 def grid_parameters(cfg) -> list[str]:
     """The parameters of ``cfg`` that multiply its sweeps' grids: its tuples, and the repeats."""
     listed = [name for name, annotation in cfg.parameters().items() if get_origin(annotation) is tuple]
-    return listed + (["repeats"] if hasattr(cfg, "repeats") else [])
+    return listed + [name for name in ("repeats", "snr_repeats") if hasattr(cfg, name)]
 
 
 def grid_points(jobs) -> int:
@@ -463,7 +463,7 @@ DIVERGENCE_DRIVERS = {
     "snr": {"lr": "lr"},
     "sample_size": {},
     "dip": {"lr": "lr or gd_lr", "init_scale": "init_scales"},
-    "real_data": {"lr": "lr"},
+    "real_data": {},
     "decoupling": {"init_scale": "large_init"},
     "tracking": {},
 }

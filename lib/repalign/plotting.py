@@ -68,13 +68,14 @@ def mark_threshold(ax, x: float = 1.0, label: str = "$N = D$") -> None:
 
 
 def log_ratio_axis(ax, ticks=(0.1, 0.2, 0.5, 1, 2, 5, 10), label: str = "$N/D$") -> None:
-    """A log x axis for a sample ratio, labelled with plain numbers instead of powers of ten."""
-    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
+    """A log x axis for a sample ratio, labelled with plain numbers (0.25, 0.5, 1, 2) instead of
+    powers of ten."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
     ax.set_xscale("log")
     lo, hi = ax.get_xlim()
     ax.xaxis.set_major_locator(FixedLocator([t for t in ticks if lo <= t <= hi]))
-    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(label)
 

@@ -269,31 +269,34 @@ _REGRESSION_SETS = Literal[names(task="regression", synthetic=False)]
 
 @dataclass(frozen=True)
 class RealDataConfig(ChapterConfig):
-    """The real-data chapter: an image classification set and a tabular regression set, each
-    swept in N through its interpolation threshold and in S below and above it, next to a
-    synthetic teacher of the same input dimension trained by the same networks and budget.
+    """The real-data chapter: two-class image sets and tabular regression sets, each fitted by the
+    tanh MLP of the sample-size chapter trained to convergence, swept in N through its measured
+    threshold (label noise: flipped labels, or Gaussian noise on the target) and in S below and
+    above it.
 
-    Sample sizes are ``n_ratios`` (and ``snr_ratios``) times N_ref: P for regression, P / C for
-    C-class classification. The regression set keeps its native features (standardised); the
-    classification set is projected on its first ``class_d`` principal components.
+    Sample sizes are ``n_ratios`` (and ``snr_ratios``) times N_ref: P for regression,
+    (P - H - 1) / (C - 1) for one-hot classification. Regression sets keep their native
+    features (standardised); images are projected on their first ``class_d`` principal components.
     """
 
-    class_data: _CLASSIFICATION_SETS = "fashion-mnist"  # classification data set
-    reg_data: _REGRESSION_SETS = "concrete"  # regression data set (native features)
-    class_d: int = 40  # input dimension D of the images (principal components kept)
-    class_width: int = 40  # hidden width H, classification
-    reg_width: int = 12  # hidden width H, regression
+    class_sets: tuple[_CLASSIFICATION_SETS, ...] = ("mnist-3-5",)  # image classification sets
+    reg_sets: tuple[_REGRESSION_SETS, ...] = ("concrete", "diamonds")  # regression sets (native features)
+    class_d: int = 10  # input dimension D of the images (principal components kept)
+    class_width: int = 8  # hidden width H, classification
+    reg_width: int = 8  # hidden width H, regression
     members: int = 4  # ensemble size K
-    snr: float = 2.0  # SNR S of the sample-size sweep (label noise; flips at the equivalent S)
-    n_ratios: tuple[float, ...] = (0.125, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0)  # sample sizes N/N_ref of the N sweep
-    snrs: tuple[float, ...] = (0.25, 1.0, 4.0, math.inf)  # SNRs S of the SNR sweep (∞: no noise)
+    flip: float = 0.2  # fraction of flipped training labels in the images' sample-size sweep
+    snr: float = 2.0  # SNR S of the regression targets' noise in the sample-size sweep
+    # sample sizes N/N_ref of the N sweep: dense around the threshold, which a pilot put near 0.9
+    n_ratios: tuple[float, ...] = (0.25, 0.5, 0.75, 0.9, 1.0, 1.25, 1.5, 2.0, 3.0)
+    snrs: tuple[float, ...] = (0.5, 2.0, 8.0, math.inf)  # SNRs S of the SNR sweep (∞: no noise)
     snr_ratios: tuple[float, ...] = (0.5, 2.0)  # sample sizes N/N_ref of the SNR sweep (both sides of N*)
     noises: tuple[str, ...] = _NOISES  # where the SNR sweep adds noise: labels, inputs
-    metric: _METRIC_NAMES = "cka"  # alignment metric of the hidden layer
-    repeats: int = 10  # independent ensembles per point
-    steps: int = 3000  # step budget of full-batch Adam
-    lr: float = 0.01  # learning rate of Adam (constant)
-    tol: float = 1e-5  # interpolated: train loss below tol × its initial value
+    metric: _METRIC_NAMES = "cka"  # alignment metric, on the hidden layer and on the outputs
+    repeats: int = 12  # independent ensembles per point of the N sweep (a pilot's 4 said about 10 decide)
+    snr_repeats: int = 10  # ensembles per point of the SNR sweep (its sign-flip test needs 8 or more to reach 1%)
+    steps: int = 100000  # Levenberg-Marquardt iterations at most (members that reach it are reported)
+    tol: float = 1e-10  # a member interpolated: train loss below tol times its initial value
     n_probe: int = 1000  # held-out probes (at most the held-out split)
     boot: int = 2000  # bootstrap resamples over the ensembles
     workers: int = 2  # worker processes of the sweep (1: serial)
@@ -301,25 +304,28 @@ class RealDataConfig(ChapterConfig):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {},
-        "smoke": {"class_data": "digits", "reg_data": "diabetes", "class_d": 10, "class_width": 8, "reg_width": 4,
-                  "members": 3, "n_ratios": (0.3, 1.0, 3.0), "snrs": (1.0, math.inf), "snr_ratios": (0.5,),
-                  "noises": ("labels",), "repeats": 2, "steps": 60, "n_probe": 60, "boot": 100, "workers": 1},
+        "smoke": {"class_sets": ("digits",), "reg_sets": ("diabetes",), "class_d": 10, "class_width": 8,
+                  "reg_width": 4, "members": 3, "n_ratios": (0.3, 1.0, 3.0), "snrs": (1.0, math.inf),
+                  "snr_ratios": (0.5,), "noises": ("labels",), "repeats": 2, "snr_repeats": 2, "n_probe": 60,
+                  "boot": 100, "workers": 1},
     }
 
     def __post_init__(self) -> None:
+        _check_choices("class_sets", self.class_sets, names(task="classification", synthetic=False))
+        _check_choices("reg_sets", self.reg_sets, names(task="regression", synthetic=False))
         _check_snrs(self.snrs)
         _check_choices("noises", self.noises, _NOISES)
-        _check_ratios("n_ratios", self.n_ratios, 3)
+        _check_converged_sweep(self, 3)
         _check_ratios("snr_ratios", self.snr_ratios, 1)
-        _check_minimums(self, {"members": _JACKKNIFE, "repeats": _SPREAD}, members=3, repeats=2, class_width=1,
-                        reg_width=1)
-        native_d = dataset(self.class_data).input_dim
-        if not 2 <= self.class_d <= native_d:
-            raise ValueError(f"class_d must lie in [2, {native_d}] for {self.class_data}, got {self.class_d}")
-        validate.snr("snr", self.snr)
-        _check_minimums(self, boot=10)
-        _check_training(self)
-        _check_probes(self, (self.metric,), max(self.class_width, self.reg_width))
+        _check_minimums(self, {"members": _JACKKNIFE, "repeats": _SPREAD, "snr_repeats": _SPREAD}, members=3,
+                        repeats=2, snr_repeats=2, class_width=1, reg_width=1, boot=10)
+        smallest = min(dataset(name).input_dim for name in self.class_sets)
+        if not 2 <= self.class_d <= smallest:
+            raise ValueError(f"class_d must lie in [2, {smallest}] for {self.class_sets}, got {self.class_d}")
+        validate.number("flip", self.flip, at_least=0, less_than=0.5,
+                        why="a flip fraction of 1/2 or more leaves two classes no signal")
+        _check_probes(self, (self.metric, f"{self.metric}@output"),
+                      max(self.class_width, self.reg_width, *(dataset(n).n_classes for n in self.class_sets)))
 
 @dataclass(frozen=True)
 class DecouplingConfig(ChapterConfig):

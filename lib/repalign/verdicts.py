@@ -38,6 +38,9 @@ COLUMNS = ("chapter", "claim", "setting", "metric", "case", "statistic", "value"
            "repeats_needed", "verdict", "summary", "control", "parameters")
 NUMBERS = ("value", "low", "high", "p", "repeats_needed")  # the numeric columns (NaN: none)
 ALL = "all"  # the case of a row that decides a claim over its whole family
+# The alignment minimum of a sweep whose members stop on a step budget: its threshold is the
+# budget's, so the row is kept apart from claim 2 ("min"), which converged training decides.
+BUDGET_MIN = "min (budget)"
 
 
 def record(claim: str, *, setting: str, metric: str, statistic: str, value: float, verdict: str, control: str,

@@ -281,7 +281,7 @@ def minimum_claim(table: pd.DataFrame, *, d: float, n_grid: Sequence[float] | No
     The whole grid is searched. Per S, ``threshold.window_test`` decides whether the minimum
     lies within the two grid values either side of ``d`` (:func:`threshold_neighbours`), the S
     forming one family at false-discovery rate ``q`` (:func:`window_decisions`);
-    ``threshold.extremum`` locates it (``boot`` resamples from ``seed``). ``n_grid``, ``snrs``:
+    ``extrema.extremum`` locates it (``boot`` resamples from ``seed``). ``n_grid``, ``snrs``:
     the sweep's grids (default: the table's values, ascending); S = inf is left out.
     """
     _require(table, ("n_train", "snr", "seed", "alignment"))

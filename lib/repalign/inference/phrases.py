@@ -134,14 +134,6 @@ def describe_pair(points: pd.DataFrame, pair) -> str:
     return f"{better.setting}, {better.task}: {describe_configuration(better)} against {describe_configuration(other)}"
 
 
-def local_peak_phrase(peak: Extremum | None, rise_from: float | None, n_star: float, n_ref: float) -> str:
-    """What ``threshold.local_peak`` found, as the end of a sentence about the test error."""
-    if peak is None:
-        return "has no local maximum"
-    return (f"has a local maximum at N/N* = {peak.location / n_star:.2f} (N/N_ref = {peak.location / n_ref:.2f}), "
-            f"where it rises to {peak.value:.3g} from {rise_from:.3g} at smaller N")
-
-
 def global_extremum_phrase(windowed: Extremum, whole: Extremum) -> str:
     """Where the extremum of the whole grid is, against the one searched for near the threshold."""
     if whole.grid_location == windowed.grid_location:

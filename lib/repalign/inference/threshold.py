@@ -14,17 +14,12 @@ import numpy as np
 
 from .. import validate
 from .core import UNDECIDED, level, measurements, one_sided_p, repeats_needed
-from .extrema import Extremum, _columns, _repeat_columns, extremum, mean_curve, repeat_matrix
+from .extrema import _columns, _repeat_columns, repeat_matrix
 
 
 # --- extrema near a measured threshold ------------------------------------------------------
 
 NEAR_FACTOR = 2.0  # an extremum within this factor of N* (either side) counts as near the threshold
-NEAR = "near the threshold"
-AWAY = "away from the threshold"
-AT_EDGE = "at an end of the grid, so no interior extremum"
-NO_THRESHOLD = "no threshold in the grid"
-NEAR_VERDICTS = (NEAR, AWAY, AT_EDGE, NO_THRESHOLD)
 
 
 def _check_star(name: str, value) -> float:
@@ -55,45 +50,6 @@ def threshold_window(n_star: float, factor: float = NEAR_FACTOR) -> tuple[float,
     """
     factor, n_star = _check_factor(factor), _check_star("n_star", n_star)
     return (n_star / factor, n_star * factor) if np.isfinite(n_star) else None
-
-
-def near_threshold_verdict(ext: Extremum, n_star: float, factor: float = NEAR_FACTOR) -> str:
-    """Whether an extremum of a sample-size sweep lies near the measured threshold N*.
-
-    One of NEAR_VERDICTS: no threshold when N* is NaN; no interior extremum when it sits at an
-    end of the grid (a bound, not a location); near when N*/factor <= location <= factor N*
-    (bounds included); away otherwise.
-    """
-    factor, n_star = _check_factor(factor), _check_star("n_star", n_star)
-    if not np.isfinite(n_star):
-        return NO_THRESHOLD
-    if ext.at_edge:
-        return AT_EDGE
-    return NEAR if 1 / factor <= ext.location / n_star <= factor else AWAY
-
-
-def local_peak(x, values, groups, n_star: float, *, factor: float = NEAR_FACTOR, boot: int = 2000,
-               seed: int = 0) -> tuple[Extremum | None, float | None]:
-    """The highest local maximum of the mean curve within a factor ``factor`` of ``n_star``.
-
-    A local maximum is a grid point above both its grid neighbours, so a bump on a falling
-    curve counts even where the curve is highest elsewhere. Returns (its :func:`extremum`,
-    located between its two neighbours, and the lowest mean value at smaller x), or
-    (None, None) when ``n_star`` is NaN or the curve has no local maximum there.
-    """
-    factor, n_star = _check_factor(factor), _check_star("n_star", n_star)
-    grid, curve = mean_curve(x, values, groups)
-    if not np.isfinite(n_star):
-        return None, None
-    peaks = [i for i in range(1, grid.size - 1) if n_star / factor <= grid[i] <= n_star * factor
-             and curve[i] > curve[i - 1] and curve[i] > curve[i + 1]]
-    if not peaks:
-        return None, None
-    i = max(peaks, key=lambda k: curve[k])
-    # The window holds grid[i] alone; its neighbours still shape the parabola.
-    window = (math.nextafter(grid[i - 1], math.inf), math.nextafter(grid[i + 1], -math.inf))
-    ext = extremum(x, values, groups, kind="max", boot=boot, seed=seed, window=window)
-    return ext, float(np.nanmin(curve[:i]))
 
 
 # --- is the minimum inside a window? A test with a known error rate --------------------------

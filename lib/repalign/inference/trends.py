@@ -38,30 +38,7 @@ EVERY_STEP, RISES, WITH_DROP, FALLS = ("rises at every step", "rises overall", "
                                        "falls")
 VERDICTS = (EVERY_STEP, RISES, WITH_DROP, UNDECIDED, FALLS)
 RISING = (EVERY_STEP, RISES, WITH_DROP)  # a significant rise, whatever its steps do
-RISE = "rises"  # the direction of every rising verdict (:func:`direction`)
 
-
-def direction(verdict: str) -> str:
-    """A curve's verdict without how it rises: RISE for each of RISING, else the verdict itself."""
-    return RISE if verdict in RISING else verdict
-
-
-def verdict_agreement(table: pd.DataFrame, keys: list[str], *, side: str = "source",
-                      pair: tuple[str, str] = ("real", "synthetic")) -> tuple[int, int]:
-    """(curves whose two sides were decided in the same :func:`direction`, curves): e.g. real data
-    against its teacher; whether a rise is significant at every step is read from the curves.
-
-    ``table``: one row per curve, with the ``keys`` that pair curves, ``side`` and ``verdict``.
-    """
-    missing = [c for c in (*keys, side, "verdict") if c not in table.columns]
-    if missing or table.empty:
-        raise ValueError(f"table must have rows and the columns {(*keys, side, 'verdict')}, missing {missing}")
-    paired = table.pivot_table(index=list(keys), columns=side, values="verdict", aggfunc="first")
-    missing = [p for p in pair if p not in paired.columns]
-    if missing:
-        raise ValueError(f"{side} must hold both of {pair}, missing {missing}")
-    first, second = (paired[p].map(direction) for p in pair)
-    return int((first == second).sum()), int(len(paired))
 PERMUTATIONS = 4999  # random sign flips beyond EXACT_REPEATS repeats: the smallest p-value is 1 / 5000
 EXACT_REPEATS = 16  # up to here every sign pattern is enumerated (2^16 = 65,536)
 SNRS = validate.number_phrase(greater_than=0, finite=False, plural=True)  # "positive numbers (inf allowed)"
