@@ -80,8 +80,9 @@ def test_real_data_grids_fit_the_training_pools_and_count_parameters_as_trained(
             assert max(sizes) <= s["pool"] and min(sizes) >= 2
 
 
-def test_real_data_jobs_share_the_clean_run_and_use_the_snr_repeats():
-    cfg = RealDataConfig.from_preset("paper")
+@pytest.mark.parametrize("snr_repeats", [None, 14])
+def test_real_data_jobs_share_the_clean_run_and_use_the_snr_repeats(snr_repeats):
+    cfg = RealDataConfig.from_preset("paper", snr_repeats=snr_repeats)  # 14: more than the N sweep's 12
     jobs = book_sweeps.real_data_jobs(cfg)
     for labels, base, grid in jobs:
         assert base.optimizer == "lm" and base.activation == "tanh"
@@ -90,6 +91,6 @@ def test_real_data_jobs_share_the_clean_run_and_use_the_snr_repeats():
             assert (base.flip, base.snr) == ((cfg.flip, math.inf) if labels["task"] == "classification"
                                              else (0.0, cfg.snr))
         else:
-            assert grid["seed"] == book_sweeps.repeat_seeds(cfg)[:cfg.snr_repeats]
+            assert grid["seed"] == list(range(cfg.seed, cfg.seed + cfg.snr_repeats))
             levels = grid.get("flip") or grid["snr"]
             assert len(levels) == (len(cfg.snrs) - (labels["noise_location"] == "inputs"))

@@ -281,7 +281,7 @@ def real_data_jobs(cfg: RealDataConfig, sets: dict | None = None) -> list[Job]:
             jobs.append(({**labels, "sweep": "snr", "noise_location": noise},
                          real_data_base(cfg, sets, name, noise),
                          {"n_train": list(real_data_sizes(sets, name, cfg.snr_ratios, "snr_ratios")), **knob,
-                          "seed": seeds[:cfg.snr_repeats]}))
+                          "seed": list(range(cfg.seed, cfg.seed + cfg.snr_repeats))}))
     return jobs
 
 

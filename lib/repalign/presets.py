@@ -269,7 +269,7 @@ _REGRESSION_SETS = Literal[names(task="regression", synthetic=False)]
 
 @dataclass(frozen=True)
 class RealDataConfig(ChapterConfig):
-    """The real-data chapter: two-class image sets and tabular regression sets, each fitted by the
+    """The real-data chapter: image classification sets and tabular regression sets, each fitted by the
     tanh MLP of the sample-size chapter trained to convergence, swept in N through its measured
     threshold (label noise: flipped labels, or Gaussian noise on the target) and in S below and
     above it.
