@@ -6,7 +6,7 @@ import math
 import pandas as pd
 
 from repalign.presets import LinearConfig
-from repalign.report import field_notes, format_value, reader_table, setup_table
+from repalign.report import field_notes, format_p, format_value, reader_table, setup_table
 
 
 def test_values_read_as_written():
@@ -16,7 +16,18 @@ def test_values_read_as_written():
     assert format_value((0.5, 2.0, math.inf)) == "0.5, 2, ∞"
     assert format_value(True) == "yes" and format_value(7) == "7"
     assert format_value(None) == "—" and format_value(math.nan) == "—"
+    # never e-notation: large numbers in full, small ones with a power of ten
+    assert format_value(43035.0) == "43,035" and format_value(1.234e-5, digits=2) == "1.2×10⁻⁵"
+    assert format_value(-2.5e-7) == "-2.5×10⁻⁷" and format_value(0.00123) == "0.00123"
 
+
+def test_p_values_read_as_a_paper_prints_them():
+    assert format_p(8.4e-05) == "< 0.001" and format_p(0.001) == "0.001" and format_p(0.0263) == "0.026"
+    assert format_p(1.0) == "1" and format_p(math.nan) == "—" and format_p(None) == "—" and format_p("n/a") == "n/a"
+    frame = pd.DataFrame({"p": [3.9e-09, 0.62], "p_inside": [0.5, 1e-6], "rho": [1e-6, 0.5]})
+    html = reader_table(frame, {"p": "p", "p_inside": "p near", "rho": "ρ"}).to_html().replace(" >", ">")
+    assert html.count(">&lt; 0.001<") == 2 and ">0.62<" in html and ">1×10⁻⁶<" in html
+    assert ">a<br>b<" in reader_table(pd.DataFrame({"cell": ["a<br>b"]})).to_html().replace(" >", ">")
 
 def test_field_notes_are_the_comments_of_the_fields():
     notes = field_notes(LinearConfig)

@@ -20,8 +20,13 @@ from collections.abc import Mapping
 import pandas as pd
 
 
+P_FLOOR = 1e-3  # smaller p-values read "< 0.001": more digits would claim a precision no test here has
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 def format_value(value, digits: int = 3) -> str:
-    """A value as a reader writes it: ``∞`` for inf, ``0.25`` not ``0.25000``, tuples as lists."""
+    """A value as a reader writes it: ``∞`` for inf, ``0.25`` not ``0.25000``, tuples as lists,
+    never e-notation (``43,035``, ``1.2×10⁻⁵``)."""
     if isinstance(value, (bool,)):
         return "yes" if value else "no"
     if isinstance(value, (tuple, list)):
@@ -31,8 +36,26 @@ def format_value(value, digits: int = 3) -> str:
     if isinstance(value, numbers.Real):
         if math.isinf(value):
             return "∞" if value > 0 else "−∞"
-        return "—" if math.isnan(value) else f"{value:.{digits}g}"
+        if math.isnan(value):
+            return "—"
+        text = f"{value:.{digits}g}"
+        if "e" not in text:
+            return text
+        if abs(value) >= 1:
+            return f"{value:,.0f}"
+        mantissa, exponent = text.split("e")
+        return f"{mantissa}×10{str(int(exponent)).translate(_SUPERSCRIPT)}"
     return "—" if value is None else str(value)
+
+
+def format_p(p) -> str:
+    """A p-value as a paper prints it: ``< 0.001`` below P_FLOOR, else two significant digits
+    (text, such as a note in place of a p-value, is kept)."""
+    if isinstance(p, str):
+        return p
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or math.isnan(p):
+        return "—"
+    return f"< {P_FLOOR:g}" if p < P_FLOOR else f"{p:.2g}"
 
 
 def field_notes(cls) -> dict[str, str]:
@@ -64,11 +87,16 @@ def setup_table(cfg, *, digits: int = 4) -> "pd.io.formats.style.Styler":
 def reader_table(frame: pd.DataFrame, headers: Mapping[str, str] | None = None, *,
                  digits: int = 3) -> "pd.io.formats.style.Styler":
     """``frame`` for the page: only the columns named in ``headers`` (all if None), renamed,
-    numbers to ``digits`` significant digits, no index column."""
-    shown = frame if headers is None else frame[list(headers)].rename(columns=dict(headers))
-    shown = shown.reset_index(drop=True)
-    formatted = shown.apply(lambda column: [format_value(v, digits) for v in column]) if len(shown) else shown
-    return _styled(formatted)
+    numbers to ``digits`` significant digits, p-values (a column named ``p`` or ``p_...``) by
+    :func:`format_p`, no index column."""
+    shown = (frame if headers is None else frame[list(headers)]).reset_index(drop=True)
+    p_columns = [name for name in shown.columns if name == "p" or str(name).startswith("p_")]
+    formatted = pd.DataFrame({name: [format_p(v) if name in p_columns else format_value(v, digits)
+                                     for v in shown[name]] for name in shown.columns}, columns=shown.columns)
+    renamed = dict(headers or {})
+    styled = _styled(formatted.rename(columns=renamed))
+    # "< 0.001" as text, not the start of a tag (other cells may hold deliberate markup such as <br>)
+    return styled.format(subset=[renamed.get(name, name) for name in p_columns], escape="html")
 
 
 def _styled(frame: pd.DataFrame):
