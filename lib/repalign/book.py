@@ -36,6 +36,7 @@ import yaml
 
 from . import paths, validate
 from .presets import CHAPTERS, PRESET_NAMES, ChapterConfig
+from .progress import Progress
 
 KERNEL = "python3"
 
@@ -290,23 +291,25 @@ def run_chapter(name: str, pairs: list[tuple[str, str]] = (), root: Path | None 
     parameters = check_parameters(name, list(pairs), root)
     check_cache()
     path = chapter_files(root)[name]
-    return execute_chapter(path, parameters, output or run_output_path(name, parameters, root))
+    with Progress(1) as progress:
+        progress.start(name)
+        return execute_chapter(path, parameters, output or run_output_path(name, parameters, root))
 
 
 # --- building ------------------------------------------------------------------------------
 
 
-def _jupyter_book(source: Path, builder: str = "html") -> Path:
+def _jupyter_book(source: Path, builder: str = "html", progress: Progress | None = None) -> Path:
     """``jupyter-book build`` of ``source`` with ``builder``; return its output folder or raise
     ChapterError.
 
     Every page is re-read (a cached page re-emits no warning) and warnings are errors; executed
     notebooks stay cached in ``_build/.jupyter_cache``. The full log goes beside the output
-    (``paths.build_log``).
+    (``paths.build_log``); ``progress`` announces each chapter as the build executes it.
     """
     exe = Path(sys.executable).with_name("jupyter-book")
     command = [str(exe), "build", str(source), "--builder", builder, "--all", "--warningiserror", "--keep-going"]
-    result = run_stoppable(command)
+    result = run_stoppable(command, progress.line if progress else None)
     log = paths.build_log(source, builder)
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(result.stdout)
@@ -315,17 +318,23 @@ def _jupyter_book(source: Path, builder: str = "html") -> Path:
     return paths.build_dir(source) / builder
 
 
-def run_stoppable(command: list[str]) -> subprocess.CompletedProcess:
-    """Run ``command`` (output captured) in a process group of its own; when this process is
-    interrupted, stop the whole group (``stop_group``) before the KeyboardInterrupt goes on."""
+def run_stoppable(command: list[str], on_line=None) -> subprocess.CompletedProcess:
+    """Run ``command`` (output captured, each line also passed to ``on_line`` as it comes) in a
+    process group of its own; when this process is interrupted, stop the whole group
+    (``stop_group``) before the KeyboardInterrupt goes on."""
     process = subprocess.Popen(command, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                start_new_session=True)
+    lines = []
     try:
-        stdout, _ = process.communicate()
+        for text in process.stdout:
+            lines.append(text)
+            if on_line is not None:
+                on_line(text)
+        process.wait()
     except KeyboardInterrupt:
         stop_group(process)
         raise
-    return subprocess.CompletedProcess(command, process.returncode, stdout)
+    return subprocess.CompletedProcess(command, process.returncode, "".join(lines))
 
 
 def stop_group(process: subprocess.Popen, grace: float = 3.0) -> None:
@@ -365,9 +374,12 @@ def _build_failure(result: subprocess.CompletedProcess, log: Path) -> ChapterErr
 
 
 def build_paper(root: Path | None = None) -> Path:
-    """Build the book at the paper preset; Jupyter Book executes the chapters (cached)."""
+    """Build the book at the paper preset; Jupyter Book executes the chapters (cached), and the
+    terminal shows which one and how far its sweeps are."""
     check_cache()
-    return _jupyter_book(root or paths.book_root())
+    root = root or paths.book_root()
+    with Progress(len(chapter_files(root))) as progress:
+        return _jupyter_book(root, progress=progress)
 
 
 def build_smoke(root: Path | None = None) -> Path:
@@ -387,8 +399,11 @@ def build_smoke(root: Path | None = None) -> Path:
     (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     shutil.copy2(root / "_toc.yml", stage / "_toc.yml")
     shutil.copytree(root / "book", stage / "book")
-    for name, path in chapter_files(root).items():
-        _executed_once(execute_chapter(path, {"preset": "smoke"}, stage / "chapters" / f"{name}.ipynb"))
+    chapters = chapter_files(root)
+    with Progress(len(chapters)) as progress:
+        for name, path in chapters.items():
+            progress.start(name)
+            _executed_once(execute_chapter(path, {"preset": "smoke"}, stage / "chapters" / f"{name}.ipynb"))
     return _jupyter_book(stage)
 
 

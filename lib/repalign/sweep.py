@@ -31,6 +31,7 @@ import math
 import os
 import reprlib
 import sys
+import time
 from collections.abc import Iterable, Mapping, Sequence, Set
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from . import validate
 from .cache import ResultCache, from_entry, to_entry
 from .data import native_shape
 from .experiment import DEVICES, LIMITS_VARIABLE, Experiment, ExperimentResult, limits_lifted, run_stack, stack_key
+from .progress import report as report_progress
 
 EXECUTORS = ("serial", "process", "dask")
 FIELDS = tuple(f.name for f in dataclasses.fields(Experiment))
@@ -255,6 +257,7 @@ def run_points(experiments: Sequence[Experiment], *, executor: str = "serial", c
         cache.check_writable()  # before any training whose results could not be kept
     stacks = (plan_stacks(missing, workers=_parallelism(executor, client, workers)) if stack
               else [[exp] for exp in missing])
+    cached, started = len(done), time.time()
     with _progress_bar(len(done) + len(missing), progress) as bar:
         bar.update(len(done))
         bar.set_postfix(cached=len(done))
@@ -264,6 +267,7 @@ def run_points(experiments: Sequence[Experiment], *, executor: str = "serial", c
                 cache.store(res)
                 done[exp] = (res, False)
             bar.update(len(points))
+            report_progress(len(done) - cached, len(missing), cached, started)  # for a build's terminal
     return done
 
 
