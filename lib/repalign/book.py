@@ -323,7 +323,7 @@ def run_stoppable(command: list[str], on_line=None) -> subprocess.CompletedProce
     process group of its own; when this process is interrupted, stop the whole group
     (``stop_group``) before the KeyboardInterrupt goes on."""
     process = subprocess.Popen(command, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+                               start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})  # lines as they come
     lines = []
     try:
         for text in process.stdout:
