@@ -63,6 +63,8 @@ Book: the chapters' configurations, sweeps, figures, and the runner
 - ``repalign.report``: a chapter's setup and result tables, formatted for the page;
 - ``repalign.book``: run chapters through papermill and build the book
   (``python -m repalign.book --help``);
+- ``repalign.progress``: what a long build prints on its terminal (the chapter, the time, the
+  sweep's ensembles trained and the time left);
 - ``repalign.pdf``: the whole book as one PDF, printed offline by headless Chromium
   (``python -m repalign.pdf --preset paper|smoke``);
 - ``repalign.__main__``: ``python -m repalign``, sweeps from YAML specs, the result cache
