@@ -268,6 +268,16 @@ def test_phrases_equal_the_chapters():
 
 def test_listed_and_undecided_phrases():
     assert [phrases.listed(x) for x in ([], ["a"], ["a", "b"], ["a", "b", "c"])] == ["", "a", "a and b", "a, b and c"]
+    # identical outcomes read as one clause; mixed ones grouped in order of first appearance
+    same = {"A": "undecided", "B": "undecided", "C": "undecided"}
+    assert phrases.grouped_phrase(same, noun="data sets") == "undecided on all 3 data sets"
+    assert phrases.grouped_phrase(same, noun="data sets", total=4) == "undecided on A, B and C"  # not all of them
+    assert phrases.grouped_phrase({"A": "near", "B": "near"}, noun="data sets") == "near on both data sets"
+    mixed = {"A": "near", "B": "undecided", "C": "near"}
+    assert phrases.grouped_phrase(mixed, noun="data sets") == "near on A and C; undecided on B"
+    assert phrases.grouped_phrase({"A": "holds"}, noun="settings", preposition="for") == "holds for A"
+    assert (phrases.grouped_phrase({"A": "holds", "B": "is undecided"}, noun="settings", preposition="for",
+                                   joiner="; it ") == "holds for A; it is undecided for B")
     curves = pd.DataFrame({"verdict": ["undecided", "undecided", "rises at every step"],
                            "repeats_needed": [12.0, 30.0, 4.0]})
     assert phrases.undecided_phrase(curves, 10) == ("the 2 undecided curves would need a median of 21 (at most 30) "

@@ -6,7 +6,7 @@ undecided and the all-same cases included).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -71,6 +71,20 @@ def listed(items: Sequence[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
     items = list(items)
     return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
+
+
+def grouped_phrase(outcomes: Mapping[str, str], *, noun: str, total: int | None = None, preposition: str = "on",
+                   joiner: str = "; ") -> str:
+    """Names grouped by their outcome, in order, so that identical outcomes read as one clause:
+    'with the error peak on A and B; undecided on C', or 'undecided on all 3 data sets' ('on
+    both data sets') when every one of ``total`` names (default: all given) has the same outcome."""
+    groups: dict[str, list[str]] = {}
+    for name, outcome in outcomes.items():
+        groups.setdefault(outcome, []).append(name)
+    if len(groups) == 1 and len(outcomes) > 1 and len(outcomes) == (total or len(outcomes)):
+        every = "both" if len(outcomes) == 2 else f"all {len(outcomes)}"
+        return f"{next(iter(groups))} {preposition} {every} {noun}"
+    return joiner.join(f"{outcome} {preposition} {listed(names)}" for outcome, names in groups.items())
 
 
 def undecided_phrase(curves: pd.DataFrame, repeats: int) -> str:
