@@ -285,3 +285,20 @@ def test_listed_and_undecided_phrases():
                                                    "ρ (80% power in a test at 5%), against the 10 used here")
     assert phrases.undecided_phrase(curves.iloc[2:], 10) == "no curve is undecided"
     assert "no number of ensembles" in phrases.undecided_phrase(curves.assign(repeats_needed=math.nan), 10)
+
+
+def test_family_decisions_leave_the_untested_out_of_the_family():
+    def window(p_in, p_out, reason=""):
+        return threshold.WindowTest(p_inside=p_in, p_outside=p_out, inside=(1.0,), repeats=8, alpha=0.05,
+                                    decision=UNDECIDED, reason=reason)
+
+    tests = {"a": window(0.01, 1.0), "b": window(1.0, 0.01), "c": window(math.nan, math.nan, "no threshold"),
+             "d": window(0.5, 0.6)}
+    decided = claims.family_decisions(tests)
+    assert list(decided) == list(tests)  # every key, in order
+    # each side's Benjamini-Hochberg over the 3 tested: 0.01 <= 0.05/3 rejects a (inside) and b (outside);
+    # c has no window and stays out of the family (three tests, not four)
+    assert decided == {"a": INSIDE, "b": OUTSIDE, "c": UNDECIDED, "d": UNDECIDED}
+    assert dict(zip(["a", "b", "d"], claims.window_decisions([tests[k] for k in "abd"]))) == {
+        k: decided[k] for k in "abd"}
+    assert claims.family_decisions({"c": tests["c"]}) == {"c": UNDECIDED}

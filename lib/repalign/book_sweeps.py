@@ -263,7 +263,6 @@ def real_data_jobs(cfg: RealDataConfig, sets: dict | None = None) -> list[Job]:
     sets = sets or real_data_sets(cfg)
     share_clean = "labels" in cfg.noises and math.inf in cfg.snrs
     finite = [s for s in cfg.snrs if s != math.inf]
-    seeds = repeat_seeds(cfg)
     jobs = []
     for name, s in sets.items():
         classification = s["task"] == "classification"
@@ -271,7 +270,7 @@ def real_data_jobs(cfg: RealDataConfig, sets: dict | None = None) -> list[Job]:
         jobs.append(({**labels, "sweep": "samples", "noise_location": "labels"},
                      real_data_base(cfg, sets, name).replace(**({"flip": cfg.flip} if classification else
                                                                   {"snr": cfg.snr})),
-                     {"n_train": list(real_data_sizes(sets, name, cfg.n_ratios)), "seed": seeds}))
+                     {"n_train": list(real_data_sizes(sets, name, cfg.n_ratios)), "seed": repeat_seeds(cfg)}))
         for noise in cfg.noises:
             levels = finite if (noise == "inputs" and share_clean) else list(cfg.snrs)
             if not levels:

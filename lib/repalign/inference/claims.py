@@ -44,7 +44,7 @@ curves' verdicts; the sentences are in ``phrases``, the grid of setups and metri
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -271,6 +271,15 @@ def window_decisions(tests: Sequence[WindowTest], q: float = ALPHA) -> tuple[str
     inside = benjamini_hochberg([t.p_inside for t in tests], q)
     outside = benjamini_hochberg([t.p_outside for t in tests], q)
     return tuple(INSIDE if i else OUTSIDE if o else UNDECIDED for i, o in zip(inside, outside))
+
+
+def family_decisions(tests: Mapping[Hashable, WindowTest], q: float = ALPHA) -> dict[Hashable, str]:
+    """Each test's decision (key -> INSIDE, OUTSIDE or UNDECIDED) in one family made of the tests
+    that have a window to test; a test without one (its ``reason`` says why) is undecided and
+    left out of the family."""
+    tested = [key for key, test in tests.items() if not test.reason]
+    decided = dict(zip(tested, window_decisions([tests[key] for key in tested], q))) if tested else {}
+    return {key: decided.get(key, UNDECIDED) for key in tests}
 
 
 def minimum_claim(table: pd.DataFrame, *, d: float, n_grid: Sequence[float] | None = None,
