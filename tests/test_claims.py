@@ -278,6 +278,23 @@ def test_listed_and_undecided_phrases():
     assert phrases.grouped_phrase({"A": "holds"}, noun="settings", preposition="for") == "holds for A"
     assert (phrases.grouped_phrase({"A": "holds", "B": "is undecided"}, noun="settings", preposition="for",
                                    joiner="; it ") == "holds for A; it is undecided for B")
+    assert [phrases.count_word(n) for n in (0, 1, 43035)] == ["none", "1", "43,035"]
+    # where the extrema lie: one clause per outcome, each quantity's settings named unless all share it
+    same = {"the peak": {"regression": INSIDE, "classification": INSIDE}, "the minimum": {"regression": INSIDE}}
+    assert phrases.placement_sentence(same, repeats=8) == (
+        "The peak in both tasks and the minimum lie near the threshold.")
+    placed = {"the test-error peak": {"regression": INSIDE, "classification": UNDECIDED},
+              "the outputs' minimum": {"regression": INSIDE, "classification": INSIDE},
+              "the hidden layer's minimum": {"regression": OUTSIDE, "classification": "no threshold on the grid"}}
+    assert phrases.placement_sentence(placed, repeats=8) == (
+        "The test-error peak in regression and the outputs' minimum in both tasks lie near the threshold; the "
+        "hidden layer's minimum in regression lies away from the threshold; the test-error peak in classification "
+        "cannot be placed with 8 ensembles per point; the hidden layer's minimum in classification cannot be "
+        "placed (no threshold on the grid).")
+    undecided = {"the peak": {"a": UNDECIDED, "b": UNDECIDED, "c": UNDECIDED}}
+    assert phrases.placement_sentence(undecided, repeats=4, every="all three settings", what="P*") == (
+        "The peak in all three settings cannot be placed with 4 ensembles per point.")
+    assert phrases.placement_sentence({}, repeats=4) == ""
     curves = pd.DataFrame({"verdict": ["undecided", "undecided", "rises at every step"],
                            "repeats_needed": [12.0, 30.0, 4.0]})
     assert phrases.undecided_phrase(curves, 10) == ("the 2 undecided curves would need a median of 21 (at most 30) "

@@ -1,4 +1,4 @@
-"""Does the alignment minimum sit at the test-error peak? (colocation.colocation_test, claims.colocation_sentence)"""
+"""Does the alignment minimum sit at the test-error peak? (colocation.colocation_test, phrases.colocation_summary)"""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 
 from repalign.inference import UNDECIDED, colocation
 from repalign.inference.colocation import APART, TOGETHER, Colocation, colocation_test
-from repalign.inference.phrases import colocation_sentence
+from repalign.inference.phrases import colocation_outcome, colocation_summary
 from repalign.inference.threshold import NEAR_FACTOR
 
 GRID = np.logspace(0, 2, 9)  # x = 1 ... 100, a quarter decade apart
@@ -155,33 +155,26 @@ def result(**changes) -> Colocation:
     return Colocation(**{**base, **changes})
 
 
-def test_sentences_for_every_decision():
-    assert colocation_sentence(result()) == (
-        "The alignment minimum sits at 1.18 times the error peak's N (95% interval 1.05 to 1.33), within the factor "
-        "of 2 that counts as together (p = 0.01).")
-    apart = result(ratio=3.1, low=2.4, high=4.0, p_together=1.0, p_apart=0.002, p=0.002, decision=APART)
-    assert colocation_sentence(apart, "P") == (
-        "The alignment minimum sits at 3.10 times the error peak's P (95% interval 2.40 to 4.00), beyond the factor "
-        "of 2 that counts as together: the two lie apart (p = 0.002).")
-    open_ = result(ratio=1.44, low=0.61, high=3.4, p_together=0.21, p_apart=0.9, p=0.21, decision=UNDECIDED,
-                   repeats=3, repeats_needed=24.0)
-    assert colocation_sentence(open_) == (
-        "The alignment minimum sits at 1.44 times the error peak's N (95% interval 0.61 to 3.40); 3 ensembles per "
-        "point do not decide whether it lies within the factor of 2 that counts as together (p = 0.21) or beyond it "
-        "(p = 0.9); about 24 would decide it with 80% power at the measured spread.")
-    unsized = colocation_sentence(result(decision=UNDECIDED, p=0.2, p_together=0.2, repeats_needed=math.nan))
-    assert unsized.endswith("or beyond it (p = 1).") and "would decide" not in unsized
-    clipped = colocation_sentence(result(decision=UNDECIDED, p=0.2, p_together=0.2, repeats_needed=4.0))
-    assert "about 11 would decide it" in clipped  # undecided with 10: more than 10 are needed
-
-
-def test_sentences_at_an_end_of_the_grid_and_without_a_test():
-    edge = result(min_at_edge=True, decision=UNDECIDED, p_together=0.01, p_apart=0.6, p=0.01, repeats_needed=math.nan)
-    assert colocation_sentence(edge) == ("The alignment minimum and the test-error peak cannot be compared: the "
-                                         "minimum lies at an end of the grid, a bound rather than a location.")
-    assert ": the peak lies at an end" in colocation_sentence(result(peak_at_edge=True, decision=UNDECIDED))
-    both = result(min_at_edge=True, peak_at_edge=True, decision=UNDECIDED, low=0.0042, high=2.3e6)
-    assert ": both the minimum and the peak lie at an end of the grid" in colocation_sentence(both)
+def test_outcomes_name_the_decision_or_why_there_is_none():
+    assert [colocation_outcome(result(decision=d)) for d in (TOGETHER, APART, UNDECIDED)] == [TOGETHER, APART, UNDECIDED]
+    assert colocation_outcome(result(min_at_edge=True, decision=UNDECIDED)) == "the minimum lies at an end of the grid"
+    assert colocation_outcome(result(peak_at_edge=True, decision=UNDECIDED)) == "the peak lies at an end of the grid"
+    both = result(min_at_edge=True, peak_at_edge=True, decision=UNDECIDED)
+    assert colocation_outcome(both) == "both the minimum and the peak lie at an end of the grid"
     none = result(decision=UNDECIDED, reason="1 repeat(s) with both whole curves; the test needs two or more")
-    assert colocation_sentence(none) == ("The alignment minimum and the test-error peak cannot be compared: 1 repeat(s) "
-                                         "with both whole curves; the test needs two or more.")
+    assert colocation_outcome(none) == none.reason
+
+
+def test_summary_reads_identical_outcomes_as_one_clause():
+    outputs, hidden = "the outputs' minimum", "the hidden layer's"
+    same = {outputs: {"regression": TOGETHER, "classification": TOGETHER}}
+    assert colocation_summary(same, repeats=8) == "The outputs' minimum in both tasks sits at the error peak."
+    mixed = {outputs: {"regression": TOGETHER, "classification": TOGETHER},
+             hidden: {"regression": UNDECIDED, "classification": "the minimum lies at an end of the grid"}}
+    assert colocation_summary(mixed, repeats=8) == (
+        "The outputs' minimum in both tasks sits at the error peak; the hidden layer's in regression cannot be "
+        "placed relative to the peak with 8 ensembles per point; the hidden layer's in classification cannot be "
+        "compared with the peak (the minimum lies at an end of the grid).")
+    apart = {outputs: {"regression": APART}, hidden: {"regression": APART}}
+    # one setting each: no setting named
+    assert colocation_summary(apart, repeats=8) == "The outputs' minimum and the hidden layer's lie apart from the error peak."

@@ -1,5 +1,6 @@
 """The book's own Sphinx extension (Jupyter Book 1 loads it through ``sphinx: local_extensions``).
 
+- The bibliography's labels are author and year, as the text cites (``author_year_labels``).
 - ``{{ version }}``, ``{{ commit }}`` and ``{{ build_date }}`` on the front page: the package
   version, the git commit the book was built from (marked when the tree had local changes) and
   the UTC date of the build.
@@ -26,6 +27,7 @@ import nbformat
 from myst_nb.core.execute import base as myst_nb_execute
 
 import repalign
+from author_year_labels import register as register_author_year_labels
 
 EXECUTED: dict[str, nbformat.NotebookNode] = {}  # docname -> the notebook as executed
 _reading = {"docname": ""}  # the document Sphinx is reading (documents are read one at a time)
@@ -121,6 +123,7 @@ def write_executed_notebooks(app, exception) -> None:
 
 
 def setup(app):
+    register_author_year_labels()
     myst_nb_execute.extract_glue_data = keep_executed(myst_nb_execute.extract_glue_data)
     app.connect("config-inited", add_build_facts)
     app.connect("source-read", note_docname)

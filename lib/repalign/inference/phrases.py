@@ -15,6 +15,7 @@ from .colocation import APART, TOGETHER, Colocation
 from .core import ALPHA
 from .decoupling import RankCorrelation, _with_interval
 from .extrema import Extremum
+from .threshold import INSIDE, OUTSIDE
 from .tracking import DRIFTS, TRACKS
 
 
@@ -67,6 +68,11 @@ def decoupling_sentence(claim: DecouplingClaim) -> str:
     return f"{head} {body}" + (f"; {parts[0]}" if parts else "") + "."
 
 
+def count_word(n: int) -> str:
+    """A count in prose: 'none' for 0, else the number ('1,234')."""
+    return "none" if n == 0 else f"{n:,}"
+
+
 def listed(items: Sequence[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
     items = list(items)
@@ -85,6 +91,63 @@ def grouped_phrase(outcomes: Mapping[str, str], *, noun: str, total: int | None 
         every = "both" if len(outcomes) == 2 else f"all {len(outcomes)}"
         return f"{next(iter(groups))} {preposition} {every} {noun}"
     return joiner.join(f"{outcome} {preposition} {listed(names)}" for outcome, names in groups.items())
+
+
+def outcome_sentence(outcomes: Mapping[str, Mapping[str, str]], predicates: Mapping[str, tuple[str, str]], *,
+                     every: str = "both tasks", otherwise: str = "cannot be placed ({})") -> str:
+    """One sentence in which identical outcomes read as one clause: 'The outputs' minimum in both
+    tasks and the test-error peak in regression lie near the threshold; the hidden layer's
+    minimum in regression cannot be placed with 8 ensembles per point.' ``outcomes`` maps each
+    quantity to its outcome per setting; ``predicates`` maps an outcome to its predicate for one
+    and for several subjects, and an outcome it does not name (why a test was not made) reads
+    as ``otherwise``. Clauses follow the order of ``predicates``, then of first appearance."""
+    settings_of = {quantity: list(by_setting) for quantity, by_setting in outcomes.items()}
+    groups: dict[str, dict[str, list[str]]] = {}
+    for quantity, by_setting in outcomes.items():
+        for setting, outcome in by_setting.items():
+            groups.setdefault(outcome, {}).setdefault(quantity, []).append(setting)
+    order = [o for o in predicates if o in groups] + [o for o in groups if o not in predicates]
+    clauses = []
+    for outcome in order:
+        items = [quantity if len(settings_of[quantity]) == 1 else
+                 f"{quantity} in {every if settings == settings_of[quantity] else listed(settings)}"
+                 for quantity, settings in groups[outcome].items()]
+        one, several = predicates.get(outcome, (otherwise.format(outcome),) * 2)
+        clauses.append(f"{listed(items)} {several if len(items) > 1 else one}")
+    text = "; ".join(clauses)
+    return text[:1].upper() + text[1:] + "." if text else ""
+
+
+def placement_sentence(placements: Mapping[str, Mapping[str, str]], *, repeats: int, every: str = "both tasks",
+                       what: str = "the threshold") -> str:
+    """Where each extremum lies relative to ``what``, from the window tests' decisions (INSIDE,
+    OUTSIDE, UNDECIDED, or why an extremum was not tested), as one ``outcome_sentence``."""
+    undecided = f"cannot be placed with {repeats} ensembles per point"
+    return outcome_sentence(placements, {INSIDE: (f"lies near {what}", f"lie near {what}"),
+                                         OUTSIDE: (f"lies away from {what}", f"lie away from {what}"),
+                                         UNDECIDED: (undecided, undecided)}, every=every)
+
+
+def colocation_outcome(result: Colocation) -> str:
+    """A co-location test's outcome for ``colocation_summary``: its decision (TOGETHER, APART,
+    UNDECIDED), or why it was not made: too few ensembles, or an extremum at an end of the grid,
+    a bound rather than a location."""
+    if result.reason:
+        return result.reason
+    if result.at_edge:
+        return ("both the minimum and the peak lie at an end of the grid" if result.min_at_edge and result.peak_at_edge
+                else f"the {'minimum' if result.min_at_edge else 'peak'} lies at an end of the grid")
+    return result.decision
+
+
+def colocation_summary(outcomes: Mapping[str, Mapping[str, str]], *, repeats: int, every: str = "both tasks") -> str:
+    """Where each alignment minimum sits relative to the test-error peak, from ``colocation_outcome``
+    per layer and setting, as one ``outcome_sentence``."""
+    undecided = f"cannot be placed relative to the peak with {repeats} ensembles per point"
+    return outcome_sentence(outcomes, {TOGETHER: ("sits at the error peak", "sit at the error peak"),
+                                       APART: ("lies apart from the error peak", "lie apart from the error peak"),
+                                       UNDECIDED: (undecided, undecided)},
+                            every=every, otherwise="cannot be compared with the peak ({})")
 
 
 def undecided_phrase(curves: pd.DataFrame, repeats: int) -> str:
@@ -153,38 +216,6 @@ def global_extremum_phrase(windowed: Extremum, whole: Extremum) -> str:
     if whole.grid_location == windowed.grid_location:
         return "the same point"
     return f"N = {whole.grid_location:.0f}" + (", the end of the grid" if whole.at_edge else "")
-
-
-def colocation_sentence(result: Colocation, x: str = "N") -> str:
-    """One sentence for a reader on ``threshold.colocation_test``: where the alignment minimum sits
-    relative to the test-error peak (their ratio, with its interval), what that decides, and its
-    p-value; for an undecided test, both p-values and the ensembles that would decide it, or
-    which extremum lies at an end of the grid (a bound, which no test places).
-    ``x``: the name of the grid variable ("N", or "P" along the width)."""
-    r = result
-    if r.reason:
-        return f"The alignment minimum and the test-error peak cannot be compared: {r.reason}."
-    if r.at_edge:
-        which = ("both the minimum and the peak lie" if r.min_at_edge and r.peak_at_edge else
-                 "the minimum lies" if r.min_at_edge else "the peak lies")
-        return (f"The alignment minimum and the test-error peak cannot be compared: {which} at an end of the grid, "
-                "a bound rather than a location.")
-
-    def number(v: float) -> str:  # two decimals, or two significant digits where decimals would mislead
-        return f"{v:.2f}" if 0.01 <= v < 100 else f"{v:.2g}"
-
-    margin = f"the factor of {r.factor:g} that counts as together"
-    head = (f"The alignment minimum sits at {number(r.ratio)} times the error peak's {x} "
-            f"({r.level:.0%} interval {number(r.low)} to {number(r.high)})")
-    if r.decision == TOGETHER:
-        return f"{head}, within {margin} (p = {r.p:.2g})."
-    if r.decision == APART:
-        return f"{head}, beyond {margin}: the two lie apart (p = {r.p:.2g})."
-    needed = max(r.repeats_needed, r.repeats + 1) if math.isfinite(r.repeats_needed) else math.nan
-    more = (f"; about {needed:.0f} would decide it with 80% power at the measured spread" if math.isfinite(needed)
-            else "")
-    return (f"{head}; {r.repeats} ensembles per point do not decide whether it lies within {margin} "
-            f"(p = {r.p_together:.2g}) or beyond it (p = {r.p_apart:.2g}){more}.")
 
 
 def tracking_sentence(decisions: Sequence[str], what: str, repeats: int) -> str:
