@@ -6,7 +6,7 @@ import math
 import pandas as pd
 
 from repalign.presets import LinearConfig
-from repalign.report import field_notes, format_p, format_value, reader_table, setup_table
+from repalign.report import field_notes, format_p, format_value, p_equals, reader_table, setup_table
 
 
 def test_values_read_as_written():
@@ -28,6 +28,14 @@ def test_p_values_read_as_a_paper_prints_them():
     html = reader_table(frame, {"p": "p", "p_inside": "p near", "rho": "ρ"}).to_html().replace(" >", ">")
     assert html.count(">&lt; 0.001<") == 2 and ">0.62<" in html and ">1×10⁻⁶<" in html
     assert ">a<br>b<" in reader_table(pd.DataFrame({"cell": ["a<br>b"]})).to_html().replace(" >", ">")
+    assert p_equals(0.0263) == "p = 0.026" and p_equals(8.4e-05) == "p < 0.001"
+
+
+def test_tables_write_symbols_as_the_notation_page_does():
+    frame = pd.DataFrame({"ratio": [0.5], "where": ["N = 0.9 N_ref"]})
+    html = reader_table(frame, {"ratio": "N/N_ref", "where": "at"}).to_html().replace(" >", ">")
+    assert ">N/N<sub>ref</sub><" in html and ">N = 0.9 N<sub>ref</sub><" in html and "N_ref" not in html
+
 
 def test_field_notes_are_the_comments_of_the_fields():
     notes = field_notes(LinearConfig)

@@ -1,5 +1,6 @@
 """The book's own Sphinx extension (Jupyter Book 1 loads it through ``sphinx: local_extensions``).
 
+- The front page is read last, after the chapters whose verdicts it reads.
 - The bibliography's labels are author and year, as the text cites (``author_year_labels``).
 - ``{{ version }}``, ``{{ commit }}`` and ``{{ build_date }}`` on the front page: the package
   version, the git commit the book was built from (marked when the tree had local changes) and
@@ -122,8 +123,17 @@ def write_executed_notebooks(app, exception) -> None:
         nbformat.write(notebook, target)
 
 
+def front_page_last(app, env, docnames: list[str]) -> None:
+    """Read (and so execute) the front page after every chapter: it reads the verdicts the
+    chapters save as they are executed, which happens as Sphinx reads them."""
+    if app.config.root_doc in docnames:
+        docnames.remove(app.config.root_doc)
+        docnames.append(app.config.root_doc)
+
+
 def setup(app):
     register_author_year_labels()
+    app.connect("env-before-read-docs", front_page_last)
     myst_nb_execute.extract_glue_data = keep_executed(myst_nb_execute.extract_glue_data)
     app.connect("config-inited", add_build_facts)
     app.connect("source-read", note_docname)

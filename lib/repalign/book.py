@@ -404,6 +404,9 @@ def build_smoke(root: Path | None = None) -> Path:
         for name, path in chapters.items():
             progress.start(name)
             _executed_once(execute_chapter(path, {"preset": "smoke"}, stage / "chapters" / f"{name}.ipynb"))
+    front = root / "book" / "intro.md"  # it reads the verdicts the chapters have just saved
+    _executed_once(execute_chapter(front, {"preset": "smoke"}, stage / "book" / "intro.ipynb"))
+    (stage / "book" / "intro.md").unlink()  # one source per page
     return _jupyter_book(stage)
 
 

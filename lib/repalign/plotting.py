@@ -13,6 +13,9 @@ from collections.abc import Sequence
 import matplotlib as mpl
 import numpy as np
 
+from .inference import UNDECIDED
+from .inference.claims import CLAIMS, FAILS, HOLDS, MARKS, PARTLY
+
 # The page shows a figure about 720 px wide, whatever its size in inches: a font of f points in a
 # figure W inches wide reads as about 10 f / W pixels. Figures are at most PAGE_WIDTH inches wide
 # and no text is smaller than 9 points, so that nothing reads below 11 px.
@@ -121,3 +124,52 @@ def snr_axis(ax, snrs, *, axis_break: bool = True) -> None:
     ax.minorticks_off()
     if finite and axis_break:
         ax.axvspan(max(finite) * BREAK[0], max(finite) * BREAK[1], color="white", zorder=3)
+
+
+# The verdicts' colours, told apart without red against green (Okabe and Ito's palette), and the
+# mark's colour on each, for contrast.
+VERDICT_COLOURS = {HOLDS: "#0072B2", PARTLY: "#9CCBEB", FAILS: "#D55E00", UNDECIDED: "#DDDDDD"}
+_MARK_ON = {HOLDS: "white", FAILS: "white"}
+
+
+def verdicts_figure(rows, titles: dict[str, str]):
+    """The book's verdicts at a glance: one column per claim and one row per setting, under a
+    heading row for its chapter; each cell coloured by its verdict and carrying its mark, a dash
+    where a setting does not test a claim. ``rows``: the verdict table's main-metric rows
+    (``verdicts.main_metric_rows``); ``titles``: chapter -> its short title."""
+    import textwrap
+
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    settings = list(dict.fromkeys(zip(rows.chapter, rows.setting)))
+    lines: list[tuple[str, str | None]] = []  # (chapter, setting), a chapter's heading with setting None
+    for chapter, setting in settings:
+        if not lines or lines[-1][0] != chapter:
+            lines.append((chapter, None))
+        lines.append((chapter, setting))
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH, 0.26 * len(lines) + 1.3), layout="constrained")
+    for i, (chapter, setting) in enumerate(lines):
+        if setting is None:
+            ax.text(-0.05, i + 0.6, titles.get(chapter, chapter), ha="right", va="center", fontweight="bold",
+                    transform=ax.get_yaxis_transform())
+            continue
+        for j, key in enumerate(CLAIMS):
+            cell = rows[(rows.chapter == chapter) & (rows.setting == setting) & (rows.claim == key)]
+            verdict = cell.verdict.iloc[0] if len(cell) else None
+            ax.add_patch(plt.Rectangle((j, i), 0.96, 0.92, color=VERDICT_COLOURS.get(verdict, "white"), ec="0.85"))
+            ax.text(j + 0.48, i + 0.46, MARKS[verdict] if verdict else "—", ha="center", va="center",
+                    color=_MARK_ON.get(verdict, "black"))
+    ax.set_xlim(0, len(CLAIMS))
+    ax.set_ylim(len(lines), 0)
+    ax.set_xticks([j + 0.48 for j in range(len(CLAIMS))], [textwrap.fill(t, 14) for t in CLAIMS.values()])
+    ax.xaxis.tick_top()
+    shown = [i for i, (_, setting) in enumerate(lines) if setting is not None]
+    ax.set_yticks([i + 0.46 for i in shown], [lines[i][1] for i in shown], fontsize=9)
+    ax.tick_params(length=0)
+    ax.grid(False)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    fig.legend(handles=[Patch(color=colour, label=f"{MARKS[v]} {v}") for v, colour in VERDICT_COLOURS.items()],
+               loc="outside lower center", ncol=4, frameon=False)
+    return fig

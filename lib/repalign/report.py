@@ -58,6 +58,12 @@ def format_p(p) -> str:
     return f"< {P_FLOOR:g}" if p < P_FLOOR else f"{p:.2g}"
 
 
+def p_equals(p) -> str:
+    """A p-value in a sentence: 'p = 0.026', 'p < 0.001' (``format_p``)."""
+    text = format_p(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 def field_notes(cls) -> dict[str, str]:
     """The comment after each field of a dataclass, read from its source (written once, there)."""
     try:
@@ -84,6 +90,12 @@ def setup_table(cfg, *, digits: int = 4) -> "pd.io.formats.style.Styler":
     return _styled(pd.DataFrame(rows))
 
 
+def as_symbols(text: str) -> str:
+    """A table's text with the book's symbols as the Notation page writes them: N_ref as N with a
+    subscript (HTML), not as the code's name."""
+    return text.replace("N_ref", "N<sub>ref</sub>")
+
+
 def reader_table(frame: pd.DataFrame, headers: Mapping[str, str] | None = None, *,
                  digits: int = 3) -> "pd.io.formats.style.Styler":
     """``frame`` for the page: only the columns named in ``headers`` (all if None), renamed,
@@ -91,9 +103,9 @@ def reader_table(frame: pd.DataFrame, headers: Mapping[str, str] | None = None, 
     :func:`format_p`, no index column."""
     shown = (frame if headers is None else frame[list(headers)]).reset_index(drop=True)
     p_columns = [name for name in shown.columns if name == "p" or str(name).startswith("p_")]
-    formatted = pd.DataFrame({name: [format_p(v) if name in p_columns else format_value(v, digits)
+    formatted = pd.DataFrame({name: [format_p(v) if name in p_columns else as_symbols(format_value(v, digits))
                                      for v in shown[name]] for name in shown.columns}, columns=shown.columns)
-    renamed = dict(headers or {})
+    renamed = {name: as_symbols(str(header)) for name, header in (headers or {}).items()}
     styled = _styled(formatted.rename(columns=renamed))
     # "< 0.001" as text, not the start of a tag (other cells may hold deliberate markup such as <br>)
     return styled.format(subset=[renamed.get(name, name) for name in p_columns], escape="html")

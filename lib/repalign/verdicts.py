@@ -26,7 +26,8 @@ import pandas as pd
 
 from . import paths
 from .inference import ALPHA, UNDECIDED
-from .inference.claims import (AS_PREDICATE, CLAIMS, COUPLING_STRATA, HOLDS, MARKS, VERDICTS, WINDOW_VERDICTS,
+from .report import format_p
+from .inference.claims import (AS_PREDICATE, CLAIMS, COUPLING_STRATA, HOLDS, VERDICTS, WINDOW_VERDICTS,
                                DecouplingClaim, MinimumClaim, SNRClaim, curve_counts, curve_family_p, family_verdict,
                                most_needed, window_family_needed, window_family_p)
 from .inference.decoupling import rho_interval
@@ -106,7 +107,7 @@ def window_record(claim: str, ext, test, decision: str, *, scale: float, setting
                   low=ext.low / scale, high=ext.high / scale, p=window_p(test, decision),
                   repeats_needed=test.repeats_needed if decision == UNDECIDED else math.nan,
                   verdict=WINDOW_VERDICTS[decision], control=control,
-                  summary=f"p inside {test.p_inside:.2g}, outside {test.p_outside:.2g}")
+                  summary=f"p inside {format_p(test.p_inside)}, outside {format_p(test.p_outside)}")
 
 
 def window_family_rows(claim: str, cases, tests, extrema, decisions, *, scale: float, setting: str, metric: str,
@@ -293,6 +294,11 @@ def changed_parameters(table: pd.DataFrame, defaults) -> dict[str, object]:
 
 # --- the conclusion: every chapter's claims, side by side ------------------------------------------------
 
+# The chapters whose verdicts the conclusion and the front page read, in reading order, by the
+# short titles their tables and figure give them.
+CHAPTER_TITLES = {"question": "The question", "linear": "Linear network", "snr": "SNR", "sample_size": "Sample size",
+                  "dip": "Nonlinear regimes", "tracking": "Threshold tracking", "real_data": "Real data",
+                  "decoupling": "Decoupling"}
 ROBUSTNESS = "robustness: "  # the prefix of the robustness grid's settings (one per setup, every metric)
 
 
@@ -313,21 +319,17 @@ def main_metric_rows(table: pd.DataFrame) -> pd.DataFrame:
     return first.assign(agreeing=counted.same.sum(), metrics=counted.size()).reset_index()
 
 
-def conclusion_table(table: pd.DataFrame, chapter_titles: dict[str, str]) -> pd.DataFrame:
-    """Claims (columns, ``claims.CLAIMS`` titles) against settings (rows: chapter title, setting):
-    each cell the main metric's mark and verdict, and how many metrics agree with it (the
-    statistics behind them: :func:`main_metric_rows`)."""
+def verdict_counts(table: pd.DataFrame, claim: str, chapter_titles: dict[str, str]) -> pd.DataFrame:
+    """How many settings of each chapter (rows: chapter titles, in the order given) got each
+    verdict on ``claim`` (columns: ``claims.VERDICTS``), read on each setting's main metric
+    (:func:`main_metric_rows`); chapters that do not test the claim are left out."""
     rows = main_metric_rows(table)
-
-    def cell(row) -> str:
-        agree = f" ({row.agreeing}/{row.metrics} metrics)" if row.metrics > 1 else ""
-        return f"{MARKS[row.verdict]} {row.verdict}{agree}"
-
-    cells = rows.assign(chapter=rows.chapter.map(chapter_titles), claim=rows.claim.map(CLAIMS),
-                        cell=[cell(r) for r in rows.itertuples()])
-    grid = cells.pivot_table(index=["chapter", "setting"], columns="claim", values="cell", aggfunc="first",
-                             sort=False).reindex(columns=list(CLAIMS.values()))
-    return grid.astype(object).fillna("—")
+    rows = rows[rows.claim == claim]
+    counts = pd.crosstab(rows.chapter, rows.verdict).reindex(columns=list(VERDICTS), fill_value=0)
+    order = [c for c in chapter_titles if c in counts.index] + [c for c in counts.index if c not in chapter_titles]
+    counts = counts.reindex(order)
+    counts.index = [chapter_titles.get(c, c) for c in order]
+    return counts.rename_axis("chapter").rename_axis(None, axis=1)
 
 
 def tally(table: pd.DataFrame, claim: str, *, robustness: bool = False) -> dict[str, int]:
