@@ -252,6 +252,7 @@ def test_phrases_equal_the_chapters():
     assert phrases.format_interval(0.123, -0.5, 1.0) == "0.12 [-0.50, 1.00]"
     assert phrases.format_interval(0.5, 0.25, 0.75, digits=1) == "0.5 [0.2, 0.8]"
     assert phrases.format_interval(101.2, 88.0, 117.4, digits=3, kind="g") == "101 [88, 117]"
+    assert phrases.format_interval(8.49, 0.000601, 1.2e5, digits=3, kind="g") == "8.49 [0.000601, 120,000]"
     assert phrases.format_interval(4.0, math.nan, math.nan) == "4.00"
     assert phrases.format_interval(math.nan, 1.0, 2.0) == "—"
 

@@ -99,12 +99,14 @@ def test_mean_interval_is_the_t_interval_and_covers_at_its_level():
 
 
 @pytest.mark.parametrize("decisions, expected", [
-    ([TRACKS, TRACKS], "The minimum tracks the threshold in every setting."),
-    ([DRIFTS], "The minimum drifts away from the threshold in this setting."),
-    ([UNDECIDED] * 10, "Whether the minimum tracks the threshold is undecided with 4 ensembles per point."),
-    ([TRACKS, UNDECIDED], "The minimum tracks the threshold in 1 of 2 settings and is undecided in 1 of 2 settings."),
-    ([DRIFTS, TRACKS, DRIFTS], "The minimum tracks the threshold in 1 of 3 settings and drifts away from the "
-                               "threshold in 2 of 3 settings."),
+    ({"A": TRACKS, "B": TRACKS}, "The minimum for both settings tracks the threshold."),
+    ({"A": DRIFTS}, "The minimum drifts away from the threshold."),
+    ({f"s{i}": UNDECIDED for i in range(10)},
+     "The minimum for all 10 settings is undecided with 4 ensembles per point."),
+    ({"A": TRACKS, "B": UNDECIDED}, "The minimum for A tracks the threshold; the minimum for B is undecided with "
+                                    "4 ensembles per point."),
+    ({"A": DRIFTS, "B": TRACKS, "C": DRIFTS}, "The minimum for B tracks the threshold; the minimum for A and C drifts "
+                                              "away from the threshold."),
 ])
-def test_the_tracking_sentence_reads_as_one_sentence_and_leaves_zero_counts_unsaid(decisions, expected):
-    assert tracking_sentence(decisions, "minimum", 4) == expected
+def test_the_tracking_sentence_reads_identical_decisions_as_one_clause(decisions, expected):
+    assert tracking_sentence(decisions, "the minimum", 4) == expected

@@ -82,11 +82,18 @@ def field_notes(cls) -> dict[str, str]:
     return notes
 
 
+# How a run is carried out rather than what it computes: kept out of the setup tables (the
+# parameters cell of every chapter and its downloaded notebook still show them).
+RUNNER_SETTINGS = ("workers", "seed", "boot")
+
+
 def setup_table(cfg, *, digits: int = 4) -> "pd.io.formats.style.Styler":
-    """The values a chapter actually uses: one row per parameter, with what it means."""
+    """The values a chapter actually uses: one row per parameter, with what it means; the
+    runner's settings (RUNNER_SETTINGS) left out."""
     notes = field_notes(type(cfg))
     rows = [{"parameter": f.name, "value": format_value(getattr(cfg, f.name), digits),
-             "meaning": notes.get(f.name, "")} for f in dataclasses.fields(cfg)]
+             "meaning": as_symbols(notes.get(f.name, ""))} for f in dataclasses.fields(cfg)
+            if f.name not in RUNNER_SETTINGS]
     return _styled(pd.DataFrame(rows))
 
 
@@ -113,4 +120,4 @@ def reader_table(frame: pd.DataFrame, headers: Mapping[str, str] | None = None, 
 
 def _styled(frame: pd.DataFrame):
     return frame.style.hide(axis="index").set_table_styles(
-        [{"selector": "th, td", "props": [("text-align", "left"), ("padding", "0.15em 0.8em")]}])
+        [{"selector": "th, td", "props": [("text-align", "left"), ("padding", "0.15em 0.5em")]}])

@@ -12,6 +12,7 @@ import pandas as pd
 
 from .claims import COUPLING_STRATA, UNDECIDED, CurveCounts, DecouplingClaim, aligned_with_generalization
 from .colocation import APART, TOGETHER, Colocation
+from ..report import format_value
 from .core import ALPHA
 from .decoupling import RankCorrelation, _with_interval
 from .extrema import Extremum
@@ -94,7 +95,7 @@ def grouped_phrase(outcomes: Mapping[str, str], *, noun: str, total: int | None 
 
 
 def outcome_sentence(outcomes: Mapping[str, Mapping[str, str]], predicates: Mapping[str, tuple[str, str]], *,
-                     every: str = "both tasks", otherwise: str = "cannot be placed ({})") -> str:
+                     every: str = "both tasks", otherwise: str = "cannot be placed ({})", preposition: str = "in") -> str:
     """One sentence in which identical outcomes read as one clause: 'The outputs' minimum in both
     tasks and the test-error peak in regression lie near the threshold; the hidden layer's
     minimum in regression cannot be placed with 8 ensembles per point.' ``outcomes`` maps each
@@ -110,7 +111,7 @@ def outcome_sentence(outcomes: Mapping[str, Mapping[str, str]], predicates: Mapp
     clauses = []
     for outcome in order:
         items = [quantity if len(settings_of[quantity]) == 1 else
-                 f"{quantity} in {every if settings == settings_of[quantity] else listed(settings)}"
+                 f"{quantity} {preposition} {every if settings == settings_of[quantity] else listed(settings)}"
                  for quantity, settings in groups[outcome].items()]
         one, several = predicates.get(outcome, (otherwise.format(outcome),) * 2)
         clauses.append(f"{listed(items)} {several if len(items) > 1 else one}")
@@ -192,10 +193,13 @@ def format_interval(value: float, low: float, high: float, digits: int = 2, kind
     alone when its interval is not finite, and '—' when the value is not."""
     if not math.isfinite(value):
         return "—"
-    shown = f"{value:.{digits}{kind}}"
+
+    def number(v: float) -> str:
+        return format_value(v, digits) if kind == "g" else f"{v:.{digits}f}"  # never e-notation
+
     if not (math.isfinite(low) and math.isfinite(high)):
-        return shown
-    return f"{shown} [{low:.{digits}{kind}}, {high:.{digits}{kind}}]"
+        return number(value)
+    return f"{number(value)} [{number(low)}, {number(high)}]"
 
 
 def describe_configuration(point) -> str:
@@ -218,19 +222,13 @@ def global_extremum_phrase(windowed: Extremum, whole: Extremum) -> str:
     return f"N = {whole.grid_location:.0f}" + (", the end of the grid" if whole.at_edge else "")
 
 
-def tracking_sentence(decisions: Sequence[str], what: str, repeats: int) -> str:
-    """How many settings ``what`` (e.g. "outputs' alignment minimum") tracks the threshold in, from
-    one ``tracking_test`` decision per setting, in one sentence; counts of zero are not said."""
-    counts = {d: sum(1 for v in decisions if v == d) for d in (TRACKS, DRIFTS, UNDECIDED)}
-    total = len(decisions)
-    every = "every setting" if total > 1 else "this setting"
-    if counts[TRACKS] == total:
-        return f"The {what} tracks the threshold in {every}."
-    if counts[DRIFTS] == total:
-        return f"The {what} drifts away from the threshold in {every}."
-    if counts[UNDECIDED] == total:
-        return f"Whether the {what} tracks the threshold is undecided with {repeats} ensembles per point."
-    parts = [f"{verb} in {counts[d]} of {total} settings" for d, verb in
-             ((TRACKS, "tracks the threshold"), (DRIFTS, "drifts away from the threshold"),
-              (UNDECIDED, "is undecided")) if counts[d]]
-    return f"The {what} {' and '.join(parts)}."
+def tracking_sentence(decisions: Mapping[str, str], what: str, repeats: int) -> str:
+    """Whether ``what`` (e.g. "the outputs' alignment minimum") tracks the threshold, from one
+    ``tracking_test`` decision per setting (its name in the prose: "the linear teacher"), as one
+    ``outcome_sentence``: settings with the same decision read as one clause."""
+    undecided = f"is undecided with {repeats} ensembles per point"
+    every = "both settings" if len(decisions) == 2 else f"all {len(decisions)} settings"
+    return outcome_sentence({what: dict(decisions)}, {TRACKS: ("tracks the threshold",) * 2,
+                                                     DRIFTS: ("drifts away from the threshold",) * 2,
+                                                     UNDECIDED: (undecided,) * 2},
+                            every=every, preposition="for", otherwise="has no slope ({})")
