@@ -216,6 +216,19 @@ def test_index_leads_to_the_front_page(site):
     assert toc_pages()[0] in fetch(site + "index.html").decode()
 
 
+TALLY = re.compile(r"(?:holds|fails|is undecided|was not tested)[^.;]*? settings[^.;]*")  # verdicts.tally_phrase
+
+
+@pytest.mark.book
+def test_the_front_page_says_what_the_conclusion_finds(smoke_html):
+    """The front page is executed after the chapters (it is read last) and reads the same
+    verdict tables as the conclusion: its three sentences are the conclusion's."""
+    front = visible_text((smoke_html / "book" / "intro.html").read_text())
+    conclusion = visible_text((smoke_html / "chapters" / "verdicts.html").read_text())
+    found = TALLY.findall(front[front.index("What the book finds"):])
+    assert len(found) == 3 and found == TALLY.findall(conclusion)[:3], (found, TALLY.findall(conclusion)[:3])
+
+
 @pytest.mark.book
 def test_a_broken_chapter_fails_the_paper_build_naming_chapter_and_cell(broken_book):
     with pytest.raises(book.ChapterError) as err:

@@ -1,8 +1,8 @@
 """The book's figure style: one look for every chapter.
 
-One palette for ordered values (darker means larger, an SNR of inf darkest), one mark for
-the interpolation threshold, plain-number log axes for sample ratios, and the matplotlib
-settings every chapter applies with ``use_book_style()``.
+A colour-blind-safe cycle for categories, one palette for ordered values (darker means larger,
+an SNR of inf darkest), one mark for the interpolation threshold, plain-number log axes for
+sample ratios, and the matplotlib settings every chapter applies with ``use_book_style()``.
 """
 
 from __future__ import annotations
@@ -37,6 +37,10 @@ STYLE = {
     "axes.grid": True,
     "grid.alpha": 0.25,
     "lines.linewidth": 1.8,
+    # Okabe and Ito's colour-blind-safe palette as the colour cycle: "C0", "C1", ... in every
+    # chapter are blue, orange, bluish green, vermillion, reddish purple, sky blue, yellow, black.
+    "axes.prop_cycle": mpl.cycler(color=["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9",
+                                         "#F0E442", "#000000"]),
 }
 THRESHOLD_COLOR = "0.35"
 

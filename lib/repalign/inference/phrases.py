@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from ..report import format_value
 from .claims import COUPLING_STRATA, UNDECIDED, CurveCounts, DecouplingClaim, aligned_with_generalization
 from .colocation import APART, TOGETHER, Colocation
-from ..report import format_value
 from .core import ALPHA
 from .decoupling import RankCorrelation, _with_interval
 from .extrema import Extremum
