@@ -280,6 +280,8 @@ def test_listed_and_undecided_phrases():
     assert (phrases.grouped_phrase({"A": "holds", "B": "is undecided"}, noun="settings", preposition="for",
                                    joiner="; it ") == "holds for A; it is undecided for B")
     assert [phrases.count_word(n) for n in (0, 1, 43035)] == ["none", "1", "43,035"]
+    assert phrases.diverged_sentence(0.0) == "No member diverged."
+    assert phrases.diverged_sentence(0.25) == "At most 25% of an ensemble's members diverged."
     # where the extrema lie: one clause per outcome, each quantity's settings named unless all share it
     same = {"the peak": {"regression": INSIDE, "classification": INSIDE}, "the minimum": {"regression": INSIDE}}
     assert phrases.placement_sentence(same, repeats=8) == (

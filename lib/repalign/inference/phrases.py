@@ -74,6 +74,13 @@ def count_word(n: int) -> str:
     return "none" if n == 0 else f"{n:,}"
 
 
+def diverged_sentence(largest_fraction: float) -> str:
+    """The most diverged members any ensemble had, as a sentence: 'No member diverged.' at 0."""
+    if largest_fraction == 0:
+        return "No member diverged."
+    return f"At most {largest_fraction:.0%} of an ensemble's members diverged."
+
+
 def listed(items: Sequence[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
     items = list(items)
