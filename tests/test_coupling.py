@@ -275,6 +275,6 @@ def test_the_verdict_table_carries_the_coupling_and_the_conclusion_reads_it():
                                                                "across seeds"]
     assert verdicts.word(table, claim="dec", setting="coupled") == PARTLY  # the claim's row is still the one
     assert verdicts.coupling_phrase(table, {"decoupling": "Decoupling"}) == (
-        "ranges from ρ = −0.90 [−0.90, −0.90] in coupled (Decoupling) to ρ = +0.00 [+0.00, +0.00] in free "
-        "(Decoupling), its interval excluding 0 in 1 of 2 settings")
+        "ranges from ρ = −0.90 in coupled (Decoupling) to ρ = +0.00 in free (Decoupling), its interval over seeds "
+        "excluding 0 in 1 of 2 settings")
     assert verdicts.coupling_phrase(table, {}, robustness=True) == "was not measured"

@@ -371,8 +371,9 @@ def coupling_rows(table: pd.DataFrame, *, robustness: bool = False) -> pd.DataFr
 def coupling_phrase(table: pd.DataFrame, chapter_titles: dict[str, str], *, robustness: bool = False) -> str:
     """How strongly alignment and test error go together across configurations, over the
     settings or the robustness cells (:func:`coupling_rows`), as the end of a sentence: 'ranges
-    from ρ = −0.97 [−0.99, −0.93] in <setting> (<chapter>) to ρ = −0.82 [−0.90, −0.70] in ...,
-    its interval excluding 0 in 5 of 6 settings'; a cell is '<setup> with <metric label>'."""
+    from ρ = −0.97 in <setting> (<chapter>) to ρ = −0.82 in ..., its interval over seeds
+    excluding 0 in 5 of 6 settings'; a cell is '<setup> with <metric label>'. The intervals
+    themselves are in the decoupling chapter's tables."""
     from .metrics import METRICS
 
     rows = coupling_rows(table, robustness=robustness).dropna(subset=["value"]).sort_values("value")
@@ -384,7 +385,7 @@ def coupling_phrase(table: pd.DataFrame, chapter_titles: dict[str, str], *, robu
         label = METRICS[row.metric].label if row.metric in METRICS else row.metric
         where = (f"{row.setting[len(ROBUSTNESS):]} with {label}" if robustness
                  else f"{row.setting} ({chapter_titles.get(row.chapter, row.chapter)})")
-        return f"ρ = {rho_interval(row.value, row.low, row.high)} in {where}"
+        return f"ρ = {rho_interval(row.value)} in {where}"  # the value alone: its interval is in the tables
 
     first, last = rows.iloc[0], rows.iloc[-1]
     span = f"is {stated(first)}" if len(rows) == 1 else f"ranges from {stated(first)} to {stated(last)}"
@@ -393,7 +394,7 @@ def coupling_phrase(table: pd.DataFrame, chapter_titles: dict[str, str], *, robu
     if measured.empty:
         return f"{span}, without an interval (too few seeds)"
     if len(rows) == 1:
-        return f"{span}, its interval {'excluding' if coupled else 'including'} 0"
+        return f"{span}, its interval over seeds {'excluding' if coupled else 'including'} 0"
     missing = len(rows) - len(measured)
-    return (f"{span}, its interval excluding 0 in {coupled} of {len(measured)} {what}"
+    return (f"{span}, its interval over seeds excluding 0 in {coupled} of {len(measured)} {what}"
             + (f" ({missing} without an interval: too few seeds)" if missing else ""))
