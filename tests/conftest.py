@@ -36,6 +36,21 @@ BROKEN_CHAPTER = MYST_HEADER + textwrap.dedent('''\
     ''')
 
 
+# A chapter whose every cell runs, but a table passed to display() fails to render (a style for a
+# column it does not have): IPython prints the traceback into the page and the cell carries on.
+UNDISPLAYABLE_CHAPTER = MYST_HEADER + textwrap.dedent('''\
+
+    # A chapter with an output that cannot be displayed
+
+    ```{code-cell} ipython3
+    import pandas as pd
+    from IPython.display import display
+
+    display(pd.DataFrame({"a": [1]}).style.set_properties(subset=["b"], **{"color": "red"}))
+    ```
+    ''')
+
+
 @pytest.fixture(scope="session")
 def smoke_html(tmp_path_factory) -> Path:
     """The smoke book, built once per test run: the first xdist worker to ask builds it while the
@@ -55,16 +70,27 @@ def smoke_html(tmp_path_factory) -> Path:
     return Path(built.read_text())
 
 
+def book_of(folder: Path, name: str, chapter: str) -> Path:
+    """A copy of the book in ``folder`` whose only chapter is ``chapters/<name>.md``, ``chapter``."""
+    root = paths.book_root()
+    shutil.copy2(root / "_config.yml", folder / "_config.yml")
+    shutil.copytree(root / "book", folder / "book")
+    (folder / "chapters").mkdir()
+    (folder / "chapters" / f"{name}.md").write_text(chapter)
+    (folder / "_toc.yml").write_text(f"format: jb-book\nroot: chapters/{name}\n")
+    return folder
+
+
 @pytest.fixture
 def broken_book(tmp_path) -> Path:
     """A copy of the book whose only chapter raises in its second cell."""
-    root = paths.book_root()
-    shutil.copy2(root / "_config.yml", tmp_path / "_config.yml")
-    shutil.copytree(root / "book", tmp_path / "book")
-    (tmp_path / "chapters").mkdir()
-    (tmp_path / "chapters" / "broken.md").write_text(BROKEN_CHAPTER)
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: chapters/broken\n")
-    return tmp_path
+    return book_of(tmp_path, "broken", BROKEN_CHAPTER)
+
+
+@pytest.fixture
+def undisplayable_book(tmp_path) -> Path:
+    """A copy of the book whose only chapter runs, but one of its outputs fails to display."""
+    return book_of(tmp_path, "undisplayable", UNDISPLAYABLE_CHAPTER)
 
 
 @pytest.fixture

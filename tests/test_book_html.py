@@ -230,6 +230,13 @@ def test_the_front_page_says_what_the_conclusion_finds(smoke_html):
 
 
 @pytest.mark.book
+def test_an_output_that_fails_to_display_fails_the_paper_build(undisplayable_book):
+    shown = r"every cell ran.*\nchapters/undisplayable: KeyError: .*\['b'\]"
+    with pytest.raises(book.ChapterError, match=shown):
+        book.build_paper(undisplayable_book)
+
+
+@pytest.mark.book
 def test_a_broken_chapter_fails_the_paper_build_naming_chapter_and_cell(broken_book):
     with pytest.raises(book.ChapterError) as err:
         book.build_paper(broken_book)

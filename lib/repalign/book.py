@@ -375,11 +375,26 @@ def _build_failure(result: subprocess.CompletedProcess, log: Path) -> ChapterErr
 
 def build_paper(root: Path | None = None) -> Path:
     """Build the book at the paper preset; Jupyter Book executes the chapters (cached), and the
-    terminal shows which one and how far its sweeps are."""
+    terminal shows which one and how far its sweeps are. A page that shows an error fails it."""
     check_cache()
     root = root or paths.book_root()
     with Progress(len(chapter_files(root))) as progress:
-        return _jupyter_book(root, progress=progress)
+        html = _jupyter_book(root, progress=progress)
+    errors = shown_errors(html / "_sources")
+    if errors:
+        raise ChapterError("the book shows errors although every cell ran (an output failed to display; its "
+                           "traceback is on the page):\n" + "\n".join(errors))
+    return html
+
+
+def shown_errors(executed: Path) -> list[str]:
+    """'page: ErrorName: message' for each error output of the executed notebooks under
+    ``executed``. A cell whose output fails to display (a table's HTML that raises) runs on, and
+    IPython prints the traceback into the page, which the build does not count as a failure."""
+    return [f"{path.relative_to(executed).with_suffix('')}: {out.ename}: {out.evalue}"
+            for path in sorted(executed.rglob("*.ipynb"))
+            for cell in nbformat.read(path, as_version=4).cells for out in cell.get("outputs", [])
+            if out.get("output_type") == "error"]
 
 
 def build_smoke(root: Path | None = None) -> Path:
