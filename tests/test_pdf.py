@@ -165,3 +165,25 @@ def test_a_page_printed_without_mathjax_is_refused(tmp_path):
     with pytest.raises(pdf.PdfError, match="MathJax did not load") as err:
         pdf.check_printed(printed, page)
     assert "\n" not in str(err.value)
+
+
+A4_TEXT_WIDTH = round((210 - 2 * 14) / 25.4 * 96)  # CSS px between the print margins of pdf.PRINT_CSS
+
+
+@pytest.mark.book
+def test_no_table_is_wider_than_the_printed_page(smoke_pdf, tmp_path):
+    """Printed (print media, A4's text width), every table ends inside the page: one that sticks
+    out is cut at the paper's edge (the decoupling chapter's verdict column once was)."""
+    from browser import Browser
+
+    page = next(paths.smoke_dir(paths.book_root()).rglob(pdf.PRINT_PAGE))
+    chromium = Browser(tmp_path / "chromium")
+    try:
+        chromium.call("Emulation.setEmulatedMedia", session=True, media="print")
+        chromium.open(page.as_uri(), A4_TEXT_WIDTH)
+        beyond = chromium.evaluate("""JSON.stringify([...document.querySelectorAll('table')]
+            .filter(t => t.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+            .map(t => (t.querySelector('th') || {}).innerText))""")
+    finally:
+        chromium.close()
+    assert beyond == "[]", f"tables wider than the printed page, by their first header: {beyond}"

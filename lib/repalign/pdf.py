@@ -42,13 +42,14 @@ CHROMIUM_FLAGS = [*HEADLESS_FLAGS, "--host-resolver-rules=MAP * ~NOTFOUND", "--n
 
 # Added to the printed copy only: A4 pages numbered at the foot, a page break before every
 # document of the table of contents, collapsed cells left out (a reader of paper cannot open
-# them), code and tables wrapped or broken across pages instead of cut at the right edge.
+# them), code and tables wrapped or broken across pages instead of cut at the right edge (tables in
+# a smaller type, so that the widest fits A4's text width).
 PRINT_CSS = """<style media="print">
 @page { size: A4; margin: 16mm 14mm; @bottom-center { content: counter(page) " / " counter(pages); font: 9pt sans-serif; color: #555; } }
 details.hide, .toggle-details, button.toggle-button, .headerlink { display: none !important; }
 pre { white-space: pre-wrap !important; overflow-wrap: anywhere; overflow: visible !important; }
 div.highlight, .cell_output, .output, div.math, mjx-container, .table-wrapper, .pst-scrollable-table-container { overflow: visible !important; }
-.bd-main .bd-content table { break-inside: auto !important; }
+.bd-main .bd-content table { break-inside: auto !important; font-size: 0.85em; }
 span[id^="document-"] + section { break-before: page; }
 img, figure, tr, mjx-container[display="true"] { break-inside: avoid; }
 h1, h2, h3, h4 { break-after: avoid; }
