@@ -93,9 +93,28 @@ UNWANTED = {
 }
 
 
-def reader_problems(text: str) -> list[str]:
+def reader_problems(text: str, unwanted: dict = UNWANTED) -> list[str]:
     return [f"{what}: ...{text[max(m.start() - 60, 0):m.end() + 60]}..."
-            for what, pattern in UNWANTED.items() for m in [pattern.search(text)] if m]
+            for what, pattern in unwanted.items() for m in [pattern.search(text)] if m]
+
+
+class ProseText(VisibleText):
+    """The visible text less code and mathematics: what is written as prose, tables and captions."""
+
+    HIDDEN = VisibleText.HIDDEN | {"code", "pre", "kbd", "mjx-container", "math"}
+
+
+def prose_text(dom: str) -> str:
+    parser = ProseText()
+    parser.feed(dom[dom.index('<article class="bd-article"'):])
+    return " ".join(" ".join(parser.chunks).split())
+
+
+# What prose never shows: numbers as a program prints them, names as the code spells them.
+UNWANTED_IN_PROSE = {
+    "e-notation": re.compile(r"(?<![\w.])\d+(?:\.\d+)?e[-+]?\d+\b"),
+    "a code identifier": re.compile(r"\bN_ref\b|\b\d+ (?:\w+ )?\w+\(s\)"),  # N_ref, "1 hidden layer(s)"
+}
 
 
 def test_reader_problems_are_found_in_constructed_pages():
@@ -106,6 +125,11 @@ def test_reader_problems_are_found_in_constructed_pages():
                   "<pre>Traceback (most recent call last):</pre>", "<td>None</td>"):
         page = f'<article class="bd-article"><p>Text.</p>{shown}</article>'
         assert reader_problems(visible_text(page)), shown
+    prose = '<article class="bd-article"><p>p &lt; 0.001 at 1×10⁻¹⁰</p><code>eps=1e-8, n_ref</code></article>'
+    assert reader_problems(prose_text(prose), UNWANTED_IN_PROSE) == []
+    for shown in ("p = 9.8e-05", "below 1e-06 of it", "N = 0.3 N_ref", "1 hidden layer(s)"):
+        page = f'<article class="bd-article"><p>{shown}</p></article>'
+        assert reader_problems(prose_text(page), UNWANTED_IN_PROSE), shown
 
 
 def fetch(url: str) -> bytes:
@@ -132,8 +156,11 @@ LAYOUT = """JSON.stringify({
     (m.scrollWidth > m.clientWidth + 1 && !["auto", "scroll"].includes(getComputedStyle(m).overflowX))).length,
   scrolling_equations: [...document.querySelectorAll("article mjx-container[display=true]")].filter(m =>
     m.scrollWidth > m.clientWidth + 1).length,
+  wide_tables: [...document.querySelectorAll("article table")].filter(t =>
+    t.scrollWidth > document.querySelector("article.bd-article").clientWidth + 1).map(t =>
+    (t.querySelector("th") || {}).innerText),
 })"""
-PHONE, DESKTOP = 400, 1200
+PHONE, DESKTOP = 400, 1280
 
 
 @pytest.mark.book
@@ -150,6 +177,8 @@ def test_page_loads_without_errors_with_math_and_figures_at_desktop_and_phone_wi
         assert all(i["opens"] for i in layout["images"]), "every figure opens full size on click"
         assert layout["page_width"] <= width, f"{page} scrolls sideways at {width} px"
         assert layout["clipped_equations"] == 0, f"{layout['clipped_equations']} equations clipped at {width} px"
+        if width == DESKTOP:  # no table wider than the text column (on a phone, tables scroll sideways)
+            assert layout["wide_tables"] == [], f"tables wider than the column (first headers): {layout['wide_tables']}"
 
 
 @pytest.mark.book
@@ -164,6 +193,8 @@ def test_page_shows_no_diagnostics_and_loads_nothing_from_the_network(site, brow
     dom = rendered_dom(browser, site + page)
     assert re.search(r"<h1[^>]*>", dom[dom.index('<article class="bd-article"'):]), "the page has no title"
     assert not reader_problems(visible_text(dom)), reader_problems(visible_text(dom))
+    prose_problems = reader_problems(prose_text(dom), UNWANTED_IN_PROSE)
+    assert not prose_problems, prose_problems
     external = re.findall(r'<(?:script|link)[^>]*\s(?:src|href)="(https?://(?!127\.0\.0\.1)[^"]+)"', dom)
     assert not external, f"the page loads from the network: {external}"
     assert "thebe" not in dom.lower(), "Thebe is loaded, and nothing uses it"
