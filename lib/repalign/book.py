@@ -419,9 +419,9 @@ def build_smoke(root: Path | None = None) -> Path:
         for name, path in chapters.items():
             progress.start(name)
             _executed_once(execute_chapter(path, {"preset": "smoke"}, stage / "chapters" / f"{name}.ipynb"))
-    front = root / "book" / "intro.md"  # it reads the verdicts the chapters have just saved
-    _executed_once(execute_chapter(front, {"preset": "smoke"}, stage / "book" / "intro.ipynb"))
-    (stage / "book" / "intro.md").unlink()  # one source per page
+    front = yaml.safe_load((root / "_toc.yml").read_text())["root"]  # it reads the verdicts just saved
+    _executed_once(execute_chapter(root / f"{front}.md", {"preset": "smoke"}, stage / f"{front}.ipynb"))
+    (stage / f"{front}.md").unlink()  # one source per page
     return _jupyter_book(stage)
 
 
