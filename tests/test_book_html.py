@@ -76,8 +76,8 @@ class VisibleText(html.parser.HTMLParser):
             self.chunks.append(data)
 
 
-def visible_text(dom: str) -> str:
-    parser = VisibleText()
+def visible_text(dom: str, reading: type = VisibleText) -> str:
+    parser = reading()
     parser.feed(dom[dom.index('<article class="bd-article"'):])
     return " ".join(" ".join(parser.chunks).split())
 
@@ -105,9 +105,7 @@ class ProseText(VisibleText):
 
 
 def prose_text(dom: str) -> str:
-    parser = ProseText()
-    parser.feed(dom[dom.index('<article class="bd-article"'):])
-    return " ".join(" ".join(parser.chunks).split())
+    return visible_text(dom, ProseText)
 
 
 # What prose never shows: numbers as a program prints them, names as the code spells them.
