@@ -58,6 +58,16 @@ def test_run_writes_to_build_runs_and_injects_the_parameters(tmp_path):
     assert book.run_output_path("question", {"preset": "smoke"}).parent.name == "runs"
 
 
+@pytest.mark.parametrize("own, shown", [(["parameters", "remove-cell"], "remove-cell"), (["parameters"], "hide-cell")])
+def test_the_injected_parameters_are_shown_as_the_page_shows_its_own(tmp_path, own, shown):
+    path = tmp_path / "page.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('preset = "paper"', metadata={"tags": own}),
+        nbformat.v4.new_code_cell('preset = "smoke"', metadata={"tags": ["injected-parameters"]})]), path)
+    book._collapse_injected_parameters(path)
+    assert nbformat.read(path, as_version=4).cells[1].metadata.tags == ["injected-parameters", shown]
+
+
 def test_a_broken_chapter_is_named_with_its_cell(broken_book, tmp_path):
     source = broken_book / "chapters" / "broken.md"
     with pytest.raises(book.ChapterError) as err:

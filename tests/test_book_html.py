@@ -112,6 +112,7 @@ def prose_text(dom: str) -> str:
 UNWANTED_IN_PROSE = {
     "e-notation": re.compile(r"(?<![\w.])\d+(?:\.\d+)?e[-+]?\d+\b"),
     "a code identifier": re.compile(r"\bN_ref\b|\b\d+ (?:\w+ )?\w+\(s\)"),  # N_ref, "1 hidden layer(s)"
+    "TeX outside mathematics": re.compile(r"\\[a-zA-Z]+"),  # a link to a heading with math: "\partial A"
 }
 
 
@@ -125,7 +126,8 @@ def test_reader_problems_are_found_in_constructed_pages():
         assert reader_problems(visible_text(page)), shown
     prose = '<article class="bd-article"><p>p &lt; 0.001 at 1×10⁻¹⁰</p><code>eps=1e-8, n_ref</code></article>'
     assert reader_problems(prose_text(prose), UNWANTED_IN_PROSE) == []
-    for shown in ("p = 9.8e-05", "below 1e-06 of it", "N = 0.3 N_ref", "1 hidden layer(s)"):
+    for shown in ("p = 9.8e-05", "below 1e-06 of it", "N = 0.3 N_ref", "1 hidden layer(s)",
+                  "The sign of \\partial A/\\partial S"):
         page = f'<article class="bd-article"><p>{shown}</p></article>'
         assert reader_problems(prose_text(page), UNWANTED_IN_PROSE), shown
 

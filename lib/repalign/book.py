@@ -275,13 +275,19 @@ def execute_chapter(path: Path, parameters: dict[str, Any], output: Path) -> Pat
 
 
 def _collapse_injected_parameters(notebook_path: Path) -> None:
-    """Collapse papermill's injected parameters cell in the HTML, as the chapter's own one is."""
+    """Show papermill's injected parameters cell as the notebook's own parameters cell is shown:
+    collapsed in a chapter, removed where the page removes its own (the front page)."""
     nb = nbformat.read(notebook_path, as_version=4)
+    own = next((cell.metadata.get("tags", []) for cell in nb.cells if "parameters" in cell.metadata.get("tags", [])), [])
+    shown_as = next((tag for tag in own if tag in VISIBILITY_TAGS), "hide-cell")
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
-        if "injected-parameters" in tags and "hide-cell" not in tags:
-            cell.metadata["tags"] = [*tags, "hide-cell"]
+        if "injected-parameters" in tags and not VISIBILITY_TAGS & set(tags):
+            cell.metadata["tags"] = [*tags, shown_as]
     nbformat.write(nb, notebook_path)
+
+
+VISIBILITY_TAGS = {"remove-cell", "hide-cell", "remove-input", "hide-input"}  # how myst-nb shows a cell
 
 
 def run_chapter(name: str, pairs: list[tuple[str, str]] = (), root: Path | None = None,

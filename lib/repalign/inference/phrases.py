@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from ..report import format_value
-from .claims import COUPLING_STRATA, UNDECIDED, CurveCounts, DecouplingClaim, aligned_with_generalization
+from .claims import COUPLING_STRATA, FAILS, HOLDS, PARTLY, UNDECIDED, CurveCounts, DecouplingClaim, aligned_with_generalization
 from .colocation import APART, TOGETHER, Colocation
 from .core import ALPHA
 from .decoupling import RankCorrelation, _with_interval
@@ -74,6 +74,26 @@ def count_word(n: int) -> str:
     return "none" if n == 0 else f"{n:,}"
 
 
+def share_phrase(k: int, n: int, noun: str) -> str:
+    """How many of ``n`` things, in prose: 'both SNRs', 'all 3 SNRs', 'none of the 2 SNRs',
+    '1 of the 3 SNRs'."""
+    if n == 1:
+        return f"{k} of 1 {noun}"
+    if k == n:
+        return f"both {noun}" if n == 2 else f"all {n} {noun}"
+    return f"none of the {n} {noun}" if k == 0 else f"{k} of the {n} {noun}"
+
+
+VERDICT_PREDICATES = {HOLDS: ("holds", "hold"), PARTLY: ("holds partly", "hold partly"), FAILS: ("fails", "fail"),
+                      UNDECIDED: ("is undecided", "are undecided")}  # a claim's verdict, for one and for several
+
+
+def verdict_sentence(verdicts: Mapping[str, Mapping[str, str]], *, every: str, preposition: str = "with") -> str:
+    """The verdicts of several claims per setting as one sentence, identical verdicts as one
+    clause: 'Claim 2 with both input modes holds; claim 1 with both input modes is undecided.'"""
+    return outcome_sentence(verdicts, VERDICT_PREDICATES, every=every, preposition=preposition)
+
+
 def diverged_sentence(largest_fraction: float) -> str:
     """The most diverged members any ensemble had, as a sentence: 'No member diverged.' at 0."""
     if largest_fraction == 0:
@@ -127,13 +147,13 @@ def outcome_sentence(outcomes: Mapping[str, Mapping[str, str]], predicates: Mapp
 
 
 def placement_sentence(placements: Mapping[str, Mapping[str, str]], *, repeats: int, every: str = "both tasks",
-                       what: str = "the threshold") -> str:
+                       what: str = "the threshold", preposition: str = "in") -> str:
     """Where each extremum lies relative to ``what``, from the window tests' decisions (INSIDE,
     OUTSIDE, UNDECIDED, or why an extremum was not tested), as one ``outcome_sentence``."""
     undecided = f"cannot be placed with {repeats} ensembles per point"
     return outcome_sentence(placements, {INSIDE: (f"lies near {what}", f"lie near {what}"),
                                          OUTSIDE: (f"lies away from {what}", f"lie away from {what}"),
-                                         UNDECIDED: (undecided, undecided)}, every=every)
+                                         UNDECIDED: (undecided, undecided)}, every=every, preposition=preposition)
 
 
 def colocation_outcome(result: Colocation) -> str:
