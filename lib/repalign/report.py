@@ -14,6 +14,7 @@ import inspect
 import io
 import math
 import numbers
+import re
 import tokenize
 from collections.abc import Mapping
 
@@ -98,9 +99,12 @@ def setup_table(cfg, *, digits: int = 4) -> "pd.io.formats.style.Styler":
 
 
 def as_symbols(text: str) -> str:
-    """A table's text with the book's symbols as the Notation page writes them: N_ref as N with a
-    subscript (HTML), not as the code's name."""
-    return text.replace("N_ref", "N<sub>ref</sub>")
+    """A table's text with the book's symbols as the Notation page writes them: N_ref, N_min and
+    N_peak as N with a subscript (HTML), not as the code's names."""
+    return SUBSCRIPTED.sub(r"N<sub>\1</sub>", text)
+
+
+SUBSCRIPTED = re.compile(r"\bN_(ref|min|peak)\b")  # the book's subscripted sample sizes
 
 
 def reader_table(frame: pd.DataFrame, headers: Mapping[str, str] | None = None, *,

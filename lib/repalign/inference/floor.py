@@ -14,6 +14,7 @@ rate of ``q`` (Benjamini-Hochberg), the side of a discovery the sign of its mean
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -68,3 +69,13 @@ def floor_phrase(found: pd.DataFrame, what: str = "points", q: float = ALPHA) ->
     if counts[UNDECIDED]:
         parts.append(f"indistinguishable from it at {counts[UNDECIDED]}")
     return f"Trained alignment is {listed(parts)}, at a false-discovery rate of {q:.0%}"
+
+
+def layers_floor_sentence(found: Mapping[str, pd.DataFrame], what: str = "points", q: float = ALPHA) -> str:
+    """``floor_phrase`` for several layers (``found`` maps a layer's name to its ``floor_test``):
+    one sentence ending 'in both layers' when they read the same, else one sentence per layer."""
+    texts = {layer: floor_phrase(rows, what, q) for layer, rows in found.items()}
+    if len(set(texts.values())) == 1:
+        every = "both layers" if len(texts) == 2 else f"all {len(texts)} layers"
+        return f"{next(iter(texts.values()))}, in {every}."
+    return " ".join(f"{layer[:1].upper()}{layer[1:]}: {text[:1].lower()}{text[1:]}." for layer, text in texts.items())
