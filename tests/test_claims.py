@@ -298,6 +298,13 @@ def test_listed_and_undecided_phrases():
     assert phrases.placement_sentence(undecided, repeats=4, every="all three settings", what="P*") == (
         "The peak in all three settings cannot be placed with 4 ensembles per point.")
     assert phrases.placement_sentence({}, repeats=4) == ""
+    claims = {"claim 1": {"shared": HOLDS, "independent": UNDECIDED}, "claim 2": {"shared": HOLDS, "independent": HOLDS},
+              "claim 3": {"shared": UNDECIDED, "independent": UNDECIDED}}
+    assert phrases.verdict_sentence(claims, every="both input modes") == (  # the same settings: one 'with ...'
+        "Claim 1 with shared and claim 2 with both input modes hold; claim 1 with independent and claim 3 with both "
+        "input modes are undecided.")
+    assert [phrases.share_phrase(k, n, "SNRs") for k, n in ((2, 2), (3, 3), (0, 2), (1, 3), (1, 1))] == [
+        "both SNRs", "all 3 SNRs", "none of the 2 SNRs", "1 of the 3 SNRs", "1 of 1 SNRs"]
     curves = pd.DataFrame({"verdict": ["undecided", "undecided", "rises at every step"],
                            "repeats_needed": [12.0, 30.0, 4.0]})
     assert phrases.undecided_phrase(curves, 10) == ("the 2 undecided curves would need a median of 21 (at most 30) "

@@ -137,11 +137,14 @@ def outcome_sentence(outcomes: Mapping[str, Mapping[str, str]], predicates: Mapp
     order = [o for o in predicates if o in groups] + [o for o in groups if o not in predicates]
     clauses = []
     for outcome in order:
-        items = [quantity if len(settings_of[quantity]) == 1 else
-                 f"{quantity} {preposition} {every if settings == settings_of[quantity] else listed(settings)}"
-                 for quantity, settings in groups[outcome].items()]
+        by_where: dict[str, list[str]] = {}  # quantities with the same settings share one 'in ...'
+        for quantity, settings in groups[outcome].items():
+            where = ("" if len(settings_of[quantity]) == 1 else
+                     f" {preposition} {every if settings == settings_of[quantity] else listed(settings)}")
+            by_where.setdefault(where, []).append(quantity)
+        items = [f"{listed(quantities)}{where}" for where, quantities in by_where.items()]
         one, several = predicates.get(outcome, (otherwise.format(outcome),) * 2)
-        clauses.append(f"{listed(items)} {several if len(items) > 1 else one}")
+        clauses.append(f"{listed(items)} {several if len(groups[outcome]) > 1 else one}")
     text = "; ".join(clauses)
     return text[:1].upper() + text[1:] + "." if text else ""
 
