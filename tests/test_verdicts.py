@@ -324,6 +324,8 @@ def test_the_conclusion_follows_the_chapters_tables():
     table.loc[(table.setting == "linear") & (table.metric == "cka"), "verdict"] = FAILS
     assert verdicts.verdict_counts(table, "snr", titles).loc["SNR", FAILS] == 1
     assert verdicts.tally_phrase(verdicts.tally(table, "snr")) == "holds in 1 of 2 settings and fails in 1"
+    same = {HOLDS: 0, PARTLY: 0, FAILS: 0, UNDECIDED: 36}
+    assert verdicts.tally_phrase(same, "cells") == "is undecided in all 36 cells"  # one verdict: one clause
 
 
 def test_the_conclusion_runs_after_every_chapter_it_reads():
@@ -365,7 +367,7 @@ def test_the_conclusion_changes_with_a_chapters_verdicts(tmp_path, monkeypatch):
         verdicts.save(verdicts.verdict_table(chapter, rows, CHAPTERS[chapter].from_preset("smoke")), chapter, "smoke")
     before = _glued_text(book.run_chapter("verdicts", [("preset", "smoke")], output=tmp_path / "before.ipynb"))
     n = len(chapters)
-    assert before["snr_tally"] == f"'holds in {n} of {n} settings'"
+    assert before["snr_tally"] == f"'holds in all {n} settings'"
 
     snr = verdicts.load("snr", "smoke")
     snr["verdict"] = FAILS

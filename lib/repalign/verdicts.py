@@ -340,11 +340,15 @@ def tally(table: pd.DataFrame, claim: str, *, robustness: bool = False) -> dict[
 
 
 def tally_phrase(counts: dict[str, int], what: str = "settings") -> str:
-    """'holds in 3 of 9 settings, holds partly in 2, fails in 1 and is undecided in 3'."""
+    """'holds in 3 of 9 settings, holds partly in 2, fails in 1 and is undecided in 3', or
+    'is undecided in all 36 settings' when every one has the same verdict."""
     total = sum(counts.values())
     parts = [f"{AS_PREDICATE[v]} in {n}" for v, n in counts.items() if n]
     if not parts:
         return f"was not tested in any of the {what}"
+    if len(parts) == 1 and total > 1:
+        verdict = next(v for v, n in counts.items() if n)
+        return f"{AS_PREDICATE[verdict]} in {'both' if total == 2 else f'all {total}'} {what}"
     parts[0] += f" of {total} {what}"
     return listed(parts)
 
