@@ -31,7 +31,7 @@ from .inference.claims import (AS_PREDICATE, CLAIMS, COUPLING_STRATA, HOLDS, VER
                                DecouplingClaim, MinimumClaim, SNRClaim, curve_counts, curve_family_p, family_verdict,
                                most_needed, window_family_needed, window_family_p)
 from .inference.decoupling import rho_interval
-from .inference.phrases import COUPLED, coupling_word, listed
+from .inference.phrases import COUPLED, coupling_word, listed, share_phrase
 from .inference.threshold import INSIDE, OUTSIDE, window_p
 from .paths import TABLE_MARKER, VERDICT_TABLES, write_atomically
 
@@ -348,7 +348,7 @@ def tally_phrase(counts: dict[str, int], what: str = "settings") -> str:
         return f"was not tested in any of the {what}"
     if len(parts) == 1 and total > 1:
         verdict = next(v for v, n in counts.items() if n)
-        return f"{AS_PREDICATE[verdict]} in {'both' if total == 2 else f'all {total}'} {what}"
+        return f"{AS_PREDICATE[verdict]} in {share_phrase(total, total, what)}"
     parts[0] += f" of {total} {what}"
     return listed(parts)
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .core import ALPHA, UNDECIDED, benjamini_hochberg, checked, measurements, one_sided_p, repeat_labels, repeats_needed
-from .phrases import listed
+from .phrases import listed, share_phrase
 
 ABOVE, BELOW = "above the floor", "below the floor"
 FLOOR_VERDICTS = (ABOVE, BELOW, UNDECIDED)
@@ -76,6 +76,5 @@ def layers_floor_sentence(found: Mapping[str, pd.DataFrame], what: str = "points
     one sentence ending 'in both layers' when they read the same, else one sentence per layer."""
     texts = {layer: floor_phrase(rows, what, q) for layer, rows in found.items()}
     if len(set(texts.values())) == 1:
-        every = "both layers" if len(texts) == 2 else f"all {len(texts)} layers"
-        return f"{next(iter(texts.values()))}, in {every}."
+        return f"{next(iter(texts.values()))}, in {share_phrase(len(texts), len(texts), 'layers')}."
     return " ".join(f"{layer[:1].upper()}{layer[1:]}: {text[:1].lower()}{text[1:]}." for layer, text in texts.items())

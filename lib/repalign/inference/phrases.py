@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from ..report import format_value
-from .claims import COUPLING_STRATA, FAILS, HOLDS, PARTLY, UNDECIDED, CurveCounts, DecouplingClaim, aligned_with_generalization
+from .claims import (COUPLING_STRATA, FAILS, HOLDS, PARTLY, UNDECIDED, CurveCounts, DecouplingClaim,
+                     aligned_with_generalization)
 from .colocation import APART, TOGETHER, Colocation
 from .core import ALPHA
 from .decoupling import RankCorrelation, _with_interval
@@ -116,8 +117,7 @@ def grouped_phrase(outcomes: Mapping[str, str], *, noun: str, total: int | None 
     for name, outcome in outcomes.items():
         groups.setdefault(outcome, []).append(name)
     if len(groups) == 1 and len(outcomes) > 1 and len(outcomes) == (total or len(outcomes)):
-        every = "both" if len(outcomes) == 2 else f"all {len(outcomes)}"
-        return f"{next(iter(groups))} {preposition} {every} {noun}"
+        return f"{next(iter(groups))} {preposition} {share_phrase(len(outcomes), len(outcomes), noun)}"
     return joiner.join(f"{outcome} {preposition} {listed(names)}" for outcome, names in groups.items())
 
 
