@@ -113,3 +113,16 @@ def test_scikit_learn_loader_knows_only_its_two_sets():
     assert x.dtype == np.float64 and x.shape == (1797, 64) and x.max() == 16.0   # raw pixels 0..16
     with pytest.raises(ValueError, match="name must be 'digits' or 'diabetes'"):
         files.load_sklearn("iris")
+
+
+def test_the_log_of_a_price_is_rounded_once_whatever_the_machine():
+    """ln 9170 = 9.12369...: glibc's math.log is one bit off, and numpy's vectorised log depends on
+    the CPU; the data's checksum must not."""
+    from decimal import Decimal, localcontext
+
+    from repalign.data.files import correctly_rounded_log
+
+    with localcontext() as context:
+        context.prec = 60
+        exact = [float(Decimal(v).ln()) for v in (1, 2, 9170, 18823)]
+    assert correctly_rounded_log(np.array([1, 2, 9170, 18823])).tolist() == exact
