@@ -64,7 +64,7 @@ def test_the_injected_parameters_are_shown_as_the_page_shows_its_own(tmp_path, o
     nbformat.write(nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell('preset = "paper"', metadata={"tags": own}),
         nbformat.v4.new_code_cell('preset = "smoke"', metadata={"tags": ["injected-parameters"]})]), path)
-    book._collapse_injected_parameters(path)
+    book._hide_injected_parameters(path)
     assert nbformat.read(path, as_version=4).cells[1].metadata.tags == ["injected-parameters", shown]
 
 

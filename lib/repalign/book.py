@@ -252,7 +252,7 @@ def execute_chapter(path: Path, parameters: dict[str, Any], output: Path) -> Pat
         with _stderr_into(log):
             papermill.execute_notebook(read_chapter(path), str(partial), parameters=parameters,
                                        kernel_name=KERNEL, cwd=str(path.parent), progress_bar=False)
-        _collapse_injected_parameters(partial)
+        _hide_injected_parameters(partial)
         os.replace(partial, output)
     except PapermillExecutionError as err:
         os.replace(partial, output)
@@ -274,7 +274,7 @@ def execute_chapter(path: Path, parameters: dict[str, Any], output: Path) -> Pat
     return output
 
 
-def _collapse_injected_parameters(notebook_path: Path) -> None:
+def _hide_injected_parameters(notebook_path: Path) -> None:
     """Show papermill's injected parameters cell as the notebook's own parameters cell is shown:
     collapsed in a chapter, removed where the page removes its own (the front page)."""
     nb = nbformat.read(notebook_path, as_version=4)
