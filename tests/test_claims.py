@@ -303,6 +303,8 @@ def test_listed_and_undecided_phrases():
     assert phrases.verdict_sentence(claims, every="both input modes") == (  # the same settings: one 'with ...'
         "Claim 1 with shared and claim 2 with both input modes hold; claim 1 with independent and claim 3 with both "
         "input modes are undecided.")
+    assert phrases.placement_counts(4, 0, 10, "regimes") == (
+        "near the threshold in 4 of the 10 regimes, away from it in none and undecided in 6")
     assert [phrases.share_phrase(k, n, "SNRs") for k, n in ((2, 2), (3, 3), (0, 2), (1, 3), (1, 1))] == [
         "both SNRs", "all 3 SNRs", "none of the 2 SNRs", "1 of the 3 SNRs", "1 of 1 SNRs"]
     curves = pd.DataFrame({"verdict": ["undecided", "undecided", "rises at every step"],

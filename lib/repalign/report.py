@@ -111,7 +111,7 @@ def reader_table(frame: pd.DataFrame, headers: Mapping[str, str] | None = None, 
                  digits: int = 3) -> "pd.io.formats.style.Styler":
     """``frame`` for the page: only the columns named in ``headers`` (all if None), renamed,
     numbers to ``digits`` significant digits, p-values (a column named ``p`` or ``p_...``) by
-    :func:`format_p`, N_ref by :func:`as_symbols`, no index column."""
+    :func:`format_p`, the book's symbols by :func:`as_symbols`, no index column."""
     shown = (frame if headers is None else frame[list(headers)]).reset_index(drop=True)
     p_columns = [name for name in shown.columns if name == "p" or str(name).startswith("p_")]
     formatted = pd.DataFrame({name: [format_p(v) if name in p_columns else as_symbols(format_value(v, digits))

@@ -85,6 +85,13 @@ def share_phrase(k: int, n: int, noun: str) -> str:
     return f"none of the {n} {noun}" if k == 0 else f"{k} of the {n} {noun}"
 
 
+def placement_counts(inside: int, outside: int, total: int, noun: str, what: str = "the threshold") -> str:
+    """How many extrema of ``total`` lie near ``what``, away from it, or neither: 'near the
+    threshold in 4 of the 10 regimes, away from it in none and undecided in 6'."""
+    return (f"near {what} in {count_word(inside)} of the {total} {noun}, away from it in {count_word(outside)} "
+            f"and undecided in {count_word(total - inside - outside)}")
+
+
 VERDICT_PREDICATES = {HOLDS: ("holds", "hold"), PARTLY: ("holds partly", "hold partly"), FAILS: ("fails", "fail"),
                       UNDECIDED: ("is undecided", "are undecided")}  # a claim's verdict, for one and for several
 
