@@ -442,15 +442,28 @@ def _residuals(arch: Architecture, params: list[torch.Tensor], x: torch.Tensor, 
     return outputs, r.reshape(len(out), -1) / out.shape[-1] ** 0.5
 
 
-def _damped_step(jac: torch.Tensor, r: torch.Tensor, gradient: torch.Tensor,
-                 damping: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The step ``-(J^T J + damping I)^-1 J^T r`` per member (``gradient`` = ``J^T r``) and whether
-    its solve succeeded, in the smaller of the two equivalent forms: the kernel form
-    ``-J^T (J J^T + damping I)^-1 r`` when there are fewer residuals than parameters (below the
-    threshold), else the normal equations."""
+def _gram(jac: torch.Tensor) -> torch.Tensor:
+    """Per member, the smaller of ``J J^T`` (fewer residuals than parameters: below the threshold)
+    and ``J^T J``: the undamped system of ``_damped_step``."""
     rows, cols = jac.shape[1:]
-    kernel = rows < cols
-    system = torch.bmm(jac, jac.transpose(1, 2)) if kernel else torch.bmm(jac.transpose(1, 2), jac)
+    return torch.bmm(jac, jac.transpose(1, 2)) if rows < cols else torch.bmm(jac.transpose(1, 2), jac)
+
+
+def _linearised(arch: Architecture, params: list[torch.Tensor], outputs: list[torch.Tensor], r: torch.Tensor):
+    """Each member's Jacobian of its scaled residuals ``r`` (as ``_residuals`` scales them), its
+    ``_gram``, its gradient ``J^T r`` and its column norms."""
+    jac = jacobian(arch, params, outputs, scale=outputs[-1].shape[-1] ** -0.5).flatten(1, 2)
+    return jac, _gram(jac), _transposed_times(jac, r), torch.linalg.vector_norm(jac, dim=1)
+
+
+def _damped_step(jac: torch.Tensor, gram: torch.Tensor, r: torch.Tensor, gradient: torch.Tensor,
+                 damping: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The step ``-(J^T J + damping I)^-1 J^T r`` per member (``gradient`` = ``J^T r``, ``gram``
+    = ``_gram(jac)``) and whether its solve succeeded, in the smaller of the two equivalent forms:
+    the kernel form ``-J^T (J J^T + damping I)^-1 r`` when there are fewer residuals than
+    parameters, else the normal equations."""
+    kernel = jac.shape[1] < jac.shape[2]
+    system = gram.clone()
     system.diagonal(dim1=1, dim2=2).add_(damping.unsqueeze(-1))
     factor, info = torch.linalg.cholesky_ex(system)
     solved = torch.cholesky_solve((r if kernel else gradient).unsqueeze(-1), factor).squeeze(-1)
@@ -490,15 +503,20 @@ def train_levenberg_marquardt(arch: Architecture, params: list[torch.Tensor], x:
     damping, growth = None, torch.full((k,), 2.0, dtype=torch.float64, device=x.device)
     history = []  # the work set's losses of the last LM_WINDOW iterations
     outputs, r = _residuals(arch, work, x, y)  # then carried over from each accepted trial
+    moved = torch.ones(k, dtype=torch.bool, device=x.device)  # members whose Jacobian is out of date
     for step in range(steps + 1):
         loss = 0.5 * r.pow(2).sum(dim=1)
         tracker.observe(loss)  # interpolation: below tol x the initial loss
         history = (history + [loss])[-LM_WINDOW - 1:]
         if len(history) > LM_WINDOW:
             tracker.stationary(history[0] - loss <= plateau * loss)
-        jac = jacobian(arch, work, outputs, scale=outputs[-1].shape[-1] ** -0.5).flatten(1, 2)  # as r is scaled
-        gradient = _transposed_times(jac, r)
-        column_norms = torch.linalg.vector_norm(jac, dim=1)
+        if step == 0:
+            jac, gram, gradient, column_norms = _linearised(arch, work, outputs, r)
+        elif moved.any():  # a rejected or stopped member kept its parameters, hence its Jacobian
+            at = moved.nonzero().squeeze(1)
+            inputs = outputs[0].repeat_interleave(len(work[0]) // len(outputs[0]), dim=0)[at]
+            jac[at], gram[at], gradient[at], column_norms[at] = _linearised(
+                arch, [p[at] for p in work], [inputs] + [o[at] for o in outputs[1:]], r[at])
         cosine = (gradient.abs() / (column_norms * r.norm(dim=1, keepdim=True))).nan_to_num(0.0).amax(dim=1)
         tracker.stationary(cosine <= LM_GTOL)
         if damping is None:
@@ -509,12 +527,13 @@ def train_levenberg_marquardt(arch: Architecture, params: list[torch.Tensor], x:
             _write_back(full, work, tracker.rows)
             keep = tracker.shrink()
             x = x[keep.view(len(x), -1)[:, 0]]
-            work, y, jac, r, loss, gradient = ([p[keep] for p in work], *(t[keep] for t in (y, jac, r, loss, gradient)))
+            work, y, jac, gram, r, loss, gradient, column_norms = (
+                [p[keep] for p in work], *(t[keep] for t in (y, jac, gram, r, loss, gradient, column_norms)))
             outputs = [x.transpose(1, 2)] + [o[keep] for o in outputs[1:]]
             history = [h[keep] for h in history]
-            damping, growth = damping[keep], growth[keep]
+            damping, growth, moved = damping[keep], growth[keep], moved[keep]
         theta = _flat(work)
-        delta, solved = _damped_step(jac, r, gradient, damping)
+        delta, solved = _damped_step(jac, gram, r, gradient, damping)
         trial = _unflat(theta + delta, work)
         trial_outputs, trial_r = _residuals(arch, trial, x, y)
         new_loss = 0.5 * trial_r.pow(2).sum(dim=1)
@@ -529,6 +548,7 @@ def train_levenberg_marquardt(arch: Architecture, params: list[torch.Tensor], x:
         growth = torch.where(accept, torch.full_like(growth, 2.0), growth * 2)
         work, outputs[1:], (r,) = (_chosen(accept, new, old) for new, old in
                                    ((trial, work), (trial_outputs[1:], outputs[1:]), ((trial_r,), (r,))))
+        moved = accept
         tracker.stepped()
     _write_back(full, work, tracker.rows)
     for p, new in zip(params, full):
