@@ -152,3 +152,31 @@ def test_long_runs_in_a_stack_agree_with_runs_alone_within_their_monte_carlo_err
     for measure in (lambda res: res.alignment["cka"], lambda res: res.test_error.mean()):
         a, b = np.array([measure(r) for r in stacked]), np.array([measure(r) for r in alone])
         assert abs(a.mean() - b.mean()) < b.std(ddof=1) / np.sqrt(len(b))
+
+
+@pytest.mark.parametrize("rows, cols", [(12, 7), (5, 9)])
+def test_the_gram_matrix_is_the_smaller_of_the_two_products(rows, cols):
+    """training._gram (numpy's BLAS on the CPU) against torch's product, in each form."""
+    from repalign.training import _gram
+    jac = torch.as_tensor(np.random.default_rng(rows).standard_normal((3, rows, cols)))
+    expected = jac @ jac.transpose(1, 2) if rows < cols else jac.transpose(1, 2) @ jac
+    assert _gram(jac).shape == (3, min(rows, cols), min(rows, cols))
+    torch.testing.assert_close(_gram(jac), expected, rtol=1e-13, atol=0)
+
+
+def test_the_member_wise_cholesky_solve_flags_an_indefinite_system_and_skips_the_members_not_asked():
+    """training._cholesky_solve against torch.linalg.solve: a solved member's solution, an
+    indefinite member flagged unsolved with a zero solution, and a member outside ``which``
+    neither solved nor touched."""
+    from repalign.training import _cholesky_solve
+    rng = np.random.default_rng(3)
+    a = torch.as_tensor(rng.standard_normal((4, 6, 6)))
+    system = a @ a.transpose(1, 2) + 0.1 * torch.eye(6)
+    system[1] -= 100 * torch.eye(6)  # indefinite
+    rhs = torch.as_tensor(rng.standard_normal((4, 6)))
+    expected = torch.linalg.solve(system, rhs)
+    which = torch.tensor([True, True, True, False])
+    solution, solved = _cholesky_solve(system.clone(), rhs, which)
+    assert solved.tolist() == [True, False, True, False]
+    torch.testing.assert_close(solution[[0, 2]], expected[[0, 2]], rtol=1e-10, atol=1e-12)
+    assert not solution[[1, 3]].any()
