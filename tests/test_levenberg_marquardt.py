@@ -180,3 +180,23 @@ def test_the_member_wise_cholesky_solve_flags_an_indefinite_system_and_skips_the
     assert solved.tolist() == [True, False, True, False]
     torch.testing.assert_close(solution[[0, 2]], expected[[0, 2]], rtol=1e-10, atol=1e-12)
     assert not solution[[1, 3]].any()
+
+
+@pytest.mark.parametrize("d, width, n_out, groups", [(3, 4, 1, 1), (5, 3, 3, 2), (2, 6, 2, 4)])
+def test_the_structured_normal_equations_are_those_of_the_jacobian(d, width, n_out, groups):
+    """models.normal_equations (J^T J and J^T r without forming J) against the Jacobian's, with
+    inputs shared by groups of members and the residuals' scale."""
+    from repalign.models import normal_equations
+    k, n = 4, 11
+    rng = np.random.default_rng(d + n_out)
+    arch = Architecture.of("mlp", d_in=d, width=width, depth=1, n_out=n_out, activation="tanh")
+    params = [p + 0.3 * torch.as_tensor(rng.standard_normal(p.shape)) for p in _params(arch, k)]
+    outputs = layer_outputs(arch, params, torch.as_tensor(rng.standard_normal((groups, n, d))))
+    jac = jacobian(arch, params, outputs, scale=0.3).flatten(1, 2)
+    r = torch.as_tensor(rng.standard_normal((k, n_out * n)))
+    gram, gradient = normal_equations(arch, params, outputs, r, scale=0.3)
+    torch.testing.assert_close(gram, jac.transpose(1, 2) @ jac, rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(gradient, (jac * r.unsqueeze(-1)).sum(dim=1), rtol=1e-12, atol=1e-13)
+    with pytest.raises(ValueError, match="one hidden layer"):
+        normal_equations(Architecture.of("mlp", d_in=d, width=width, depth=2, n_out=n_out, activation="tanh"),
+                         params, outputs, r)

@@ -38,7 +38,8 @@ import numpy as np
 import torch
 from scipy.linalg import lapack
 
-from .models import Architecture, gradients, jacobian, layer_outputs
+from .models import (Architecture, gradients, has_structured_normal_equations, jacobian, layer_outputs,
+                     normal_equations, row_grams)
 
 OPTIMIZERS = ("gd", "sgd", "adam", "lm")
 LOSSES = ("mse", "cross_entropy")
@@ -446,13 +447,8 @@ def _residuals(arch: Architecture, params: list[torch.Tensor], x: torch.Tensor, 
 
 def _gram(jac: torch.Tensor) -> torch.Tensor:
     """Per member, the smaller of ``J J^T`` (fewer residuals than parameters: below the threshold)
-    and ``J^T J``: the undamped system of ``_damped_step``. On the CPU through numpy, whose
-    BLAS runs this float64 product at twice the speed of torch's (``benchmarks/``)."""
-    a = jac if jac.shape[1] < jac.shape[2] else jac.transpose(1, 2)  # the Gram matrix is a a^T
-    if a.device.type != "cpu":
-        return torch.bmm(a, a.transpose(1, 2))
-    rows = a.numpy()
-    return torch.from_numpy(np.matmul(rows, rows.transpose(0, 2, 1)))
+    and ``J^T J``: the undamped system of ``_damped_step``."""
+    return row_grams(jac if jac.shape[1] < jac.shape[2] else jac.transpose(1, 2))
 
 
 def _cholesky_solve(system: torch.Tensor, rhs: torch.Tensor, which: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -496,8 +492,14 @@ class _Linearisation(NamedTuple):
 def _linearised(arch: Architecture, params: list[torch.Tensor], outputs: list[torch.Tensor],
                 r: torch.Tensor) -> _Linearisation:
     """Every member's ``_Linearisation`` at ``params``, for the residuals ``r`` as ``_residuals``
-    scales them."""
-    jac = jacobian(arch, params, outputs, scale=outputs[-1].shape[-1] ** -0.5).flatten(1, 2)
+    scales them; above the threshold of a one-hidden-layer network with several outputs without
+    forming J (``models.normal_equations``: its sum over the samples, once instead of once per
+    output, pays there; with one output it cost more than it saved, measured)."""
+    scale = outputs[-1].shape[-1] ** -0.5
+    if arch.n_out > 1 and r.shape[1] >= arch.n_parameters and has_structured_normal_equations(arch):
+        gram, gradient = normal_equations(arch, params, outputs, r, scale)
+        return _Linearisation(None, gram, gradient, gram.diagonal(dim1=1, dim2=2).sqrt())
+    jac = jacobian(arch, params, outputs, scale=scale).flatten(1, 2)
     gram, kernel = _gram(jac), jac.shape[1] < jac.shape[2]
     column_norms = torch.linalg.vector_norm(jac, dim=1) if kernel else gram.diagonal(dim1=1, dim2=2).sqrt()
     return _Linearisation(jac if kernel else None, gram, _transposed_times(jac, r), column_norms)
