@@ -4,9 +4,12 @@
 
 Each Levenberg-Marquardt iteration forms every member's Gram matrix (``J^T J``, or ``J J^T``
 below the threshold) and solves its damped system by Cholesky. On the CPU the library forms the
-Gram matrices through numpy's BLAS and factors one member at a time through LAPACK, skipping
-members that stopped (``repalign.training._gram``, ``_cholesky_solve``). The simple way is
-torch's batched ``bmm`` and ``cholesky_ex`` on the whole work set. Both train the same stacks
+Gram matrices through numpy's BLAS, above the threshold of a network with several outputs
+from the layers' structure without forming J (``repalign.models.normal_equations``), and
+factors one member at a time through LAPACK, skipping members that stopped
+(``repalign.training._cholesky_solve``). The simple way forms every Jacobian and uses torch's
+batched ``bmm`` and ``cholesky_ex`` on the whole work set. Both recompute a member's
+linearisation only after an accepted step (the library's loop; not switched here). Both train the same stacks
 of the book's costliest sweeps (above their thresholds, where members run hundreds of
 iterations), from the same weights, in the same run, on one thread as the sweeps' workers do;
 each is timed once after a warm-up stack. The two ways round differently, so members' paths can
@@ -24,10 +27,9 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from repalign import Experiment
+from repalign import Experiment, training
 from repalign.experiment import _draw
 from repalign.training import train_levenberg_marquardt
-from repalign import training
 
 
 def torch_gram(jac: torch.Tensor) -> torch.Tensor:
@@ -61,14 +63,17 @@ def train(drawn: list) -> tuple[float, np.ndarray]:
 
 
 def timed(drawn: list, simple: bool) -> tuple[float, np.ndarray]:
-    fast = training._gram, training._cholesky_solve
+    names = ("_gram", "_cholesky_solve", "has_structured_normal_equations")
+    library = [getattr(training, name) for name in names]
     if simple:
-        training._gram, training._cholesky_solve = torch_gram, torch_cholesky_solve
+        for name, plain in zip(names, (torch_gram, torch_cholesky_solve, lambda arch: False)):
+            setattr(training, name, plain)
     try:
         train(drawn[:1])  # warm-up
         return train(drawn)
     finally:
-        training._gram, training._cholesky_solve = fast
+        for name, value in zip(names, library):
+            setattr(training, name, value)
 
 
 def main() -> None:

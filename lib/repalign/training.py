@@ -20,7 +20,9 @@ Two engines give the same iterates:
   written out (``models.gradients``).
 
 A third trains any model with squared loss to convergence: ``train_levenberg_marquardt``,
-full-batch Levenberg-Marquardt on every member's own Jacobian (``models.jacobian``). It also
+full-batch Levenberg-Marquardt on every member's own Jacobian (``models.jacobian``, or its
+normal equations from the layers' structure, ``models.normal_equations``), linearised again
+only after a step it accepted. It also
 stops a member at a stationary point that does not interpolate (``LM_GTOL``, ``LM_FTOL``,
 ``LM_XTOL``, the criteria of MINPACK's ``lmder``), so that above the interpolation threshold
 "converged" means "at a minimum of the training loss", not "out of steps".
@@ -508,9 +510,9 @@ def _linearised(arch: Architecture, params: list[torch.Tensor], outputs: list[to
 def _damped_step(lin: _Linearisation, r: torch.Tensor, damping: torch.Tensor,
                  which: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The step ``-(J^T J + damping I)^-1 J^T r`` per member of ``which`` (the others may not be
-    solved) and whether its solve succeeded, in
-    the form of ``lin.gram``: the kernel form ``-J^T (J J^T + damping I)^-1 r`` when there are
-    fewer residuals than parameters (``lin.jac`` kept), else the normal equations."""
+    solved) and whether its solve succeeded, in the form of ``lin.gram``: the kernel form
+    ``-J^T (J J^T + damping I)^-1 r`` when there are fewer residuals than parameters (``lin.jac``
+    kept), else the normal equations."""
     system = lin.gram.clone()
     system.diagonal(dim1=1, dim2=2).add_(damping.unsqueeze(-1))
     kernel = lin.jac is not None
