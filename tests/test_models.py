@@ -72,3 +72,14 @@ def test_end_to_end_is_the_product_of_the_two_linear_layers():
     mlp = Architecture.of("mlp", d_in=6, width=5, depth=1, n_out=2, activation="relu")
     with pytest.raises(ValueError, match="linear network only"):
         end_to_end(mlp, init_params(mlp, seeds(3), 1.0, **F64))
+
+
+def test_tanh_through_numpy_is_torchs_to_rounding_and_keeps_autograd():
+    """models' tanh (numpy's on the CPU outside autograd) against torch.tanh, and torch's own
+    where a gradient is needed."""
+    from repalign.models import ACTIVATIONS
+    h = torch.linspace(-20, 20, 4001, dtype=torch.float64).reshape(1, 1, -1)
+    torch.testing.assert_close(ACTIVATIONS["tanh"](h), torch.tanh(h), rtol=4e-16, atol=4e-16)
+    leaf = h.clone().requires_grad_()
+    ACTIVATIONS["tanh"](leaf).sum().backward()
+    torch.testing.assert_close(leaf.grad, 1 - torch.tanh(h) ** 2)
