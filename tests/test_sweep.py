@@ -111,6 +111,18 @@ def test_jobs_are_tagged_concatenated_and_cached(tmp_path):
     assert (again.alignment.to_numpy() == table.alignment.to_numpy()).all()
 
 
+def test_jobs_computed_also_are_cached_and_left_out_of_the_table(tmp_path):
+    cache = ResultCache(tmp_path)
+    base = Experiment(d=6, n_train=4, width=4, members=3, n_probe=20, steps=50, snr=2.0)
+    jobs, later = [({"kind": "a"}, base, {"seed": [0]})], [({"kind": "b"}, base, {"seed": [1, 2]})]
+    with budget_stops_expected():
+        table = sweep_many(jobs, cache=cache, also=later)
+    assert list(table.kind) == ["a"]
+    assert missing_points(jobs + later, cache) == 0
+    with pytest.raises(ValueError, match="each job"):
+        sweep_many(jobs, cache=cache, also=[({}, {"d": 6}, {"seed": [0]})])
+
+
 def test_bad_jobs_are_named():
     base = Experiment(d=6, n_train=4, members=3)
     with pytest.raises(ValueError, match="workers must be an integer >= 1, got 0"):

@@ -361,8 +361,12 @@ def _check_jobs(jobs: Sequence[Job]) -> None:
 
 
 def sweep_many(jobs: Sequence[Job], *, workers: int = 1, stack: bool = True, progress: bool = False,
-               quiet: bool = True, cache: ResultCache | None = None) -> pd.DataFrame:
+               quiet: bool = True, cache: ResultCache | None = None, also: Sequence[Job] = ()) -> pd.DataFrame:
     """Concatenated ``sweep`` tables of ``jobs``, each row tagged with its job's labels.
+
+    ``also``: jobs computed into the cache with these, in the same pool, but left out of the
+    table (another reader takes them back from the cache): one pool packs both workers' work
+    better than two pools one after the other.
 
     ``jobs``: ``(labels, base, grid)`` triples; ``labels`` is a mapping of extra columns (for
     example the network's or the task's name). The missing points of all jobs are computed
@@ -375,10 +379,13 @@ def sweep_many(jobs: Sequence[Job], *, workers: int = 1, stack: bool = True, pro
     """
     validate.integer("workers", workers, minimum=1)
     _check_jobs(jobs)
+    if also:
+        _check_jobs(also)
     cache = cache or ResultCache()
     grids = [grid_experiments(base, grid) for _, base, grid in jobs]
     everything = [exp for points in grids for exp in points]
-    client = _local_client(workers) if workers > 1 and missing_points(jobs, cache) else None
+    everything += [exp for _, base, grid in also for exp in grid_experiments(base, grid)]
+    client = _local_client(workers) if workers > 1 and missing_points([*jobs, *also], cache) else None
     if client is not None:
         client.run(_announce_budget_stops, not quiet)
     with _one_thread():
