@@ -236,7 +236,8 @@ def normal_equations(arch: Architecture, params: list[torch.Tensor], outputs: li
     several outputs this is about twice as fast as forming J (``benchmarks/``).
     """
     if not has_structured_normal_equations(arch):
-        raise ValueError(f"normal_equations needs one hidden layer with biases, got depth {arch.depth}")
+        raise ValueError("normal_equations needs one hidden layer with biases, got depth "
+                         f"{arch.depth} and biases={arch.biases}")
     w2 = params[2]
     k, c, hidden = w2.shape
     x, h = outputs[0].repeat_interleave(k // len(outputs[0]), dim=0), outputs[1]  # (K, D, n), (K, H, n)

@@ -553,16 +553,15 @@ def train_levenberg_marquardt(arch: Architecture, params: list[torch.Tensor], x:
     damping, growth = None, torch.full((k,), 2.0, dtype=torch.float64, device=x.device)
     history = []  # the work set's losses of the last LM_WINDOW iterations
     outputs, r = _residuals(arch, work, x, y)  # then carried over from each accepted trial
-    moved = torch.ones(k, dtype=torch.bool, device=x.device)  # members whose Jacobian is out of date
+    lin = _linearised(arch, work, outputs, r)
+    moved = torch.zeros(k, dtype=torch.bool, device=x.device)  # members whose linearisation is out of date
     for step in range(steps + 1):
         loss = 0.5 * r.pow(2).sum(dim=1)
         tracker.observe(loss)  # interpolation: below tol x the initial loss
         history = (history + [loss])[-LM_WINDOW - 1:]
         if len(history) > LM_WINDOW:
             tracker.stationary(history[0] - loss <= plateau * loss)
-        if step == 0:
-            lin = _linearised(arch, work, outputs, r)
-        elif moved.any():  # a rejected or stopped member kept its parameters, hence its linearisation
+        if moved.any():  # a rejected or stopped member kept its parameters, hence its linearisation
             at = moved.nonzero().squeeze(1)
             inputs = outputs[0].repeat_interleave(len(work[0]) // len(outputs[0]), dim=0)[at]
             lin = lin.updated(at, _linearised(arch, [p[at] for p in work], [inputs] + [o[at] for o in outputs[1:]],
