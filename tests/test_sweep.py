@@ -1,12 +1,15 @@
 """Sweeps (repalign.sweep): validation first, resume, Dask and process pools, several jobs as one table."""
 
+import dataclasses
+
+import numpy as np
 import pandas as pd
 import pytest
 
 from repalign import Experiment
 from repalign.cache import ResultCache
-from repalign.experiment import budget_stops_expected
-from repalign.sweep import (MemberCounts, SweepSpecError, grid_experiments, member_counts, missing_points,
+from repalign.experiment import budget_stops_expected, run_experiment
+from repalign.sweep import (MemberCounts, SweepSpecError, grid_experiments, member_counts, missing_points, results_table,
                             sweep, sweep_many)
 
 BASE = Experiment(d=30, members=3, n_probe=200, metrics=("cka", "procrustes"))
@@ -24,8 +27,16 @@ def test_a_sweep_is_a_tidy_table_and_a_rerun_computes_nothing(cache, counted):
     assert not first.cached.any() and len(counted) == 4
     again = sweep(BASE, GRID, cache=cache, progress=False)
     assert again.cached.all() and len(counted) == 4
-    columns = ["n_train", "snr", "metric", "alignment", "alignment_stderr", "test_error", "converged_fraction"]
+    columns = ["n_train", "snr", "metric", "alignment", "alignment_stderr", "test_error", "converged_fraction",
+               "interpolated_fraction"]
     pd.testing.assert_frame_equal(first[columns], again[columns])
+
+
+def test_the_table_counts_the_members_at_a_numerically_zero_training_loss():
+    res = run_experiment(BASE.replace(n_train=10))
+    losses = np.array([0.0, 1e-9, 1e-3])  # two members interpolate, one does not; a NaN (diverged) would not
+    row = results_table([(dataclasses.replace(res, train_loss=losses), False)], ["n_train"]).iloc[0]
+    assert row.interpolated_fraction == pytest.approx(2 / 3)
 
 
 @pytest.mark.parametrize("grid, field", [

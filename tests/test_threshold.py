@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from repalign import Experiment
-from repalign.inference.extrema import extremum, interpolation_threshold, mean_curve
+from repalign.inference.extrema import extremum, interpolated, interpolation_threshold, mean_curve
 from repalign.inference.threshold import NEAR_FACTOR, threshold_window
 from repalign.sizes import n_parameters, network, network_name, one_hot_reference_size, reference_size, reference_sizes
 
@@ -21,6 +21,20 @@ def test_threshold_is_the_largest_interpolated_size_per_repeat():
     assert t.mean == pytest.approx(100 / 3)
     assert t.sd == pytest.approx(np.std([20, 40, 40], ddof=1))
     assert (t.low, t.high, t.next_up) == (20.0, 40.0, 80.0)
+
+
+def test_an_ensemble_interpolates_when_a_majority_of_its_members_do():
+    assert interpolated([0.0, 0.5, 0.75, 1.0]).tolist() == [False, False, True, True]
+    with pytest.raises(ValueError, match="fraction must be fractions between 0 and 1"):
+        interpolated([0.5, 1.5])
+
+
+def test_the_majority_threshold_does_not_fall_with_the_ensemble_size():
+    """Members that fit with probability 0.7 at one N: a majority of K of them fit in most
+    ensembles for K = 4 and for K = 16, where "all K" fits in 24% and in 0.3% of them."""
+    rng = np.random.default_rng(0)
+    share = {k: interpolated((rng.random((4000, k)) < 0.7).mean(axis=1)).mean() for k in (4, 16)}
+    assert share[4] > 0.6 and share[16] > 0.8  # binomial: 0.65 and 0.87 (Monte-Carlo error < 0.01)
 
 
 def test_smallest_side_for_a_model_wise_sweep():

@@ -41,6 +41,10 @@ def test_widths_at_a_grid_end_are_left_out_and_too_few_decide_nothing():
     assert result.widths == 3 and result.decision == TRACKS
     none = tracking_test(*_sweep(1.0, 6, rng, edge=(2, 4, 8)))
     assert none.decision == UNDECIDED and "only 2 widths with a located extremum" in none.reason and math.isnan(none.p)
+    assert none.repeats_needed == math.inf and "at 3 widths it sits at an end of the grid" in none.reason
+    stars, located = _sweep(1.0, 6, rng)
+    two = tracking_test({w: stars[w] for w in (16, 32)}, {w: located[w] for w in (16, 32)})
+    assert two.decision == UNDECIDED and math.isnan(two.repeats_needed)  # only two widths swept: nothing to size
     one = tracking_test(*_sweep(1.0, 1, rng))
     assert one.decision == UNDECIDED and "only 1 repeat with" in one.reason
 

@@ -43,6 +43,7 @@ from . import validate
 from .cache import ResultCache, from_entry, to_entry
 from .data import native_shape
 from .experiment import DEVICES, LIMITS_VARIABLE, Experiment, ExperimentResult, limits_lifted, run_stack, stack_key
+from .inference.extrema import INTERPOLATED_LOSS
 from .progress import report as report_progress
 
 EXECUTORS = ("serial", "process", "dask")
@@ -310,6 +311,7 @@ def results_table(results: list[tuple[ExperimentResult, bool]], grid_fields: lis
         (train, train_std), (test, test_std) = _mean_and_std(res.train_error), _mean_and_std(res.test_error)
         summary = {"train_error": train, "train_error_std": train_std, "test_error": test, "test_error_std": test_std,
                    "train_loss": _mean_and_std(res.train_loss)[0],
+                   "interpolated_fraction": float(np.mean(res.train_loss <= INTERPOLATED_LOSS)),
                    "converged_fraction": float(np.mean(res.converged)),
                    "diverged_fraction": float(np.mean(res.diverged)), "steps_mean": float(np.mean(res.steps)),
                    "n_parameters": res.n_parameters, "wall_time": res.wall_time, "cached": cached}

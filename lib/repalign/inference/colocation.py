@@ -33,7 +33,8 @@ class Colocation:
     p: float  # the p-value of ``decision`` (undecided: of the nearer side, the smaller of the two; NaN at_edge)
     decision: str  # one of COLOCATIONS at error ``alpha``
     repeats: int  # repeats with both whole curves
-    repeats_needed: float  # repeats that would decide the nearer side with 80% power (t-based; NaN: nothing to size)
+    repeats_needed: float  # repeats that would decide the nearer side with 80% power (t-based; NaN: nothing to
+    # size; inf: an extremum at an end of the grid, which more repeats would not move)
     location_min: float  # x of the minimum of the mean alignment curve, and of the peak of the mean error curve
     location_peak: float
     min_at_edge: bool  # that extremum of the mean curve is at an end of the grid: a bound, not a location
@@ -82,7 +83,9 @@ def colocation_test(x, alignment, error, groups, *, factor: float = NEAR_FACTOR,
     go on falling (or rising) beyond the grid, and no parabola through a neighbour on each side
     refines it, so the true extremum may lie anywhere from the interior neighbour outwards. Then
     (``min_at_edge`` / ``peak_at_edge``, ``at_edge``) the test decides nothing: UNDECIDED, ``p``
-    and ``repeats_needed`` NaN, the ratio and the two p-values reported as they were computed. A
+    NaN and ``repeats_needed`` inf (at the measured mean curves the end stays the extremum however
+    many ensembles are added: only a longer grid would locate it), the ratio and the two p-values
+    reported as they were computed. A
     repeat whose own extremum is at an end (the mean curve's being inside) enters at that grid
     value. Only repeats with a finite value of both curves at every grid value take part; with
     fewer than two the test is not done (``reason`` says why).
@@ -114,7 +117,7 @@ def colocation_test(x, alignment, error, groups, *, factor: float = NEAR_FACTOR,
     decision = {INSIDE: TOGETHER, BEYOND: APART}.get(test.decision, UNDECIDED)
     return Colocation(ratio=10**test.mean, low=10**test.low, high=10**test.high, p_together=test.p_inside,
                       p_apart=test.p_beyond, p=test.p, decision=decision, repeats=repeats,
-                      repeats_needed=test.repeats_needed, **common)
+                      repeats_needed=math.inf if min_edge or peak_edge else test.repeats_needed, **common)
 
 
 INSIDE, BEYOND = "inside", "beyond"  # margin_test's decisions (UNDECIDED: neither shown)

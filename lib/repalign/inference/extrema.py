@@ -23,10 +23,18 @@ from .. import validate
 from .core import checked, measurements, repeat_labels
 
 KINDS = ("min", "max")
-# An ensemble trained to convergence interpolated when its mean training loss (half the mean squared
-# error; one-hot targets for classification) is numerically zero: targets have variance of order one,
-# and Levenberg-Marquardt takes an interpolating member below 1e-10 within a few steps.
+# A member trained to convergence interpolated when its training loss (half the mean squared error;
+# one-hot targets for classification) is numerically zero: targets have variance of order one, and
+# Levenberg-Marquardt takes an interpolating member below 1e-10 within a few steps.
 INTERPOLATED_LOSS = 1e-8
+
+
+def interpolated(fraction) -> np.ndarray:
+    """Per ensemble, whether it interpolated: a majority (more than half) of its members did, given
+    the ``fraction`` of its members that did. Not "every member": where a member fits with
+    probability p, all K of an ensemble fit with probability p^K, which would tie the threshold to
+    the ensemble size rather than to the network and N."""
+    return checked("fraction", fraction, "fractions between 0 and 1", lambda f: (f >= 0) & (f <= 1)) > 0.5
 
 
 def _columns(x, values, groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

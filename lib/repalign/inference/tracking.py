@@ -64,7 +64,7 @@ class Tracking:
     decision: str  # one of TRACKINGS
     repeats: int
     widths: int  # widths whose extremum is located (not at a grid end) and used
-    repeats_needed: float  # repeats that would decide the nearer side with 80% power
+    repeats_needed: float  # repeats that would decide the nearer side with 80% power (inf: extrema at a grid end)
     reason: str = ""  # why it was not tested ("" when it was)
 
 
@@ -90,6 +90,10 @@ def tracking_test(stars: dict, located: dict, *, factor: float = NEAR_FACTOR, al
     comparison), and the slopes of distinct seeds are independent: the t-based margin test of
     ``colocation.margin_test`` on slope - 1, with margin log(``factor``) / log(span), decides
     TRACKS (within it, by TOST) or DRIFTS (beyond it), each at error ``alpha`` when false.
+
+    With fewer than MIN_WIDTHS located widths because the others have their extremum at a grid
+    end, ``repeats_needed`` is inf: at the measured mean curves that end stays the extremum however
+    many ensembles are added, so only a longer grid gives the slope.
     """
     factor, alpha = _check_factor(factor), level("alpha", alpha)
     widths = sorted(w for w in located if w in stars and not located[w].at_edge)
@@ -100,9 +104,14 @@ def tracking_test(stars: dict, located: dict, *, factor: float = NEAR_FACTOR, al
     whole = (np.isfinite(star) & np.isfinite(where)).all(axis=1)
     star, where = star[whole], where[whole]
     span = float(np.nanmax(star.mean(axis=0)) / np.nanmin(star.mean(axis=0))) if star.size else math.nan
-    reason = ""
+    reason, needed = "", math.nan
+    edges = sum(1 for w in located if w in stars and located[w].at_edge)
     if len(widths) < MIN_WIDTHS:
         reason = f"only {_count(len(widths), 'width')} with a located extremum, and a slope needs {MIN_WIDTHS}"
+        if len(widths) + edges >= MIN_WIDTHS:  # the grid, not the ensembles, is short
+            reason += (f"; at {_count(edges, 'width')} it sits at an end of the grid, and more ensembles at the "
+                       "measured curves would keep it there")
+            needed = math.inf
     elif star.shape[0] < 2:
         reason = (f"only {_count(star.shape[0], 'repeat')} with a threshold and a location at every width, and the "
                   "test needs two")
@@ -110,7 +119,7 @@ def tracking_test(stars: dict, located: dict, *, factor: float = NEAR_FACTOR, al
         reason = "the thresholds do not change across the widths"
     if reason:
         nan = math.nan
-        return Tracking(nan, nan, nan, nan, span, nan, nan, nan, UNDECIDED, int(star.shape[0]), len(widths), nan,
+        return Tracking(nan, nan, nan, nan, span, nan, nan, nan, UNDECIDED, int(star.shape[0]), len(widths), needed,
                         reason)
     margin = math.log(factor) / math.log(span)
     test = margin_test(_slopes(star, where) - 1, margin, alpha)
