@@ -314,10 +314,8 @@ def _jupyter_book(source: Path, builder: str = "html", progress: Progress | None
     (``paths.build_log``); ``progress`` announces each chapter as the build executes it.
     """
     exe = Path(sys.executable).with_name("jupyter-book")
-    source = Path(source).resolve()
     command = [str(exe), "build", str(source), "--builder", builder, "--all", "--warningiserror", "--keep-going"]
-    # In the book's folder: the relative paths of its _config.yml (the execution cache) are the book's.
-    result = run_stoppable(command, progress.line if progress else None, cwd=source)
+    result = run_stoppable(command, progress.line if progress else None)
     log = paths.build_log(source, builder)
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(result.stdout)
@@ -326,11 +324,11 @@ def _jupyter_book(source: Path, builder: str = "html", progress: Progress | None
     return paths.build_dir(source) / builder
 
 
-def run_stoppable(command: list[str], on_line=None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run ``command`` (in ``cwd``; output captured, each line also passed to ``on_line`` as it
-    comes) in a process group of its own; when this process is interrupted, stop the whole group
+def run_stoppable(command: list[str], on_line=None) -> subprocess.CompletedProcess:
+    """Run ``command`` (output captured, each line also passed to ``on_line`` as it comes) in a
+    process group of its own; when this process is interrupted, stop the whole group
     (``stop_group``) before the KeyboardInterrupt goes on."""
-    process = subprocess.Popen(command, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd,
+    process = subprocess.Popen(command, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})  # lines as they come
     lines = []
     try:
@@ -370,9 +368,7 @@ def _failing_cell(traceback: str) -> str:
     """From a chapter's traceback, the failing cell's source and its error (nbclient's message);
     "" when it has none."""
     text = _ANSI.sub("", traceback)
-    if _CELL_ERROR not in text:
-        return ""
-    return text[text.index(_CELL_ERROR):].split("The above exception was the direct cause")[0]
+    return text[text.index(_CELL_ERROR):].split("The above exception was the direct cause")[0] if _CELL_ERROR in text else ""
 
 
 def _build_failure(result: subprocess.CompletedProcess, log: Path) -> ChapterError:
@@ -409,16 +405,23 @@ def _execute_notebook(path: str, timeout: int, log: str, threads: int | None) ->
     return nbformat.writes(notebook), result.time, result.exc_string if result.err else None
 
 
-def _to_execute(root: Path, cache) -> list[tuple[str, Path]]:
-    """(name, path) of the chapters that Jupyter Book's ``cache`` lacks, leaving out those it reads
-    its own way (not MyST notebooks) and those that force their execution (the conclusion reads
-    the other chapters' verdicts, so it runs after them, in the build)."""
+def _execute_into_cache(root: Path, progress: Progress) -> None:
+    """Execute the chapters into Jupyter Book's cache before it builds: POOL_CHAPTER first, alone,
+    then the others two at a time (Jupyter Book would run them one after the other). A chapter
+    already cached is skipped, and one that forces its execution (the conclusion, which reads the
+    others' verdicts) is left to Jupyter Book. Raises ChapterError naming the chapter and the cell."""
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
     from myst_nb.core.read import is_myst_markdown_notebook, myst_nb_reader_plugin
 
+    execute = yaml.safe_load((root / "_config.yml").read_text())["execute"]
+    cache = get_cache(str(root / execute["cache"]))
     pending = []
     for name, path in chapter_files(root).items():
         if path.suffix != ".md" or not is_myst_markdown_notebook(path.read_text()):
-            continue
+            continue  # Jupyter Book reads it its own way
         notebook = myst_nb_reader_plugin(str(path))
         if notebook.metadata.get("mystnb", {}).get("execution_mode") == "force":
             continue
@@ -426,21 +429,6 @@ def _to_execute(root: Path, cache) -> list[tuple[str, Path]]:
             cache.match_cache_notebook(notebook)
             continue
         pending.append((name, path))
-    return pending
-
-
-def _execute_into_cache(root: Path, progress: Progress) -> None:
-    """Execute the chapters that Jupyter Book's cache lacks (``_to_execute``) into it before it
-    builds: POOL_CHAPTER first, alone, then the others two at a time, where Jupyter Book would run
-    them one after the other. Raises ChapterError naming the chapter and the failing cell."""
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    from jupyter_cache import get_cache
-    from jupyter_cache.base import CacheBundleIn
-
-    execute = yaml.safe_load((root / "_config.yml").read_text())["execute"]
-    cache = get_cache(str(root / execute["cache"]))
-    pending = _to_execute(root, cache)
     paths.build_dir(root).mkdir(parents=True, exist_ok=True)
     first = [job for job in pending if job[0] == POOL_CHAPTER]
     for batch, lanes in ((first, 1), ([job for job in pending if job not in first], 2)):
