@@ -268,22 +268,6 @@ def test_an_output_that_fails_to_display_fails_the_paper_build(undisplayable_boo
 
 
 @pytest.mark.book
-def test_the_paper_build_executes_each_chapter_once_before_jupyter_book_reads_them_cached(tmp_path):
-    """Chapters execute two at a time before the build; Jupyter Book must find each in its cache
-    (the same notebook, hashed the same way), or it would execute them again, one at a time."""
-    from conftest import book_of
-    from data_helpers import MYST_HEADER
-
-    chapter = MYST_HEADER + "\n# Two lanes\n\n```{code-cell} ipython3\n:tags: [parameters]\n\npreset = 'paper'\n```\n"
-    root = book_of(tmp_path, "lane", chapter)
-    (root / "chapters" / "other.md").write_text(chapter.replace("Two lanes", "The other lane"))
-    (root / "_toc.yml").write_text("format: jb-book\nroot: chapters/lane\nchapters:\n  - file: chapters/other\n")
-    book.build_paper(root)
-    log = paths.build_log(root).read_text()
-    assert log.count("Using cached notebook") == 2 and "Executing notebook" not in log
-
-
-@pytest.mark.book
 def test_a_broken_chapter_fails_the_paper_build_naming_chapter_and_cell(broken_book):
     with pytest.raises(book.ChapterError) as err:
         book.build_paper(broken_book)

@@ -364,13 +364,6 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _CELL_ERROR = "An error occurred while executing the following cell:"
 
 
-def _failing_cell(traceback: str) -> str:
-    """From a chapter's traceback, the failing cell's source and its error (nbclient's message);
-    "" when it has none."""
-    text = _ANSI.sub("", traceback)
-    return text[text.index(_CELL_ERROR):].split("The above exception was the direct cause")[0] if _CELL_ERROR in text else ""
-
-
 def _build_failure(result: subprocess.CompletedProcess, log: Path) -> ChapterError:
     """Name the failing chapters and show the failing cell, from Jupyter Book's output."""
     output = _ANSI.sub("", result.stdout)
@@ -378,88 +371,20 @@ def _build_failure(result: subprocess.CompletedProcess, log: Path) -> ChapterErr
     problems = [ln for ln in output.splitlines() if "WARNING" in ln or "ERROR" in ln]
     cell = ""
     for saved in map(Path, _SPHINX_LOG.findall(output)):  # Sphinx saves the full traceback there
-        cell = _failing_cell(saved.read_text()) if saved.exists() else cell
+        text = _ANSI.sub("", saved.read_text()) if saved.exists() else ""
+        if _CELL_ERROR in text:
+            cell = text[text.index(_CELL_ERROR):].split("The above exception was the direct cause")[0]
     what = f"chapter(s) {', '.join(failed)} raised" if failed else "Sphinx reported problems"
     lines = [f"the book build failed: {what}", *problems, cell.rstrip(), f"full log: {log}"]
     return ChapterError("\n".join(lines))
 
 
-# The chapter that trains every chapter's sweeps in one pool of both cores; the others then only read
-# the result cache, so they run two at a time, each on one thread.
-POOL_CHAPTER = "decoupling"
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def _execute_notebook(path: str, timeout: int, log: str, threads: int | None) -> tuple[str, float, str | None]:
-    """One chapter executed as Jupyter Book's cache mode executes it (myst-nb's reader, the
-    chapter's folder as working directory), its kernel's stderr into ``log`` and, with ``threads``,
-    that many threads: the notebook as JSON, the seconds, and the error or None."""
-    from jupyter_cache.executors.utils import single_nb_execution
-    from myst_nb.core.read import myst_nb_reader_plugin
-
-    if threads:
-        os.environ.update({name: str(threads) for name in THREAD_VARIABLES})  # the kernel inherits them
-    notebook = myst_nb_reader_plugin(path)
-    with _stderr_into(Path(log)):
-        result = single_nb_execution(notebook, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False)
-    return nbformat.writes(notebook), result.time, result.exc_string if result.err else None
-
-
-def _execute_into_cache(root: Path, progress: Progress) -> None:
-    """Execute the chapters into Jupyter Book's cache before it builds: POOL_CHAPTER first, alone,
-    then the others two at a time (Jupyter Book would run them one after the other). A chapter
-    already cached is skipped, and one that forces its execution (the conclusion, which reads the
-    others' verdicts) is left to Jupyter Book. Raises ChapterError naming the chapter and the cell."""
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    from jupyter_cache import get_cache
-    from jupyter_cache.base import CacheBundleIn
-    from myst_nb.core.read import is_myst_markdown_notebook, myst_nb_reader_plugin
-
-    execute = yaml.safe_load((root / "_config.yml").read_text())["execute"]
-    cache = get_cache(str(root / execute["cache"]))
-    pending = []
-    for name, path in chapter_files(root).items():
-        if path.suffix != ".md" or not is_myst_markdown_notebook(path.read_text()):
-            continue  # Jupyter Book reads it its own way
-        notebook = myst_nb_reader_plugin(str(path))
-        if notebook.metadata.get("mystnb", {}).get("execution_mode") == "force":
-            continue
-        with contextlib.suppress(KeyError):
-            cache.match_cache_notebook(notebook)
-            continue
-        pending.append((name, path))
-    paths.build_dir(root).mkdir(parents=True, exist_ok=True)
-    first = [job for job in pending if job[0] == POOL_CHAPTER]
-    for batch, lanes in ((first, 1), ([job for job in pending if job not in first], 2)):
-        with ProcessPoolExecutor(lanes) as pool:
-            running = {}
-            while batch or running:
-                while batch and len(running) < lanes:
-                    name, path = batch.pop(0)
-                    progress.start(name)
-                    log = paths.build_dir(root) / f"{name}.kernel.log"
-                    running[pool.submit(_execute_notebook, str(path), execute["timeout"], str(log),
-                                        1 if lanes > 1 else None)] = path
-                for future in wait(running, return_when=FIRST_COMPLETED).done:
-                    path = running.pop(future)
-                    text, seconds, error = future.result()
-                    if error:
-                        cell = _failing_cell(error) or _ANSI.sub("", error)
-                        raise ChapterError(f"the book build failed: chapter {path.name} raised\n{cell.rstrip()}")
-                    cache.cache_notebook_bundle(CacheBundleIn(nbformat.reads(text, as_version=4), str(path),
-                                                              data={"execution_seconds": seconds}),
-                                                check_validity=False, overwrite=True)
-
-
 def build_paper(root: Path | None = None) -> Path:
-    """Build the book at the paper preset; the chapters execute into Jupyter Book's cache first
-    (``_execute_into_cache``), and the terminal shows which one and how far its sweeps are. A
-    page that shows an error fails it."""
+    """Build the book at the paper preset; Jupyter Book executes the chapters (cached), and the
+    terminal shows which one and how far its sweeps are. A page that shows an error fails it."""
     check_cache()
     root = root or paths.book_root()
     with Progress(len(chapter_files(root))) as progress:
-        _execute_into_cache(root, progress)
         html = _jupyter_book(root, progress=progress)
     errors = shown_errors(html / "_sources")
     if errors:

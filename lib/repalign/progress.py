@@ -65,7 +65,7 @@ class Progress:
 
     def __init__(self, chapters: int, *, out=None, every: float = EVERY, poll: float = 5.0):
         self.chapters, self.out, self.every, self.poll = chapters, out or sys.stdout, every, poll
-        self.started, self.announced = time.monotonic(), set()
+        self.started, self.seen = time.monotonic(), 0
         self.last_line, self.last_state = -math.inf, None
         self.file = ""
         self._stop = threading.Event()
@@ -74,14 +74,13 @@ class Progress:
         print(f"[{clock(time.monotonic() - self.started)}] {text}", file=self.out, flush=True)
 
     def start(self, chapter: str, cached: bool = False) -> None:
-        self.announced.add(chapter)
-        self.say(f"chapter {len(self.announced)} of {self.chapters}: {chapter}" + (", from the cache" if cached else ""))
+        self.seen += 1
+        self.say(f"chapter {self.seen} of {self.chapters}: {chapter}" + (", from the cache" if cached else ""))
 
     def line(self, text: str) -> None:
-        """One line of Jupyter Book's output: announce a chapter that starts, unless it was (it ran
-        before the build, which now reads it from its cache)."""
+        """One line of Jupyter Book's output: announce a chapter that starts."""
         found = _STARTS.search(text)
-        if found and found.group(1) not in self.announced:
+        if found:
             self.start(found.group(1), cached=found.group(2).startswith("Using"))
 
     def check(self) -> None:
