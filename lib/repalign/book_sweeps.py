@@ -45,22 +45,6 @@ def linear_jobs(cfg: LinearConfig) -> list[Job]:
              linear_base(cfg), grid)]
 
 
-def linear_spike_jobs(cfg: LinearConfig) -> list[Job]:
-    """The spike and initialisation sections, at S = spike_snr: N = D with shared or independent
-    inputs, and N/D under every initial scale (None: the default), shared or independent."""
-    base = linear_base(cfg).replace(snr=cfg.spike_snr)
-    at_threshold = {"shared_inputs": [True, False], "seed": repeat_seeds(cfg)}
-    inits = {"n_train": [round(a * cfg.d) for a in cfg.alphas], "init_scale": [None, *cfg.init_scales],
-             "shared_init": [True, False], "seed": repeat_seeds(cfg)}
-    return [({"section": "spike"}, base.replace(n_train=cfg.d), at_threshold),
-            ({"section": "initialisation"}, base, inits)]
-
-
-def linear_chapter_jobs(cfg: LinearConfig) -> list[Job]:
-    """Everything the linear chapter trains (the decoupling chapter reads ``linear_jobs``)."""
-    return linear_jobs(cfg) + linear_spike_jobs(cfg)
-
-
 def robustness_base(cfg: DecouplingConfig) -> Experiment:
     """The robustness grid's linear network, measured with every metric, before a setup changes it."""
     return Experiment(d=cfg.d, members=cfg.members, width=cfg.width, n_probe=cfg.n_probe, metrics=tuple(METRICS))
@@ -394,7 +378,7 @@ def tracking_jobs(cfg: TrackingConfig) -> list[Job]:
 
 # Chapter -> its sweeps, for checking every experiment before a chapter runs (``repalign.book``).
 # The decoupling chapter's own sweep is its robustness grid (it reads every other chapter's back).
-CHAPTER_JOBS = {"linear": linear_chapter_jobs, "snr": snr_jobs, "sample_size": sample_size_chapter_jobs, "dip": dip_jobs,
+CHAPTER_JOBS = {"linear": linear_jobs, "snr": snr_jobs, "sample_size": sample_size_chapter_jobs, "dip": dip_jobs,
                 "real_data": real_data_jobs, "decoupling": robustness_jobs, "tracking": tracking_jobs}
 
 
