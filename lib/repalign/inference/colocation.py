@@ -85,9 +85,8 @@ def colocation_test(x, alignment, error, groups, *, factor: float = NEAR_FACTOR,
     (``min_at_edge`` / ``peak_at_edge``, ``at_edge``) the test decides nothing: UNDECIDED, ``p``
     NaN and ``repeats_needed`` inf (at the measured mean curves the end stays the extremum however
     many ensembles are added: only a longer grid would locate it), the ratio and the two p-values
-    reported as they were computed. A
-    repeat whose own extremum is at an end (the mean curve's being inside) enters at that grid
-    value. Only repeats with a finite value of both curves at every grid value take part; with
+    reported as they were computed. A repeat whose own extremum is at an end (the mean curve's
+    being inside) enters at that grid value. Only repeats with a finite value of both curves at every grid value take part; with
     fewer than two the test is not done (``reason`` says why).
     """
     factor, alpha = _check_factor(factor), level("alpha", alpha)

@@ -105,9 +105,9 @@ def tracking_test(stars: dict, located: dict, *, factor: float = NEAR_FACTOR, al
     star, where = star[whole], where[whole]
     span = float(np.nanmax(star.mean(axis=0)) / np.nanmin(star.mean(axis=0))) if star.size else math.nan
     reason, needed = "", math.nan
-    edges = sum(1 for w in located if w in stars and located[w].at_edge)
     if len(widths) < MIN_WIDTHS:
         reason = f"only {_count(len(widths), 'width')} with a located extremum, and a slope needs {MIN_WIDTHS}"
+        edges = sum(1 for w in located if w in stars and located[w].at_edge)
         if len(widths) + edges >= MIN_WIDTHS:  # the grid, not the ensembles, is short
             reason += (f"; at {_count(edges, 'width')} it sits at an end of the grid, and more ensembles at the "
                        "measured curves would keep it there")
